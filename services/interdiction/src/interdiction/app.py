@@ -1,0 +1,31 @@
+"""Interdiction service entry point: ``alliance-interdiction`` (or ``uvicorn interdiction.app:app``)."""
+
+from __future__ import annotations
+
+from alliance.contracts.interdiction import SeizureRecorded
+from alliance.service import Service, ServiceSpec
+from alliance.settings import INTERDICTION_EVENTS
+from interdiction import __version__, handlers
+from interdiction.store import COLLECTIONS
+
+SPEC = ServiceSpec(
+    name="interdiction",
+    version=__version__,
+    default_http_port=8101,
+    publishes={INTERDICTION_EVENTS: [SeizureRecorded]},
+    collections=COLLECTIONS,
+)
+
+
+def build() -> Service:
+    service = Service(SPEC)
+    handlers.register(service)
+    return service
+
+
+def main() -> None:
+    build().run()
+
+
+if __name__ == "__main__":
+    main()

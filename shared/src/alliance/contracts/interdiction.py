@@ -1,0 +1,147 @@
+"""Interdiction events: seizures reported by agencies and the facts the service records.
+
+Fields follow what EPIC's National Seizure System and UNODC's Individual Drug Seizure reports hold.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar, Self
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from alliance.contracts.base import Fact, Intake
+from alliance.contracts.common import CountryCode, CurrencyCode, Person, Place, Text, ValueObject
+
+
+class TransportMode(StrEnum):
+    AIR = "air"
+    LAND = "land"
+    SEA = "sea"
+
+
+class MassUnit(StrEnum):
+    KILOGRAM = "kg"
+    GRAM = "g"
+    MILLIGRAM = "mg"
+    POUND = "lb"
+    OUNCE = "oz"
+    TONNE = "t"
+
+
+class FirearmType(StrEnum):
+    PISTOL = "pistol"
+    REVOLVER = "revolver"
+    RIFLE = "rifle"
+    SHOTGUN = "shotgun"
+    MACHINE_GUN = "machine_gun"
+    SUBMACHINE_GUN = "submachine_gun"
+    GRENADE_LAUNCHER = "grenade_launcher"
+    RECEIVER_FRAME = "receiver_frame"
+    OTHER = "other"
+
+
+class Conveyance(ValueObject):
+    kind: Annotated[str, Field(min_length=1, max_length=60, description="car, tractor-trailer, go-fast boat…")]
+    identifier: str | None = Field(default=None, max_length=100, description="plate, tail number, hull id")
+    registration_country: CountryCode | None = None
+
+
+class Route(ValueObject):
+    origin: CountryCode | None = None
+    transit: list[CountryCode] = Field(default_factory=list)
+    destination: CountryCode | None = None
+
+
+class DrugItem(ValueObject):
+    drug: Annotated[str, Field(min_length=1, max_length=60, description="cocaine, fentanyl, methamphetamine…")]
+    quantity: float = Field(gt=0)
+    unit: MassUnit
+
+
+class FirearmItem(ValueObject):
+    serial_number: str | None = Field(default=None, max_length=60)
+    serial_obliterated: bool = False
+    maker: Text
+    model: str | None = Field(default=None, max_length=100)
+    caliber: str | None = Field(default=None, max_length=40)
+    firearm_type: FirearmType
+    country_of_manufacture: CountryCode | None = None
+    importer: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _serial_or_obliterated(self) -> Self:
+        if not self.serial_obliterated and not self.serial_number:
+            raise ValueError("serial_number is required unless serial_obliterated is true")
+        return self
+
+
+class CurrencyItem(ValueObject):
+    amount: float = Field(gt=0)
+    currency: CurrencyCode
+
+
+class ChemicalItem(ValueObject):
+    substance: Text
+    quantity: float = Field(gt=0)
+    unit: MassUnit
+
+
+class SeizureContents(ValueObject):
+    """What was seized and where: shared by the report and the recorded fact."""
+
+    mode: TransportMode
+    seized_at: AwareDatetime
+    place: Place
+    conveyance: Conveyance | None = None
+    concealment: str | None = Field(default=None, max_length=200)
+    route: Route | None = None
+    drugs: list[DrugItem] = Field(default_factory=list)
+    firearms: list[FirearmItem] = Field(default_factory=list)
+    currency: list[CurrencyItem] = Field(default_factory=list)
+    chemicals: list[ChemicalItem] = Field(default_factory=list)
+    detained_persons: list[Person] = Field(default_factory=list)
+
+
+class SeizureReported(Intake):
+    """An agency reports a seizure (sent to the interdiction intake topic)."""
+
+    EVENT_TYPE: ClassVar[str] = "org.alliance.interdiction.seizure.reported.v1"
+
+    report_reference: Annotated[str, Field(min_length=1, max_length=100, description="the agency's own case number")]
+    seizure: SeizureContents
+
+    @model_validator(mode="after")
+    def _something_was_seized(self) -> Self:
+        s = self.seizure
+        if not (s.drugs or s.firearms or s.currency or s.chemicals or s.detained_persons):
+            raise ValueError("a seizure must contain drugs, firearms, currency, chemicals or detained persons")
+        return self
+
+
+class RecordedDrug(DrugItem):
+    quantity_kg: float = Field(ge=0, description="quantity normalised to kilograms")
+
+
+class SeizureRecorded(Fact):
+    """Interdiction has validated and stored a seizure."""
+
+    EVENT_TYPE: ClassVar[str] = "org.alliance.interdiction.seizure.recorded.v1"
+
+    seizure_id: str
+    report_reference: str
+    reporting_agency: str
+    recorded_at: datetime
+    mode: TransportMode
+    seized_at: datetime
+    place: Place
+    conveyance: Conveyance | None = None
+    concealment: str | None = None
+    route: Route | None = None
+    drugs: list[RecordedDrug] = Field(default_factory=list)
+    firearms: list[FirearmItem] = Field(default_factory=list)
+    currency: list[CurrencyItem] = Field(default_factory=list)
+    chemicals: list[ChemicalItem] = Field(default_factory=list)
+    detained_persons: list[Person] = Field(default_factory=list)
+    total_drugs_kg: float = 0.0

@@ -1,0 +1,107 @@
+"""Outbox relay: publishes the events stored inside aggregates, then advances their cursor.
+
+A handler stores a record and its events in one update, then asks the relay to flush that record at
+once (low latency). A background sweep publishes anything left behind by a crash or an outage.
+Delivery is at least once: a crash between publishing and marking republishes the same event ids,
+which consumers treat as duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import structlog
+from pymongo.asynchronous.database import AsyncDatabase
+
+from alliance.retry import until_available
+from alliance.settings import Settings
+from alliance.store import Document, PendingEvent, now
+
+log = structlog.get_logger(__name__)
+
+Publish = Callable[[PendingEvent], Awaitable[None]]
+
+
+class OutboxRelay:
+    def __init__(self, db: AsyncDatabase[Document], collections: list[str], publish: Publish, settings: Settings) -> None:
+        self._db = db
+        self._collections = collections
+        self._publish = publish
+        self._settings = settings
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.published = 0
+
+    async def flush(self, collection: str, record_id: str) -> None:
+        """Publish the unpublished events of one record, in order."""
+        lock = self._locks.setdefault((collection, record_id), asyncio.Lock())
+        async with lock:
+            try:
+                await self._flush(collection, record_id)
+            finally:
+                if not lock._waiters:  # noqa: SLF001 - drop idle locks so the map does not grow
+                    self._locks.pop((collection, record_id), None)
+
+    async def _flush(self, collection: str, record_id: str) -> None:
+        coll = self._db[collection]
+        doc = await self._retry("read", lambda: coll.find_one({"_id": record_id}))
+        if doc is None:
+            return
+        outbox = doc.get("outbox", [])
+        start = int(doc.get("outbox_published", 0))
+        for entry in outbox[start:]:
+            pending = PendingEvent.from_document(entry)
+            await self._retry(f"publish {pending.event.type}", lambda p=pending: self._publish(p))
+            self.published += 1
+        done = len(outbox)
+        # Clear the pending flag only if nothing was appended meanwhile (same version).
+        result = await self._retry(
+            "mark published",
+            lambda: coll.update_one(
+                {"_id": record_id, "version": doc["version"]},
+                {"$set": {"outbox_published": done, "outbox_pending": False}},
+            ),
+        )
+        if result.matched_count == 0:
+            await self._retry(
+                "advance cursor",
+                lambda: coll.update_one({"_id": record_id}, {"$max": {"outbox_published": done}}),
+            )
+
+    async def sweep(self, grace: timedelta | None = None) -> int:
+        """Flush every record with pending events older than ``grace``; returns how many records."""
+        cutoff = now() - (grace if grace is not None else timedelta(seconds=self._settings.outbox_sweep_seconds))
+        flushed = 0
+        for collection in self._collections:
+            coll = self._db[collection]
+
+            async def pending_ids(c: object = coll) -> list[str]:
+                cursor = self._db[collection].find(
+                    {"outbox_pending": True, "outbox_updated_at": {"$lt": cutoff}}, projection={"_id": 1}
+                )
+                return [d["_id"] async for d in cursor]
+
+            for record_id in await self._retry(f"scan {collection}", pending_ids):
+                await self.flush(collection, record_id)
+                flushed += 1
+        return flushed
+
+    async def run_forever(self) -> None:
+        interval = self._settings.outbox_sweep_seconds
+        while True:
+            try:
+                count = await self.sweep()
+                if count:
+                    log.info("outbox sweep published left-over events", records=count)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the sweep must outlive any single failure
+                log.exception("outbox sweep failed")
+            await asyncio.sleep(interval)
+
+    async def _retry(self, what: str, op: Callable[[], Awaitable[object]]) -> object:
+        return await until_available(
+            op, what=f"outbox {what}",
+            initial=self._settings.retry_initial_seconds, maximum=self._settings.retry_max_seconds,
+        )

@@ -1,0 +1,174 @@
+"""Assembly of one domain service: broker, store, outbox relay, telemetry, health and AsyncAPI.
+
+A service module declares its topics and collections in a :class:`ServiceSpec`, registers handlers
+on :meth:`Service.consumer`, and exposes ``app = service.asgi()``; ``main()`` runs it with uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+import uvicorn
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.asgi.types import Scope
+
+from alliance import asyncapi
+from alliance.contracts.base import EventData
+from alliance.aggregate import Aggregate
+from alliance.envelope import CloudEvent
+from alliance.ids import event_id
+from alliance.markings import Markings
+from alliance.messaging import EventConsumer, Messenger, ensure_topics, make_broker
+from alliance.outbox import OutboxRelay
+from alliance.retry import until_available
+from alliance.settings import Settings, dead_letter_topic
+from alliance.store import AggregateStore, PendingEvent, connect
+from alliance.telemetry import current_traceparent, setup_logging, setup_tracing
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    version: str
+    default_http_port: int
+    publishes: dict[str, list[type[EventData]]] = field(default_factory=dict)
+    collections: list[str] = field(default_factory=list)
+
+
+class Service:
+    def __init__(self, spec: ServiceSpec, settings: Settings | None = None) -> None:
+        self.spec = spec
+        self.settings = settings or Settings()
+        setup_logging(spec.name, self.settings.log_level)
+        self.tracer_provider = setup_tracing(spec.name, spec.version, self.settings)
+        self.broker = make_broker(self.settings, spec.name, self.tracer_provider)
+        self.messenger = Messenger(self.broker, self.settings, spec.name)
+        self.mongo = connect(self.settings)
+        self.db = self.mongo[self.settings.database(spec.name)]
+        self.relay = OutboxRelay(self.db, spec.collections, self.messenger.publish, self.settings)
+        self.consumers: list[EventConsumer] = []
+        self._relay_task: asyncio.Task[None] | None = None
+        self.source = f"urn:alliance:service:{spec.name}"
+
+    # -- building blocks for handlers ------------------------------------------------------------
+
+    def consumer(self, topic: str, group: str, *, intake: bool) -> EventConsumer:
+        consumer = EventConsumer(self.messenger, topic, group, intake=intake)
+        self.consumers.append(consumer)
+        return consumer
+
+    def store(self, collection: str) -> AggregateStore:
+        if collection not in self.spec.collections:
+            raise ValueError(f"collection {collection!r} is not declared in the service spec")
+        return AggregateStore(self.db, collection, self.settings)
+
+    def event(self, *, topic: str, key: str, event_id: str, data: EventData, markings: Markings,
+              subject: str | None = None) -> PendingEvent:
+        """A fact to publish from the outbox, stamped with this service and the current trace."""
+        return PendingEvent(
+            topic=self.settings.topic(topic),
+            key=key,
+            event=CloudEvent(
+                id=event_id, source=self.source, type=data.EVENT_TYPE, time=datetime.now(UTC),
+                subject=subject or key, markings=markings, data=data.to_data(),
+                traceparent=current_traceparent(),
+            ),
+        )
+
+    async def save_new(self, store: AggregateStore, aggregate: Aggregate, topic: str) -> bool:
+        """Store a new aggregate with the events it produced, then publish them at once.
+
+        Event ids derive from the record id, so redelivery of the causing event changes nothing and
+        ``False`` says the record already existed.
+        """
+        events = [
+            self.event(topic=topic, key=aggregate.id, event_id=event_id(aggregate.id, e.EVENT_TYPE, i),
+                       data=e, markings=aggregate.markings)
+            for i, e in enumerate(aggregate.pending_events, start=aggregate.version + 1)
+        ]
+        created = await store.create(aggregate.id, aggregate.state(), aggregate.markings, events)
+        await self.relay.flush(store.name, aggregate.id)
+        return created
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def owned_topics(self) -> list[str]:
+        topics = {self.settings.topic(t) for t in self.spec.publishes}
+        topics |= {c.topic for c in self.consumers}
+        topics.add(self.settings.topic(dead_letter_topic(self.spec.name)))
+        return sorted(topics)
+
+    async def _wait_for_dependencies(self) -> None:
+        s = self.settings
+        await until_available(lambda: self.mongo.admin.command("ping"), what="store",
+                              initial=s.retry_initial_seconds, maximum=s.retry_max_seconds)
+        await ensure_topics(s, self.owned_topics())
+        for consumer in self.consumers:
+            consumer.subscribe()
+
+    async def _start_relay(self) -> None:
+        self._relay_task = asyncio.create_task(self.relay.run_forever(), name="outbox-relay")
+        log.info("service started", service=self.spec.name, version=self.spec.version,
+                 topics=self.owned_topics(), database=self.db.name)
+
+    async def _stop(self) -> None:
+        if self._relay_task:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+        await self.mongo.close()
+        self.tracer_provider.shutdown()
+
+    async def health(self) -> dict[str, Any]:
+        kafka_ok = await self.broker.ping(timeout=2.0)
+        try:
+            await asyncio.wait_for(self.mongo.admin.command("ping"), timeout=2.0)
+            store_ok = True
+        except Exception:
+            store_ok = False
+        return {
+            "service": self.spec.name, "version": self.spec.version,
+            "status": "ok" if kafka_ok and store_ok else "degraded",
+            "kafka": kafka_ok, "store": store_ok,
+            "events_processed": sum(c.processed for c in self.consumers),
+            "events_published": self.relay.published,
+        }
+
+    def asyncapi_document(self) -> dict[str, Any]:
+        receives: dict[str, list[type[EventData]]] = {c.topic: c.accepted_types() for c in self.consumers}
+        sends = {self.settings.topic(t): models for t, models in self.spec.publishes.items()}
+        return asyncapi.document(self.spec.name, self.spec.version, receives, sends, self.settings.kafka_bootstrap_servers)
+
+    def asgi(self) -> AsgiFastStream:
+        @get(include_in_schema=False)
+        async def health(scope: Scope) -> AsgiResponse:
+            report = await self.health()
+            code = 200 if report["status"] == "ok" else 503
+            return AsgiResponse(json.dumps(report).encode(), code, headers={"content-type": "application/json"})
+
+        @get(include_in_schema=False)
+        async def asyncapi_json(scope: Scope) -> AsgiResponse:
+            body = json.dumps(self.asyncapi_document(), indent=2).encode()
+            return AsgiResponse(body, 200, headers={"content-type": "application/json"})
+
+        return AsgiFastStream(
+            self.broker,
+            asgi_routes=[("/health", health), ("/asyncapi.json", asyncapi_json)],
+            on_startup=[self._wait_for_dependencies],
+            after_startup=[self._start_relay],
+            on_shutdown=[self._stop],
+        )
+
+    def run(self) -> None:
+        app = self.asgi()
+        port = self.settings.http_port or self.spec.default_http_port
+        uvicorn.run(app, host=self.settings.http_host, port=port, log_config=None, access_log=False)
+

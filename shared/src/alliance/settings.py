@@ -1,0 +1,65 @@
+"""Runtime settings from environment variables (prefix ``ALLIANCE_``); nothing is hard-coded."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALLIANCE_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    mongo_uri: str = "mongodb://127.0.0.1:27017/"
+    namespace: str = Field(
+        default="",
+        pattern=r"^([a-z0-9][a-z0-9-]{0,30})?$",
+        description="prefix for topics, consumer groups and databases; isolates environments and test runs",
+    )
+    environment: str = "local"
+    otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP base URL, e.g. http://127.0.0.1:4318")
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(default=None, description="health/AsyncAPI port; each service has a default")
+    log_level: str = "INFO"
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+    outbox_sweep_seconds: float = Field(default=2.0, gt=0)
+    retry_initial_seconds: float = Field(default=0.2, gt=0)
+    retry_max_seconds: float = Field(default=15.0, gt=0)
+
+    def topic(self, name: str) -> str:
+        return f"{self.namespace}.{name}" if self.namespace else name
+
+    def database(self, service: str) -> str:
+        base = f"alliance_{service}"
+        return f"{self.namespace.replace('-', '_')}_{base}" if self.namespace else base
+
+    def group(self, service: str, purpose: str) -> str:
+        return self.topic(f"alliance.{service}.{purpose}")
+
+
+# Topics of the published language (before the namespace prefix).
+INTERDICTION_INTAKE = "alliance.interdiction.intake"
+INTERDICTION_EVENTS = "alliance.interdiction.events"
+FIREARMS_INTAKE = "alliance.firearms.intake"
+FIREARMS_EVENTS = "alliance.firearms.events"
+REPLIES_PREFIX = "alliance.replies."
+
+
+def dead_letter_topic(service: str) -> str:
+    return f"alliance.{service}.deadletter"
+
+
+_UNSAFE = re.compile(r"[^a-z0-9._-]+")
+
+
+def reply_topic_for(source: str | None) -> str:
+    """The stream on which the sender identified by ``source`` receives replies and rejections.
+
+    An agency that publishes with ``ce_source = urn:agency:us-cbp:laredo`` reads
+    ``alliance.replies.urn-agency-us-cbp-laredo``.
+    """
+    slug = _UNSAFE.sub("-", (source or "unknown").lower()).strip("-.") or "unknown"
+    return REPLIES_PREFIX + slug[:200]

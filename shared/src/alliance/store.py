@@ -1,0 +1,138 @@
+"""Per-service MongoDB access (PyMongo async) and aggregates with their outbox inside the document.
+
+There are no multi-document transactions (FerretDB lacks them, and they are not needed): a record and
+the events it must publish are written by one single-document update. The relay
+(:mod:`alliance.outbox`) publishes those events and advances the document's publication cursor.
+
+Document layout kept by this module, beside the record's own fields::
+
+    _id, version, markings, created_at, updated_at,
+    outbox: [ {id, type, source, subject, time, topic, key, markings, data, traceparent}, ... ],
+    outbox_published: <how many outbox entries have been published>,
+    outbox_pending: <true while some are not>, outbox_updated_at
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from alliance.envelope import CloudEvent
+from alliance.markings import Markings
+from alliance.retry import until_available
+from alliance.settings import Settings
+
+Document = dict[str, Any]
+
+
+class ConcurrentUpdateError(RuntimeError):
+    """The record changed since it was read; reload and decide again."""
+
+
+class PendingEvent(BaseModel):
+    """An event waiting in an aggregate's outbox, with where it must be published."""
+
+    topic: str
+    key: str
+    event: CloudEvent
+
+    def to_document(self) -> Document:
+        return {"topic": self.topic, "key": self.key, **self.event.model_dump(mode="json")}
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> PendingEvent:
+        body = {k: v for k, v in doc.items() if k not in {"topic", "key"}}
+        return cls(topic=doc["topic"], key=doc["key"], event=CloudEvent.model_validate(body))
+
+
+def connect(settings: Settings) -> AsyncMongoClient[Document]:
+    # Short server selection so an outage surfaces quickly and is retried by until_available.
+    return AsyncMongoClient(settings.mongo_uri, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, tz_aware=True)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AggregateStore:
+    """Stores one kind of aggregate: the record, its version and its outbox in a single document."""
+
+    def __init__(self, db: AsyncDatabase[Document], collection: str, settings: Settings) -> None:
+        self.collection: AsyncCollection[Document] = db[collection]
+        self.name = collection
+        self._settings = settings
+
+    async def _retrying(self, what: str, op: Any) -> Any:
+        return await until_available(
+            op,
+            what=f"{self.name}: {what}",
+            initial=self._settings.retry_initial_seconds,
+            maximum=self._settings.retry_max_seconds,
+        )
+
+    async def create(self, record_id: str, fields: Document, markings: Markings, events: list[PendingEvent]) -> bool:
+        """Insert a new record with its events, unless it exists already (then nothing changes).
+
+        Returns True when this call created it. Ids are deterministic, so a redelivered event that
+        creates the same record is a harmless no-op.
+        """
+        stamp = now()
+        document = {
+            **fields,
+            "markings": markings.model_dump(mode="json"),
+            "version": 1,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "outbox": [e.to_document() for e in events],
+            "outbox_published": 0,
+            "outbox_pending": bool(events),
+            "outbox_updated_at": stamp,
+        }
+        result = await self._retrying(
+            "create",
+            lambda: self.collection.update_one({"_id": record_id}, {"$setOnInsert": document}, upsert=True),
+        )
+        return result.upserted_id is not None
+
+    async def update(
+        self,
+        record_id: str,
+        expected_version: int,
+        changes: Document,
+        events: list[PendingEvent],
+        markings: Markings | None = None,
+    ) -> None:
+        """Apply ``changes`` and append ``events`` if the record is still at ``expected_version``."""
+        stamp = now()
+        update: Document = {
+            "$set": {**changes, "updated_at": stamp, "outbox_updated_at": stamp,
+                     **({"markings": markings.model_dump(mode="json")} if markings else {}),
+                     **({"outbox_pending": True} if events else {})},
+            "$inc": {"version": 1},
+        }
+        if events:
+            update["$push"] = {"outbox": {"$each": [e.to_document() for e in events]}}
+        result = await self._retrying(
+            "update",
+            lambda: self.collection.update_one({"_id": record_id, "version": expected_version}, update),
+        )
+        if result.matched_count == 0:
+            raise ConcurrentUpdateError(f"{self.name} {record_id} is no longer at version {expected_version}")
+
+    async def get(self, record_id: str) -> Document | None:
+        doc: Document | None = await self._retrying("get", lambda: self.collection.find_one({"_id": record_id}))
+        return doc
+
+    async def find(self, query: Document, *, limit: int = 0, sort: list[tuple[str, int]] | None = None) -> list[Document]:
+        async def run() -> list[Document]:
+            cursor = self.collection.find(query, projection={"outbox": 0}, limit=limit, sort=sort)
+            return [doc async for doc in cursor]
+
+        docs: list[Document] = await self._retrying("find", run)
+        return docs
