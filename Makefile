@@ -1,0 +1,58 @@
+# Alliance — the two commands are `make demo` (run the system) and `make test` (run every test).
+# Everything installed or started lives under .local/ (git-ignored); nothing is needed by hand
+# beyond Python 3.11+, Java 17, Maven and Go.
+
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+BOOTSTRAP := .local/bootstrap
+UV := $(BOOTSTRAP)/bin/uv
+PY := .venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: setup up down status demo test unit e2e lint fmt benchmark clean
+
+$(UV):
+	@command -v python3 >/dev/null || { echo "python3 (3.11+) is required"; exit 2; }
+	python3 -m venv $(BOOTSTRAP)
+	$(BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(UV) sync --all-packages --frozen
+	@touch $@
+
+setup: .venv/.synced
+
+up: setup  ## start Kafka and FerretDB (installs them the first time)
+	$(PY) deploy/local/stack.py up
+
+down:  ## stop the services and the local stack
+	@if [ -x $(PY) ]; then $(PY) deploy/local/stack.py down --services; fi
+
+status: setup
+	$(PY) deploy/local/stack.py status
+
+demo: setup  ## stack + services + a realistic scenario; leaves everything running
+	$(PY) deploy/local/stack.py up --services
+	$(PY) deploy/demo/scenario.py
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+fmt: setup
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+unit: setup
+	$(PY) -m pytest -m "not e2e"
+
+e2e: up
+	$(PY) -m pytest -m e2e
+
+test: up lint  ## every test: unit, then end-to-end on the real broker and store
+	$(PY) -m pytest
+
+clean: down
+	rm -rf .local .venv

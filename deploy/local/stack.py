@@ -1,0 +1,338 @@
+"""Local Alliance stack without Docker: Apache Kafka (KRaft) and FerretDB (MongoDB wire, SQLite).
+
+    python deploy/local/stack.py up [--services]     install on first use, start what is not running
+    python deploy/local/stack.py down [--services]   stop (services only with --services)
+    python deploy/local/stack.py status              what runs, and whether it answers
+
+Everything it downloads, builds and writes lives under ``$ALLIANCE_HOME`` (default ``.local/`` in the
+repository, git-ignored). ``up`` is idempotent: a component that answers is left alone, a dead one is
+restarted, and it returns only when every component answers a real request (Kafka metadata, Mongo
+``ping``, service ``/health``). Ports come from ``ALLIANCE_KAFKA_PORT`` (9092),
+``ALLIANCE_KAFKA_CONTROLLER_PORT`` (9093) and ``ALLIANCE_MONGO_PORT`` (27017).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+HOME = Path(os.environ.get("ALLIANCE_HOME", ROOT / ".local")).resolve()
+KAFKA_VERSION = "4.1.1"  # keep in step with deploy/local/kafka/pom.xml
+KAFKA_PORT = int(os.environ.get("ALLIANCE_KAFKA_PORT", "9092"))
+CONTROLLER_PORT = int(os.environ.get("ALLIANCE_KAFKA_CONTROLLER_PORT", "9093"))
+MONGO_PORT = int(os.environ.get("ALLIANCE_MONGO_PORT", "27017"))
+KAFKA_HEAP = os.environ.get("ALLIANCE_KAFKA_HEAP", "512m")
+SERVICES = {"interdiction": 8101, "firearms": 8102}
+
+RUN = HOME / "run"
+LOGS = HOME / "logs"
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def say(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+def require(tool: str, purpose: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        raise StackError(f"'{tool}' is not installed or not on PATH; it is needed to {purpose}.")
+    return path
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def pid_of(name: str) -> int | None:
+    path = RUN / f"{name}.pid"
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    # A process that exited but was not reaped (our own child) is a zombie: treat it as gone.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return pid
+    return None if state in {"Z", "X"} else pid
+
+
+def spawn(name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+    RUN.mkdir(parents=True, exist_ok=True)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=cwd or ROOT, env={**os.environ, **(env or {})}, start_new_session=True,
+    )
+    (RUN / f"{name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+def stop(name: str, timeout: float = 20.0) -> None:
+    pid = pid_of(name)
+    if pid is None:
+        (RUN / f"{name}.pid").unlink(missing_ok=True)
+        return
+    say(f"stopping {name} (pid {pid})")
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        say(f"{name} did not stop in {timeout:.0f}s; killing it")
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    (RUN / f"{name}.pid").unlink(missing_ok=True)
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float, name: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if pid_of(name) is None:
+            raise StackError(f"{what} exited while starting; see {LOGS / (name + '.log')}")
+        time.sleep(0.5)
+    raise StackError(f"{what} did not answer within {timeout:.0f}s; see {LOGS / (name + '.log')}")
+
+
+# -- probes ------------------------------------------------------------------------------------
+
+
+def kafka_answers() -> bool:
+    """A real metadata request to the broker."""
+
+    async def probe() -> bool:
+        import logging
+
+        from aiokafka import AIOKafkaClient
+
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "unable to connect" is expected here
+
+        client = AIOKafkaClient(bootstrap_servers=f"127.0.0.1:{KAFKA_PORT}", request_timeout_ms=3000)
+        try:
+            await asyncio.wait_for(client.bootstrap(), 5)
+            return bool(client.cluster.brokers())
+        except Exception:
+            return False
+        finally:
+            await client.close()
+
+    return asyncio.run(probe())
+
+
+def mongo_answers() -> bool:
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, object]] = MongoClient(
+        f"mongodb://127.0.0.1:{MONGO_PORT}/", serverSelectionTimeoutMS=1500, connectTimeoutMS=1500)
+    try:
+        return client.admin.command("ping").get("ok") == 1
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+def http_ok(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except Exception:
+        return False
+
+
+# -- components --------------------------------------------------------------------------------
+
+
+@dataclass
+class Component:
+    name: str
+    answers: Callable[[], bool]
+
+    def install(self) -> None: ...
+
+    def launch(self) -> None: ...
+
+    startup_timeout: float = 90.0
+
+    def up(self) -> None:
+        if self.answers():
+            say(f"{self.name}: already running")
+            return
+        if pid_of(self.name) is not None:
+            # Running but not answering: maybe still starting. Give it a moment, then restart.
+            try:
+                wait_until(self.answers, self.name, 30, self.name)
+                say(f"{self.name}: running")
+                return
+            except StackError:
+                stop(self.name)
+        self.install()
+        say(f"{self.name}: starting")
+        self.launch()
+        wait_until(self.answers, self.name, self.startup_timeout, self.name)
+        say(f"{self.name}: ready")
+
+
+class Kafka(Component):
+    def __init__(self) -> None:
+        super().__init__("kafka", kafka_answers)
+        self.home = HOME / "kafka"
+        self.libs = self.home / f"libs-{KAFKA_VERSION}"
+        self.data = self.home / "data"
+
+    def install(self) -> None:
+        java = require("java", "run the Kafka broker (Java 17+)")
+        out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+        if '"1.' in out or any(f'"{v}.' in out for v in range(9, 17)):
+            raise StackError(f"Kafka {KAFKA_VERSION} needs Java 17 or newer; found: {out.splitlines()[0]}")
+        marker = self.libs / ".complete"
+        if not marker.exists():
+            mvn = require("mvn", "download the Kafka broker jars from Maven Central")
+            say(f"kafka: downloading Apache Kafka {KAFKA_VERSION} jars (first run only)")
+            self.libs.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [mvn, "-q", "-B", "-f", str(HERE / "kafka" / "pom.xml"), "dependency:copy-dependencies",
+                 f"-DoutputDirectory={self.libs}", "-DincludeScope=runtime"],
+                check=True,
+            )
+            marker.touch()
+        self._configure()
+
+    def _configure(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        props = (HERE / "kafka" / "server.properties").read_text()
+        props = (props.replace("@KAFKA_PORT@", str(KAFKA_PORT))
+                 .replace("@CONTROLLER_PORT@", str(CONTROLLER_PORT))
+                 .replace("@DATA_DIR@", str(self.data)))
+        (self.home / "server.properties").write_text(props)
+        cluster_file = self.home / "cluster-id"
+        if not cluster_file.exists():
+            cluster_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        if not (self.data / "meta.properties").exists():
+            say("kafka: formatting storage (first run only)")
+            subprocess.run(
+                [*self._java(), "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
+                 "-t", cluster_file.read_text().strip(), "-c", str(self.home / "server.properties")],
+                check=True, stdout=subprocess.DEVNULL,
+            )
+
+    def _java(self) -> list[str]:
+        return [
+            "java", f"-Xmx{KAFKA_HEAP}", "-Xms128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            f"-Dlog4j2.configurationFile={HERE / 'kafka' / 'log4j2.yaml'}",
+            f"-Dkafka.logs.dir={LOGS}", "-cp", f"{self.libs}/*",
+        ]
+
+    def launch(self) -> None:
+        spawn(self.name, [*self._java(), "kafka.Kafka", str(self.home / "server.properties")])
+
+
+class FerretDB(Component):
+    def __init__(self) -> None:
+        super().__init__("ferretdb", mongo_answers)
+        self.binary = HOME / "bin" / "ferretdb"
+        self.data = HOME / "ferretdb" / "data"
+
+    def install(self) -> None:
+        sources = [HERE / "ferretdb" / n for n in ("main.go", "go.mod", "go.sum")]
+        if self.binary.exists() and all(s.stat().st_mtime <= self.binary.stat().st_mtime for s in sources):
+            return
+        go = require("go", "build FerretDB (the MongoDB-wire store)")
+        say("ferretdb: building FerretDB v1 with the SQLite backend (first run only)")
+        self.binary.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([go, "build", "-o", str(self.binary), "."], cwd=HERE / "ferretdb", check=True,
+                       env={**os.environ, "CGO_ENABLED": "0"})
+
+    def launch(self) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
+        spawn(self.name, [str(self.binary), "-listen", f"127.0.0.1:{MONGO_PORT}", "-data", str(self.data)])
+
+
+class ServiceProcess(Component):
+    def __init__(self, service: str, port: int) -> None:
+        super().__init__(service, lambda: http_ok(port))
+        self.service = service
+        self.port = port
+        self.startup_timeout = 60.0
+
+    def launch(self) -> None:
+        script = Path(sys.executable).parent / f"alliance-{self.service.replace('_', '-')}"
+        env = {
+            "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}",
+            "ALLIANCE_MONGO_URI": f"mongodb://127.0.0.1:{MONGO_PORT}/",
+            "ALLIANCE_HTTP_PORT": str(self.port),
+        }
+        spawn(self.name, [str(script)], env=env)
+
+
+def infrastructure() -> list[Component]:
+    return [Kafka(), FerretDB()]
+
+
+def services() -> list[Component]:
+    return [ServiceProcess(name, port) for name, port in SERVICES.items()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--services", action="store_true", help="also start/stop the Alliance services")
+    args = parser.parse_args()
+    try:
+        if args.command == "up":
+            for component in infrastructure() + (services() if args.services else []):
+                component.up()
+        elif args.command == "down":
+            for component in reversed(infrastructure() + services()):
+                if args.services or component.name in {"kafka", "ferretdb"}:
+                    stop(component.name)
+        else:
+            healthy = True
+            for component in infrastructure() + services():
+                pid = pid_of(component.name)
+                answers = component.answers()
+                healthy &= answers or component.name in SERVICES
+                print(f"{component.name:14} {'answers' if answers else 'DOWN':8} "
+                      f"{'pid ' + str(pid) if pid else '(not started by this stack)'}")
+            return 0 if healthy else 1
+    except StackError as exc:
+        print(f"[stack] error: {exc}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as exc:
+        print(f"[stack] error: {' '.join(map(str, exc.cmd))} failed with exit code {exc.returncode}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Fixtures for flows across services: the real local stack and services as their own processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import MongoClient
+
+from harness import BOOTSTRAP, MONGO_URI, ROOT, Agency, OtlpReceiver, System, otlp_receiver
+
+
+@pytest.fixture(scope="session")
+def stack() -> None:
+    """Kafka + FerretDB, installed and started by the project's own script (a no-op when running)."""
+    subprocess.run([sys.executable, str(ROOT / "deploy" / "local" / "stack.py"), "up"], check=True)
+
+
+@pytest.fixture(scope="session")
+def otlp() -> Iterator[OtlpReceiver]:
+    with otlp_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def system(stack: None, otlp: OtlpReceiver) -> Iterator[System]:
+    """Interdiction and firearms running as separate processes in a namespace of their own."""
+    running = System(namespace=f"t{uuid.uuid4().hex[:10]}", otlp=otlp)
+    try:
+        for name in ("interdiction", "firearms"):
+            running.start(name)
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture(scope="session")
+def mongo(stack: None) -> Iterator[MongoClient[dict[str, object]]]:
+    client: MongoClient[dict[str, object]] = MongoClient(MONGO_URI, tz_aware=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+async def producer(stack: None) -> AsyncIterator[AIOKafkaProducer]:
+    p = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+@pytest.fixture
+def agency(producer: AIOKafkaProducer) -> Agency:
+    """A customs post publishing seizures, with a reply stream of its own."""
+    return Agency(producer, "us-cbp")

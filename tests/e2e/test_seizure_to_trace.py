@@ -1,0 +1,192 @@
+"""Flow 1 (first part): a seizure reported by an agency → trace and restoration requests in firearms."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from harness import Agency, Record, System, read_until, traceparent, wait_drained
+
+pytestmark = pytest.mark.e2e
+
+SEIZURE_REPORTED = "org.alliance.interdiction.seizure.reported.v1"
+SEIZURE_RECORDED = "org.alliance.interdiction.seizure.recorded.v1"
+TRACE_SUBMITTED = "org.alliance.firearms.trace_request.submitted.v1"
+RESTORATION_REQUESTED = "org.alliance.firearms.restoration.requested.v1"
+REJECTED = "org.alliance.event.rejected.v1"
+TLP_ORDER = ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"]
+
+
+def three_gun_seizure(reference: str) -> dict[str, Any]:
+    return {
+        "report_reference": reference,
+        "seizure": {
+            "mode": "land",
+            "seized_at": "2026-11-20T14:30:00-06:00",
+            "place": {"description": "World Trade Bridge, lane 4", "country": "US", "subdivision": "TX",
+                      "port_of_entry": "Laredo"},
+            "conveyance": {"kind": "tractor-trailer", "identifier": "TX 4KD-221"},
+            "concealment": "false floor",
+            "route": {"origin": "US", "destination": "MX"},
+            "firearms": [
+                {"serial_number": "PX4-" + reference, "maker": "Colt", "model": "AR-15", "caliber": "5.56x45mm",
+                 "firearm_type": "rifle", "importer": None},
+                {"serial_number": "G19-" + reference, "maker": "Glock", "model": "19", "caliber": "9mm",
+                 "firearm_type": "pistol"},
+                {"serial_obliterated": True, "maker": "Smith & Wesson", "model": "686", "caliber": ".357 Magnum",
+                 "firearm_type": "revolver"},
+            ],
+            "currency": [{"amount": 48500, "currency": "USD"}],
+        },
+    }
+
+
+def firearms_events_for(seizure_id: str) -> Any:
+    def matching(records: list[Record]) -> list[Record]:
+        return [r for r in records if r.type in {TRACE_SUBMITTED, RESTORATION_REQUESTED}
+                and r.json()["seizure_id"] == seizure_id]
+    return matching
+
+
+async def recorded_seizure_id(system: System, reference: str) -> str:
+    def mine(records: list[Record]) -> list[Record]:
+        return [r for r in records if r.type == SEIZURE_RECORDED and r.json()["report_reference"] == reference]
+    records = await read_until([system.topic("alliance.interdiction.events")], lambda rs: bool(mine(rs)))
+    return str(mine(records)[0].json()["seizure_id"])
+
+
+async def test_amber_seizure_with_three_guns_opens_two_traces_and_one_restoration(
+    system: System, agency: Agency, mongo: MongoClient[dict[str, object]],
+) -> None:
+    reference = f"LRD-{uuid.uuid4().hex[:8]}"
+    await agency.send(system.topic("alliance.interdiction.intake"), three_gun_seizure(reference),
+                      event_type=SEIZURE_REPORTED, tlp="AMBER", key=reference)
+
+    seizure_id = await recorded_seizure_id(system, reference)
+    matching = firearms_events_for(seizure_id)
+    records = await read_until([system.topic("alliance.firearms.events")], lambda rs: len(matching(rs)) >= 3)
+    published = matching(records)
+
+    assert sorted(r.type for r in published) == sorted([TRACE_SUBMITTED, TRACE_SUBMITTED, RESTORATION_REQUESTED])
+    for record in published:
+        assert TLP_ORDER.index(record.headers["ce_tlp"]) >= TLP_ORDER.index("AMBER")
+        assert set(record.headers["ce_releasableto"].split(",")) <= {"US", "MX"}
+        assert "us-cbp" in record.headers["ce_originator"].split(",")
+        assert record.key == record.json().get("trace_request_id", record.json().get("restoration_request_id"))
+
+    db = mongo[system.database("firearms")]
+    traces = list(db.trace_requests.find({"seizure_id": seizure_id}))
+    restorations = list(db.restoration_requests.find({"seizure_id": seizure_id}))
+    assert len(traces) == 2
+    assert len(restorations) == 1
+    assert {t["serial_number"] for t in traces} == {"PX4-" + reference, "G19-" + reference}
+    assert restorations[0]["maker"] == "Smith & Wesson"
+    assert all(t["status"] == "submitted" for t in traces)
+    assert all(doc["markings"]["tlp"] in TLP_ORDER[2:] for doc in [*traces, *restorations])
+    assert all(doc["outbox_pending"] is False for doc in [*traces, *restorations])
+
+
+async def test_same_seizure_delivered_twice_still_yields_two_traces_and_one_restoration(
+    system: System, agency: Agency, mongo: MongoClient[dict[str, object]],
+) -> None:
+    reference = f"LRD-{uuid.uuid4().hex[:8]}"
+    event_id = str(uuid.uuid4())
+    for _ in range(2):  # the very same event (same source and id), as Kafka may redeliver it
+        await agency.send(system.topic("alliance.interdiction.intake"), three_gun_seizure(reference),
+                          event_type=SEIZURE_REPORTED, event_id=event_id, key=reference)
+    # …and the same report re-sent by the agency under a new event id.
+    await agency.send(system.topic("alliance.interdiction.intake"), three_gun_seizure(reference),
+                      event_type=SEIZURE_REPORTED, key=reference)
+
+    seizure_id = await recorded_seizure_id(system, reference)
+    await wait_drained(system.group("interdiction", "intake"), [system.topic("alliance.interdiction.intake")])
+    await wait_drained(system.group("firearms", "seizures"), [system.topic("alliance.interdiction.events")])
+
+    db = mongo[system.database("firearms")]
+    assert db.trace_requests.count_documents({"seizure_id": seizure_id}) == 2
+    assert db.restoration_requests.count_documents({"seizure_id": seizure_id}) == 1
+    assert mongo[system.database("interdiction")].seizures.count_documents({"report_reference": reference}) == 1
+
+    matching = firearms_events_for(seizure_id)
+    records = await read_until([system.topic("alliance.firearms.events")], lambda rs: len(matching(rs)) >= 3)
+    assert len({r.headers["ce_id"] for r in matching(records)}) == 3
+
+
+async def test_malformed_seizures_are_dead_lettered_and_rejected_and_the_next_one_still_flows(
+    system: System, agency: Agency,
+) -> None:
+    intake = system.topic("alliance.interdiction.intake")
+    missing_fields = await agency.send(intake, {"report_reference": "LRD-broken"}, event_type=SEIZURE_REPORTED)
+    bad_json = await agency.send(intake, b'{"report_reference": "LRD-x", ', event_type=SEIZURE_REPORTED)
+    unknown_type = await agency.send(intake, three_gun_seizure("LRD-y"),
+                                     event_type="org.alliance.interdiction.seizure.teleported.v1")
+    no_markings = await agency.send(intake, three_gun_seizure("LRD-z"), event_type=SEIZURE_REPORTED, omit=["ce_tlp"])
+    reference = f"LRD-{uuid.uuid4().hex[:8]}"
+    await agency.send(intake, three_gun_seizure(reference), event_type=SEIZURE_REPORTED, key=reference)
+
+    expected_reasons = {
+        missing_fields: "seizure: Field required",
+        bad_json: "not valid JSON",
+        unknown_type: "unknown event type",
+        no_markings: "missing marking attribute(s): ce_tlp",
+    }
+    bad_ids = set(expected_reasons)
+
+    def dead(records: list[Record]) -> dict[str, Record]:
+        return {r.headers["ce_id"]: r for r in records if r.headers.get("ce_id") in bad_ids}
+
+    dead_letters = dead(await read_until([system.topic("alliance.interdiction.deadletter")],
+                                         lambda rs: len(dead(rs)) == len(bad_ids)))
+    for event_id, reason in expected_reasons.items():
+        assert reason in dead_letters[event_id].headers["alliance_dlq_reason"]
+        assert dead_letters[event_id].headers["alliance_dlq_topic"] == intake
+
+    def rejections(records: list[Record]) -> dict[str, dict[str, Any]]:
+        return {r.json()["rejected_event_id"]: r.json() for r in records if r.type == REJECTED}
+
+    replies = rejections(await read_until([system.topic(agency.reply_topic_suffix)],
+                                          lambda rs: len(rejections(rs)) == len(bad_ids)))
+    assert set(replies) == bad_ids
+    for event_id, reason in expected_reasons.items():
+        assert reason in replies[event_id]["reason"]
+        assert replies[event_id]["rejected_by"] == "interdiction"
+    assert any(e["location"] == "seizure" for e in replies[missing_fields]["errors"])
+
+    seizure_id = await recorded_seizure_id(system, reference)
+    matching = firearms_events_for(seizure_id)
+    await read_until([system.topic("alliance.firearms.events")], lambda rs: len(matching(rs)) >= 3)
+    assert system.services["interdiction"].process.poll() is None  # type: ignore[union-attr]
+
+
+async def test_the_whole_flow_is_one_trace(system: System, agency: Agency) -> None:
+    trace_id, parent = traceparent()
+    reference = f"LRD-{uuid.uuid4().hex[:8]}"
+    await agency.send(system.topic("alliance.interdiction.intake"), three_gun_seizure(reference),
+                      event_type=SEIZURE_REPORTED, key=reference, trace=parent)
+
+    seizure_id = await recorded_seizure_id(system, reference)
+    matching = firearms_events_for(seizure_id)
+    records = await read_until([system.topic("alliance.firearms.events")], lambda rs: len(matching(rs)) >= 3)
+    for record in matching(records):
+        assert record.headers["traceparent"].split("-")[1] == trace_id
+
+    intake = system.topic("alliance.interdiction.intake")
+    events = system.topic("alliance.interdiction.events")
+    firearms = system.topic("alliance.firearms.events")
+    wanted = {
+        ("alliance-interdiction", f"{intake} process"),
+        ("alliance-interdiction", f"{events} publish"),
+        ("alliance-firearms", f"{events} process"),
+        ("alliance-firearms", f"{firearms} publish"),
+    }
+    import asyncio
+
+    async with asyncio.timeout(30):
+        while not wanted <= {(s.service, s.name) for s in system.otlp.in_trace(trace_id)}:
+            await asyncio.sleep(0.2)  # spans arrive from the services' batch exporters
+    spans = system.otlp.in_trace(trace_id)
+    assert {s.trace_id for s in spans} == {trace_id}
+    assert sum(1 for s in spans if (s.service, s.name) == ("alliance-firearms", f"{firearms} publish")) == 3

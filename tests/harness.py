@@ -1,0 +1,303 @@
+"""Test harness for flows across services, on the real local stack.
+
+Deliberately does not use the project's own envelope helpers to publish: an outside agency writes
+raw Kafka records with hand-written ``ce_*`` headers, and so do these tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+BOOTSTRAP = f"127.0.0.1:{os.environ.get('ALLIANCE_KAFKA_PORT', '9092')}"
+MONGO_URI = f"mongodb://127.0.0.1:{os.environ.get('ALLIANCE_MONGO_PORT', '27017')}/"
+LOGS = ROOT / ".local" / "logs"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- traces ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Span:
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    service: str
+
+
+class OtlpReceiver:
+    """A minimal OTLP/HTTP trace receiver (protobuf), standing in for the collector."""
+
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                request = ExportTraceServiceRequest.FromString(body)
+                receiver._collect(request)
+                reply = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def _collect(self, request: ExportTraceServiceRequest) -> None:
+        with self._lock:
+            for resource_spans in request.resource_spans:
+                attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+                for scope in resource_spans.scope_spans:
+                    for s in scope.spans:
+                        self.spans.append(Span(s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(), s.name,
+                                               attrs.get("service.name", "")))
+
+    def in_trace(self, trace_id: str) -> list[Span]:
+        with self._lock:
+            return [s for s in self.spans if s.trace_id == trace_id]
+
+    def close(self) -> None:
+        self._server.shutdown()
+
+
+# -- services as real processes ------------------------------------------------------------------
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as response:
+            return dict(json.loads(response.read()))
+
+    def asyncapi(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/asyncapi.json", timeout=5) as response:
+            return dict(json.loads(response.read()))
+
+
+@dataclass
+class System:
+    """Alliance services running as their own processes in an isolated namespace."""
+
+    namespace: str
+    otlp: OtlpReceiver
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def topic(self, name: str) -> str:
+        return f"{self.namespace}.{name}"
+
+    def database(self, service: str) -> str:
+        return f"{self.namespace.replace('-', '_')}_alliance_{service}"
+
+    def group(self, service: str, purpose: str) -> str:
+        return self.topic(f"alliance.{service}.{purpose}")
+
+    def start(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:
+        service = self.services.get(name) or ServiceProcess(
+            name, free_port(), LOGS / f"test-{self.namespace}-{name}.log")
+        self.services[name] = service
+        env = {
+            **os.environ,
+            "ALLIANCE_NAMESPACE": self.namespace,
+            "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP,
+            "ALLIANCE_MONGO_URI": MONGO_URI,
+            "ALLIANCE_HTTP_PORT": str(service.port),
+            "ALLIANCE_OTLP_ENDPOINT": self.otlp.endpoint,
+            "ALLIANCE_ENVIRONMENT": "test",
+            "ALLIANCE_OUTBOX_SWEEP_SECONDS": "0.5",
+            **(extra_env or {}),
+        }
+        LOGS.mkdir(parents=True, exist_ok=True)
+        log = open(service.log, "ab")  # noqa: SIM115 - the child keeps it
+        service.process = subprocess.Popen([str(VENV_BIN / f"alliance-{name.replace('_', '-')}")], env=env,
+                                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_healthy(service)
+        return service
+
+    def wait_healthy(self, service: ServiceProcess, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert service.process is not None
+            if service.process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited with {service.process.returncode}; see {service.log}")
+            try:
+                if service.health()["status"] == "ok":
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{service.name} not healthy after {timeout}s; see {service.log}")
+
+    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        service = self.services[name]
+        if service.process and service.process.poll() is None:
+            os.killpg(service.process.pid, sig)
+            service.process.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for name in list(self.services):
+            self.stop(name)
+
+
+# -- an outside agency on raw Kafka ----------------------------------------------------------------
+
+
+def traceparent() -> tuple[str, str]:
+    trace_id = uuid.uuid4().hex
+    return trace_id, f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+
+
+class Agency:
+    """Publishes the way an agency integration would: raw aiokafka, hand-written CloudEvents headers."""
+
+    def __init__(self, producer: AIOKafkaProducer, agency: str) -> None:
+        self.producer = producer
+        self.agency = agency
+        self.source = f"urn:agency:{agency}:{uuid.uuid4().hex[:8]}"
+
+    @property
+    def reply_topic_suffix(self) -> str:
+        return "alliance.replies." + self.source.replace(":", "-")
+
+    async def send(
+        self, topic: str, data: dict[str, Any] | bytes, *, event_type: str, event_id: str | None = None,
+        tlp: str = "AMBER", releasable_to: str = "US,MX", orcon: str = "false", key: str = "",
+        trace: str | None = None, omit: Sequence[str] = (),
+    ) -> str:
+        event_id = event_id or str(uuid.uuid4())
+        headers = {
+            "ce_id": event_id, "ce_source": self.source, "ce_type": event_type, "ce_specversion": "1.0",
+            "ce_time": "2026-11-20T21:00:00Z", "content-type": "application/json",
+            "ce_tlp": tlp, "ce_releasableto": releasable_to, "ce_originator": self.agency, "ce_orcon": orcon,
+        }
+        if trace:
+            headers["traceparent"] = trace
+        value = data if isinstance(data, bytes) else json.dumps(data).encode()
+        await self.producer.send_and_wait(
+            topic, value, key=(key or event_id).encode(),
+            headers=[(k, v.encode()) for k, v in headers.items() if k not in omit],
+        )
+        return event_id
+
+
+# -- reading what the system published ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    key: str | None
+    headers: dict[str, str]
+    value: bytes
+
+    @property
+    def type(self) -> str | None:
+        return self.headers.get("ce_type")
+
+    def json(self) -> dict[str, Any]:
+        return dict(json.loads(self.value))
+
+
+async def read_until(topics: Sequence[str], done: Callable[[list[Record]], bool], timeout: float = 60) -> list[Record]:
+    """Read ``topics`` from the beginning until ``done(records)`` holds; fail after ``timeout``."""
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=BOOTSTRAP, group_id=None, auto_offset_reset="earliest",
+                                metadata_max_age_ms=1000)
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while not done(records):
+                batch = await consumer.getmany(timeout_ms=500)
+                for _, messages in batch.items():
+                    records.extend(_record(m) for m in messages)
+    except TimeoutError:
+        raise AssertionError(f"condition not met within {timeout}s on {list(topics)}; saw {len(records)} records: "
+                             f"{[r.type for r in records][:20]}") from None
+    finally:
+        await consumer.stop()
+    return records
+
+
+def _record(m: ConsumerRecord[bytes, bytes]) -> Record:
+    return Record(m.topic, m.key.decode() if m.key else None,
+                  {k: v.decode(errors="replace") for k, v in (m.headers or [])}, m.value or b"")
+
+
+async def wait_drained(group: str, topics: Sequence[str], timeout: float = 60) -> None:
+    """Wait until consumer ``group`` has committed everything on ``topics`` (its work is stored)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    probe = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None)
+    await admin.start()
+    await probe.start()
+    try:
+        async with asyncio.timeout(timeout):
+            described = await admin.describe_topics(list(topics))
+            partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+            while True:
+                ends = await probe.end_offsets(partitions)
+                committed = await admin.list_consumer_group_offsets(group)
+                behind = [tp for tp, end in ends.items()
+                          if end > 0 and (committed.get(tp) is None or committed[tp].offset < end)]
+                if not behind:
+                    return
+                await asyncio.sleep(0.2)  # committed offsets are state to observe, not an event
+    except TimeoutError:
+        raise AssertionError(f"group {group} did not catch up on {list(topics)} within {timeout}s") from None
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+@contextmanager
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    try:
+        yield receiver
+    finally:
+        receiver.close()
