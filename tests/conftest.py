@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from pymongo import MongoClient
-
 from harness import BOOTSTRAP, MONGO_URI, ROOT, Agency, OtlpReceiver, System, otlp_receiver
+from pymongo import MongoClient
 
 
 @pytest.fixture(scope="session")

@@ -91,8 +91,15 @@ class OtlpReceiver:
                 attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
                 for scope in resource_spans.scope_spans:
                     for s in scope.spans:
-                        self.spans.append(Span(s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(), s.name,
-                                               attrs.get("service.name", "")))
+                        self.spans.append(
+                            Span(
+                                s.trace_id.hex(),
+                                s.span_id.hex(),
+                                s.parent_span_id.hex(),
+                                s.name,
+                                attrs.get("service.name", ""),
+                            )
+                        )
 
     def in_trace(self, trace_id: str) -> list[Span]:
         with self._lock:
@@ -140,7 +147,8 @@ class System:
 
     def start(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:
         service = self.services.get(name) or ServiceProcess(
-            name, free_port(), LOGS / f"test-{self.namespace}-{name}.log")
+            name, free_port(), LOGS / f"test-{self.namespace}-{name}.log"
+        )
         self.services[name] = service
         env = {
             **os.environ,
@@ -155,8 +163,13 @@ class System:
         }
         LOGS.mkdir(parents=True, exist_ok=True)
         log = open(service.log, "ab")  # noqa: SIM115 - the child keeps it
-        service.process = subprocess.Popen([str(VENV_BIN / f"alliance-{name.replace('_', '-')}")], env=env,
-                                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        service.process = subprocess.Popen(
+            [str(VENV_BIN / f"alliance-{name.replace('_', '-')}")],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.wait_healthy(service)
         return service
 
@@ -206,21 +219,39 @@ class Agency:
         return "alliance.replies." + self.source.replace(":", "-")
 
     async def send(
-        self, topic: str, data: dict[str, Any] | bytes, *, event_type: str, event_id: str | None = None,
-        tlp: str = "AMBER", releasable_to: str = "US,MX", orcon: str = "false", key: str = "",
-        trace: str | None = None, omit: Sequence[str] = (),
+        self,
+        topic: str,
+        data: dict[str, Any] | bytes,
+        *,
+        event_type: str,
+        event_id: str | None = None,
+        tlp: str = "AMBER",
+        releasable_to: str = "US,MX",
+        orcon: str = "false",
+        key: str = "",
+        trace: str | None = None,
+        omit: Sequence[str] = (),
     ) -> str:
         event_id = event_id or str(uuid.uuid4())
         headers = {
-            "ce_id": event_id, "ce_source": self.source, "ce_type": event_type, "ce_specversion": "1.0",
-            "ce_time": "2026-11-20T21:00:00Z", "content-type": "application/json",
-            "ce_tlp": tlp, "ce_releasableto": releasable_to, "ce_originator": self.agency, "ce_orcon": orcon,
+            "ce_id": event_id,
+            "ce_source": self.source,
+            "ce_type": event_type,
+            "ce_specversion": "1.0",
+            "ce_time": "2026-11-20T21:00:00Z",
+            "content-type": "application/json",
+            "ce_tlp": tlp,
+            "ce_releasableto": releasable_to,
+            "ce_originator": self.agency,
+            "ce_orcon": orcon,
         }
         if trace:
             headers["traceparent"] = trace
         value = data if isinstance(data, bytes) else json.dumps(data).encode()
         await self.producer.send_and_wait(
-            topic, value, key=(key or event_id).encode(),
+            topic,
+            value,
+            key=(key or event_id).encode(),
             headers=[(k, v.encode()) for k, v in headers.items() if k not in omit],
         )
         return event_id
@@ -246,8 +277,9 @@ class Record:
 
 async def read_until(topics: Sequence[str], done: Callable[[list[Record]], bool], timeout: float = 60) -> list[Record]:
     """Read ``topics`` from the beginning until ``done(records)`` holds; fail after ``timeout``."""
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=BOOTSTRAP, group_id=None, auto_offset_reset="earliest",
-                                metadata_max_age_ms=1000)
+    consumer = AIOKafkaConsumer(
+        *topics, bootstrap_servers=BOOTSTRAP, group_id=None, auto_offset_reset="earliest", metadata_max_age_ms=1000
+    )
     await consumer.start()
     records: list[Record] = []
     try:
@@ -257,16 +289,22 @@ async def read_until(topics: Sequence[str], done: Callable[[list[Record]], bool]
                 for _, messages in batch.items():
                     records.extend(_record(m) for m in messages)
     except TimeoutError:
-        raise AssertionError(f"condition not met within {timeout}s on {list(topics)}; saw {len(records)} records: "
-                             f"{[r.type for r in records][:20]}") from None
+        raise AssertionError(
+            f"condition not met within {timeout}s on {list(topics)}; saw {len(records)} records: "
+            f"{[r.type for r in records][:20]}"
+        ) from None
     finally:
         await consumer.stop()
     return records
 
 
 def _record(m: ConsumerRecord[bytes, bytes]) -> Record:
-    return Record(m.topic, m.key.decode() if m.key else None,
-                  {k: v.decode(errors="replace") for k, v in (m.headers or [])}, m.value or b"")
+    return Record(
+        m.topic,
+        m.key.decode() if m.key else None,
+        {k: v.decode(errors="replace") for k, v in (m.headers or [])},
+        m.value or b"",
+    )
 
 
 async def wait_drained(group: str, topics: Sequence[str], timeout: float = 60) -> None:
@@ -282,8 +320,11 @@ async def wait_drained(group: str, topics: Sequence[str], timeout: float = 60) -
             while True:
                 ends = await probe.end_offsets(partitions)
                 committed = await admin.list_consumer_group_offsets(group)
-                behind = [tp for tp, end in ends.items()
-                          if end > 0 and (committed.get(tp) is None or committed[tp].offset < end)]
+                behind = [
+                    tp
+                    for tp, end in ends.items()
+                    if end > 0 and (committed.get(tp) is None or committed[tp].offset < end)
+                ]
                 if not behind:
                     return
                 await asyncio.sleep(0.2)  # committed offsets are state to observe, not an event

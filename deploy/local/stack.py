@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -80,8 +81,13 @@ def spawn(name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Pa
     LOGS.mkdir(parents=True, exist_ok=True)
     log = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
     proc = subprocess.Popen(
-        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        cwd=cwd or ROOT, env={**os.environ, **(env or {})}, start_new_session=True,
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
     )
     (RUN / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
@@ -93,10 +99,8 @@ def stop(name: str, timeout: float = 20.0) -> None:
         (RUN / f"{name}.pid").unlink(missing_ok=True)
         return
     say(f"stopping {name} (pid {pid})")
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -106,10 +110,8 @@ def stop(name: str, timeout: float = 20.0) -> None:
         time.sleep(0.2)
     else:
         say(f"{name} did not stop in {timeout:.0f}s; killing it")
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     (RUN / f"{name}.pid").unlink(missing_ok=True)
 
 
@@ -153,7 +155,8 @@ def mongo_answers() -> bool:
     from pymongo import MongoClient
 
     client: MongoClient[dict[str, object]] = MongoClient(
-        f"mongodb://127.0.0.1:{MONGO_PORT}/", serverSelectionTimeoutMS=1500, connectTimeoutMS=1500)
+        f"mongodb://127.0.0.1:{MONGO_PORT}/", serverSelectionTimeoutMS=1500, connectTimeoutMS=1500
+    )
     try:
         return client.admin.command("ping").get("ok") == 1
     except Exception:
@@ -221,8 +224,16 @@ class Kafka(Component):
             say(f"kafka: downloading Apache Kafka {KAFKA_VERSION} jars (first run only)")
             self.libs.mkdir(parents=True, exist_ok=True)
             subprocess.run(
-                [mvn, "-q", "-B", "-f", str(HERE / "kafka" / "pom.xml"), "dependency:copy-dependencies",
-                 f"-DoutputDirectory={self.libs}", "-DincludeScope=runtime"],
+                [
+                    mvn,
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(HERE / "kafka" / "pom.xml"),
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={self.libs}",
+                    "-DincludeScope=runtime",
+                ],
                 check=True,
             )
             marker.touch()
@@ -231,9 +242,11 @@ class Kafka(Component):
     def _configure(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         props = (HERE / "kafka" / "server.properties").read_text()
-        props = (props.replace("@KAFKA_PORT@", str(KAFKA_PORT))
-                 .replace("@CONTROLLER_PORT@", str(CONTROLLER_PORT))
-                 .replace("@DATA_DIR@", str(self.data)))
+        props = (
+            props.replace("@KAFKA_PORT@", str(KAFKA_PORT))
+            .replace("@CONTROLLER_PORT@", str(CONTROLLER_PORT))
+            .replace("@DATA_DIR@", str(self.data))
+        )
         (self.home / "server.properties").write_text(props)
         cluster_file = self.home / "cluster-id"
         if not cluster_file.exists():
@@ -241,16 +254,32 @@ class Kafka(Component):
         if not (self.data / "meta.properties").exists():
             say("kafka: formatting storage (first run only)")
             subprocess.run(
-                [*self._java(), "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
-                 "-t", cluster_file.read_text().strip(), "-c", str(self.home / "server.properties")],
-                check=True, stdout=subprocess.DEVNULL,
+                [
+                    *self._java(),
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    "--ignore-formatted",
+                    "-t",
+                    cluster_file.read_text().strip(),
+                    "-c",
+                    str(self.home / "server.properties"),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
             )
 
     def _java(self) -> list[str]:
         return [
-            "java", f"-Xmx{KAFKA_HEAP}", "-Xms128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            "java",
+            f"-Xmx{KAFKA_HEAP}",
+            "-Xms128m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
             f"-Dlog4j2.configurationFile={HERE / 'kafka' / 'log4j2.yaml'}",
-            f"-Dkafka.logs.dir={LOGS}", "-cp", f"{self.libs}/*",
+            f"-Dkafka.logs.dir={LOGS}",
+            "-cp",
+            f"{self.libs}/*",
         ]
 
     def launch(self) -> None:
@@ -270,8 +299,12 @@ class FerretDB(Component):
         go = require("go", "build FerretDB (the MongoDB-wire store)")
         say("ferretdb: building FerretDB v1 with the SQLite backend (first run only)")
         self.binary.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([go, "build", "-o", str(self.binary), "."], cwd=HERE / "ferretdb", check=True,
-                       env={**os.environ, "CGO_ENABLED": "0"})
+        subprocess.run(
+            [go, "build", "-o", str(self.binary), "."],
+            cwd=HERE / "ferretdb",
+            check=True,
+            env={**os.environ, "CGO_ENABLED": "0"},
+        )
 
     def launch(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
@@ -322,8 +355,10 @@ def main() -> int:
                 pid = pid_of(component.name)
                 answers = component.answers()
                 healthy &= answers or component.name in SERVICES
-                print(f"{component.name:14} {'answers' if answers else 'DOWN':8} "
-                      f"{'pid ' + str(pid) if pid else '(not started by this stack)'}")
+                print(
+                    f"{component.name:14} {'answers' if answers else 'DOWN':8} "
+                    f"{'pid ' + str(pid) if pid else '(not started by this stack)'}"
+                )
             return 0 if healthy else 1
     except StackError as exc:
         print(f"[stack] error: {exc}", file=sys.stderr)

@@ -11,9 +11,16 @@ MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("US", "MX"), originators=("us-
 
 def valid_headers(**overrides: str) -> dict[str, str]:
     headers = {
-        "ce_id": "evt-1", "ce_source": "urn:agency:us-cbp", "ce_type": "org.alliance.interdiction.seizure.reported.v1",
-        "ce_specversion": "1.0", "ce_time": "2026-11-20T21:00:00Z", "content-type": "application/json",
-        "ce_tlp": "AMBER", "ce_releasableto": "US,MX", "ce_originator": "us-cbp", "ce_orcon": "false",
+        "ce_id": "evt-1",
+        "ce_source": "urn:agency:us-cbp",
+        "ce_type": "org.alliance.interdiction.seizure.reported.v1",
+        "ce_specversion": "1.0",
+        "ce_time": "2026-11-20T21:00:00Z",
+        "content-type": "application/json",
+        "ce_tlp": "AMBER",
+        "ce_releasableto": "US,MX",
+        "ce_originator": "us-cbp",
+        "ce_orcon": "false",
     }
     headers.update(overrides)
     return {k: v for k, v in headers.items() if v != "<drop>"}
@@ -49,9 +56,16 @@ def test_malformed_records_are_refused_with_a_reason(overrides: dict[str, str], 
 
 
 def test_round_trip_through_kafka_headers() -> None:
-    event = CloudEvent(id="e1", source="urn:alliance:service:x", type="org.alliance.x.happened.v1",
-                       time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), subject="rec-1", markings=MARKINGS,
-                       data={"a": "é"}, traceparent="00-" + "1" * 32 + "-" + "2" * 16 + "-01")
+    event = CloudEvent(
+        id="e1",
+        source="urn:alliance:service:x",
+        type="org.alliance.x.happened.v1",
+        time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        subject="rec-1",
+        markings=MARKINGS,
+        data={"a": "é"},
+        traceparent="00-" + "1" * 32 + "-" + "2" * 16 + "-01",
+    )
     value, headers = event.to_kafka()
     assert json.loads(value) == {"a": "é"}
     assert parse_record(headers_to_dict(headers), value) == event

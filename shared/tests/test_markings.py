@@ -4,8 +4,12 @@ from alliance.markings import TLP, MarkingError, Markings, strictest
 
 
 def m(tlp: str, countries: str = "MX,US", originators: str = "us-cbp", orcon: bool = False) -> Markings:
-    return Markings(tlp=TLP(tlp), releasable_to=tuple(countries.split(",")) if countries else (),
-                    originators=tuple(originators.split(",")), originator_control=orcon)
+    return Markings(
+        tlp=TLP(tlp),
+        releasable_to=tuple(countries.split(",")) if countries else (),
+        originators=tuple(originators.split(",")),
+        originator_control=orcon,
+    )
 
 
 def test_strictest_takes_highest_tlp_common_countries_all_originators_and_any_orcon() -> None:
@@ -53,6 +57,8 @@ def test_malformed_markings_are_refused_with_a_reason(attributes: dict[str, str]
 
 
 def test_tlp_prefix_and_case_are_tolerated() -> None:
-    parsed = Markings.from_attributes({"tlp": "tlp:amber", "releasableto": "US", "originator": "US-CBP", "orcon": "FALSE"})
+    parsed = Markings.from_attributes(
+        {"tlp": "tlp:amber", "releasableto": "US", "originator": "US-CBP", "orcon": "FALSE"}
+    )
     assert parsed.tlp is TLP.AMBER
     assert parsed.originators == ("us-cbp",)

@@ -6,9 +6,8 @@ import uuid
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
-
 from harness import Agency, Record, System, read_until, traceparent, wait_drained
+from pymongo import MongoClient
 
 pytestmark = pytest.mark.e2e
 
@@ -26,18 +25,38 @@ def three_gun_seizure(reference: str) -> dict[str, Any]:
         "seizure": {
             "mode": "land",
             "seized_at": "2026-11-20T14:30:00-06:00",
-            "place": {"description": "World Trade Bridge, lane 4", "country": "US", "subdivision": "TX",
-                      "port_of_entry": "Laredo"},
+            "place": {
+                "description": "World Trade Bridge, lane 4",
+                "country": "US",
+                "subdivision": "TX",
+                "port_of_entry": "Laredo",
+            },
             "conveyance": {"kind": "tractor-trailer", "identifier": "TX 4KD-221"},
             "concealment": "false floor",
             "route": {"origin": "US", "destination": "MX"},
             "firearms": [
-                {"serial_number": "PX4-" + reference, "maker": "Colt", "model": "AR-15", "caliber": "5.56x45mm",
-                 "firearm_type": "rifle", "importer": None},
-                {"serial_number": "G19-" + reference, "maker": "Glock", "model": "19", "caliber": "9mm",
-                 "firearm_type": "pistol"},
-                {"serial_obliterated": True, "maker": "Smith & Wesson", "model": "686", "caliber": ".357 Magnum",
-                 "firearm_type": "revolver"},
+                {
+                    "serial_number": "PX4-" + reference,
+                    "maker": "Colt",
+                    "model": "AR-15",
+                    "caliber": "5.56x45mm",
+                    "firearm_type": "rifle",
+                    "importer": None,
+                },
+                {
+                    "serial_number": "G19-" + reference,
+                    "maker": "Glock",
+                    "model": "19",
+                    "caliber": "9mm",
+                    "firearm_type": "pistol",
+                },
+                {
+                    "serial_obliterated": True,
+                    "maker": "Smith & Wesson",
+                    "model": "686",
+                    "caliber": ".357 Magnum",
+                    "firearm_type": "revolver",
+                },
             ],
             "currency": [{"amount": 48500, "currency": "USD"}],
         },
@@ -46,24 +65,36 @@ def three_gun_seizure(reference: str) -> dict[str, Any]:
 
 def firearms_events_for(seizure_id: str) -> Any:
     def matching(records: list[Record]) -> list[Record]:
-        return [r for r in records if r.type in {TRACE_SUBMITTED, RESTORATION_REQUESTED}
-                and r.json()["seizure_id"] == seizure_id]
+        return [
+            r
+            for r in records
+            if r.type in {TRACE_SUBMITTED, RESTORATION_REQUESTED} and r.json()["seizure_id"] == seizure_id
+        ]
+
     return matching
 
 
 async def recorded_seizure_id(system: System, reference: str) -> str:
     def mine(records: list[Record]) -> list[Record]:
         return [r for r in records if r.type == SEIZURE_RECORDED and r.json()["report_reference"] == reference]
+
     records = await read_until([system.topic("alliance.interdiction.events")], lambda rs: bool(mine(rs)))
     return str(mine(records)[0].json()["seizure_id"])
 
 
 async def test_amber_seizure_with_three_guns_opens_two_traces_and_one_restoration(
-    system: System, agency: Agency, mongo: MongoClient[dict[str, object]],
+    system: System,
+    agency: Agency,
+    mongo: MongoClient[dict[str, object]],
 ) -> None:
     reference = f"LRD-{uuid.uuid4().hex[:8]}"
-    await agency.send(system.topic("alliance.interdiction.intake"), three_gun_seizure(reference),
-                      event_type=SEIZURE_REPORTED, tlp="AMBER", key=reference)
+    await agency.send(
+        system.topic("alliance.interdiction.intake"),
+        three_gun_seizure(reference),
+        event_type=SEIZURE_REPORTED,
+        tlp="AMBER",
+        key=reference,
+    )
 
     seizure_id = await recorded_seizure_id(system, reference)
     matching = firearms_events_for(seizure_id)
@@ -90,16 +121,27 @@ async def test_amber_seizure_with_three_guns_opens_two_traces_and_one_restoratio
 
 
 async def test_same_seizure_delivered_twice_still_yields_two_traces_and_one_restoration(
-    system: System, agency: Agency, mongo: MongoClient[dict[str, object]],
+    system: System,
+    agency: Agency,
+    mongo: MongoClient[dict[str, object]],
 ) -> None:
     reference = f"LRD-{uuid.uuid4().hex[:8]}"
     event_id = str(uuid.uuid4())
     for _ in range(2):  # the very same event (same source and id), as Kafka may redeliver it
-        await agency.send(system.topic("alliance.interdiction.intake"), three_gun_seizure(reference),
-                          event_type=SEIZURE_REPORTED, event_id=event_id, key=reference)
+        await agency.send(
+            system.topic("alliance.interdiction.intake"),
+            three_gun_seizure(reference),
+            event_type=SEIZURE_REPORTED,
+            event_id=event_id,
+            key=reference,
+        )
     # …and the same report re-sent by the agency under a new event id.
-    await agency.send(system.topic("alliance.interdiction.intake"), three_gun_seizure(reference),
-                      event_type=SEIZURE_REPORTED, key=reference)
+    await agency.send(
+        system.topic("alliance.interdiction.intake"),
+        three_gun_seizure(reference),
+        event_type=SEIZURE_REPORTED,
+        key=reference,
+    )
 
     seizure_id = await recorded_seizure_id(system, reference)
     await wait_drained(system.group("interdiction", "intake"), [system.topic("alliance.interdiction.intake")])
@@ -116,13 +158,15 @@ async def test_same_seizure_delivered_twice_still_yields_two_traces_and_one_rest
 
 
 async def test_malformed_seizures_are_dead_lettered_and_rejected_and_the_next_one_still_flows(
-    system: System, agency: Agency,
+    system: System,
+    agency: Agency,
 ) -> None:
     intake = system.topic("alliance.interdiction.intake")
     missing_fields = await agency.send(intake, {"report_reference": "LRD-broken"}, event_type=SEIZURE_REPORTED)
     bad_json = await agency.send(intake, b'{"report_reference": "LRD-x", ', event_type=SEIZURE_REPORTED)
-    unknown_type = await agency.send(intake, three_gun_seizure("LRD-y"),
-                                     event_type="org.alliance.interdiction.seizure.teleported.v1")
+    unknown_type = await agency.send(
+        intake, three_gun_seizure("LRD-y"), event_type="org.alliance.interdiction.seizure.teleported.v1"
+    )
     no_markings = await agency.send(intake, three_gun_seizure("LRD-z"), event_type=SEIZURE_REPORTED, omit=["ce_tlp"])
     reference = f"LRD-{uuid.uuid4().hex[:8]}"
     await agency.send(intake, three_gun_seizure(reference), event_type=SEIZURE_REPORTED, key=reference)
@@ -138,8 +182,9 @@ async def test_malformed_seizures_are_dead_lettered_and_rejected_and_the_next_on
     def dead(records: list[Record]) -> dict[str, Record]:
         return {r.headers["ce_id"]: r for r in records if r.headers.get("ce_id") in bad_ids}
 
-    dead_letters = dead(await read_until([system.topic("alliance.interdiction.deadletter")],
-                                         lambda rs: len(dead(rs)) == len(bad_ids)))
+    dead_letters = dead(
+        await read_until([system.topic("alliance.interdiction.deadletter")], lambda rs: len(dead(rs)) == len(bad_ids))
+    )
     for event_id, reason in expected_reasons.items():
         assert reason in dead_letters[event_id].headers["alliance_dlq_reason"]
         assert dead_letters[event_id].headers["alliance_dlq_topic"] == intake
@@ -147,8 +192,9 @@ async def test_malformed_seizures_are_dead_lettered_and_rejected_and_the_next_on
     def rejections(records: list[Record]) -> dict[str, dict[str, Any]]:
         return {r.json()["rejected_event_id"]: r.json() for r in records if r.type == REJECTED}
 
-    replies = rejections(await read_until([system.topic(agency.reply_topic_suffix)],
-                                          lambda rs: len(rejections(rs)) == len(bad_ids)))
+    replies = rejections(
+        await read_until([system.topic(agency.reply_topic_suffix)], lambda rs: len(rejections(rs)) == len(bad_ids))
+    )
     assert set(replies) == bad_ids
     for event_id, reason in expected_reasons.items():
         assert reason in replies[event_id]["reason"]
@@ -164,8 +210,13 @@ async def test_malformed_seizures_are_dead_lettered_and_rejected_and_the_next_on
 async def test_the_whole_flow_is_one_trace(system: System, agency: Agency) -> None:
     trace_id, parent = traceparent()
     reference = f"LRD-{uuid.uuid4().hex[:8]}"
-    await agency.send(system.topic("alliance.interdiction.intake"), three_gun_seizure(reference),
-                      event_type=SEIZURE_REPORTED, key=reference, trace=parent)
+    await agency.send(
+        system.topic("alliance.interdiction.intake"),
+        three_gun_seizure(reference),
+        event_type=SEIZURE_REPORTED,
+        key=reference,
+        trace=parent,
+    )
 
     seizure_id = await recorded_seizure_id(system, reference)
     matching = firearms_events_for(seizure_id)

@@ -12,11 +12,18 @@ AMBER = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-cbp
 
 
 def seizure(*guns: dict[str, Any]) -> SeizureRecorded:
-    return SeizureRecorded.model_validate({
-        "seizure_id": "SZ-1", "report_reference": "CBP-1", "reporting_agency": "urn:agency:us-cbp",
-        "recorded_at": datetime.now(UTC), "mode": "land", "seized_at": "2026-11-20T14:30:00-06:00",
-        "place": {"description": "Laredo", "country": "US"}, "firearms": list(guns),
-    })
+    return SeizureRecorded.model_validate(
+        {
+            "seizure_id": "SZ-1",
+            "report_reference": "CBP-1",
+            "reporting_agency": "urn:agency:us-cbp",
+            "recorded_at": datetime.now(UTC),
+            "mode": "land",
+            "seized_at": "2026-11-20T14:30:00-06:00",
+            "place": {"description": "Laredo", "country": "US"},
+            "firearms": list(guns),
+        }
+    )
 
 
 GLOCK = {"serial_number": "BXR123", "maker": "Glock", "model": "19", "caliber": "9mm", "firearm_type": "pistol"}

@@ -13,7 +13,8 @@ MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-
 
 def report(**seizure: Any) -> SeizureReported:
     body: dict[str, Any] = {
-        "mode": "land", "seized_at": "2026-11-20T14:30:00-06:00",
+        "mode": "land",
+        "seized_at": "2026-11-20T14:30:00-06:00",
         "place": {"description": "Colombia Solidarity Bridge", "country": "US", "port_of_entry": "Laredo"},
     }
     body.update(seizure)
@@ -30,8 +31,12 @@ def test_quantities_are_normalised_to_kilograms(quantity: float, unit: MassUnit,
 
 def test_recording_a_seizure_produces_seizure_recorded_with_kilograms() -> None:
     seizure = Seizure.record(
-        report(drugs=[{"drug": "fentanyl", "quantity": 12, "unit": "lb"}, {"drug": "cocaine", "quantity": 3, "unit": "kg"}]),
-        reporting_source="urn:agency:us-cbp", markings=MARKINGS, recorded_at=datetime.now(UTC),
+        report(
+            drugs=[{"drug": "fentanyl", "quantity": 12, "unit": "lb"}, {"drug": "cocaine", "quantity": 3, "unit": "kg"}]
+        ),
+        reporting_source="urn:agency:us-cbp",
+        markings=MARKINGS,
+        recorded_at=datetime.now(UTC),
     )
     [fact] = seizure.pending_events
     assert isinstance(fact, SeizureRecorded)

@@ -35,5 +35,7 @@ class Aggregate(BaseModel):
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> Any:
-        fields = {k: v for k, v in doc.items() if not k.startswith("outbox") and k not in {"_id", "created_at", "updated_at"}}
+        fields = {
+            k: v for k, v in doc.items() if not k.startswith("outbox") and k not in {"_id", "created_at", "updated_at"}
+        }
         return cls.model_validate({**fields, "id": doc["_id"]})

@@ -9,7 +9,9 @@ from alliance.markings import MARKING_ATTRS
 
 
 def _message(model: type[EventData]) -> dict[str, Any]:
-    header_props: dict[str, Any] = {f"ce_{n}": {"type": "string"} for n in ("id", "source", "type", "specversion", "time", "subject")}
+    header_props: dict[str, Any] = {
+        f"ce_{n}": {"type": "string"} for n in ("id", "source", "type", "specversion", "time", "subject")
+    }
     header_props.update({f"ce_{n}": {"type": "string"} for n in MARKING_ATTRS})
     header_props["ce_type"] = {"const": model.EVENT_TYPE}
     header_props["traceparent"] = {"type": "string"}
@@ -19,14 +21,22 @@ def _message(model: type[EventData]) -> dict[str, Any]:
         "title": model.__name__,
         "summary": (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else model.__name__,
         "contentType": "application/json",
-        "headers": {"type": "object", "required": ["ce_id", "ce_source", "ce_type", "ce_specversion", *[f"ce_{n}" for n in MARKING_ATTRS]],
-                    "properties": header_props},
+        "headers": {
+            "type": "object",
+            "required": ["ce_id", "ce_source", "ce_type", "ce_specversion", *[f"ce_{n}" for n in MARKING_ATTRS]],
+            "properties": header_props,
+        },
         "payload": model.model_json_schema(ref_template="#/components/schemas/{model}"),
     }
 
 
-def document(service: str, version: str, receives: dict[str, list[type[EventData]]],
-             sends: dict[str, list[type[EventData]]], bootstrap: str) -> dict[str, Any]:
+def document(
+    service: str,
+    version: str,
+    receives: dict[str, list[type[EventData]]],
+    sends: dict[str, list[type[EventData]]],
+    bootstrap: str,
+) -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
@@ -45,8 +55,11 @@ def document(service: str, version: str, receives: dict[str, list[type[EventData
             }
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": f"Alliance {service} service", "version": version,
-                 "description": "CloudEvents 1.0 in Kafka binary mode; markings as ce_ extension headers."},
+        "info": {
+            "title": f"Alliance {service} service",
+            "version": version,
+            "description": "CloudEvents 1.0 in Kafka binary mode; markings as ce_ extension headers.",
+        },
         "defaultContentType": "application/json",
         "servers": {"kafka": {"host": bootstrap, "protocol": "kafka"}},
         "channels": channels,

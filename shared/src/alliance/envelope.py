@@ -91,16 +91,14 @@ def headers_to_dict(headers: Iterable[tuple[str, bytes | str | None]] | Mapping[
 
 def parse_record(headers: Mapping[str, str], value: bytes | None) -> CloudEvent:
     """Parse a Kafka record in binary mode, raising :class:`EnvelopeError` with the reason."""
-    attributes = {k[len(CE_PREFIX):]: v for k, v in headers.items() if k.startswith(CE_PREFIX)}
+    attributes = {k[len(CE_PREFIX) :]: v for k, v in headers.items() if k.startswith(CE_PREFIX)}
     missing = [f"ce_{name}" for name in _REQUIRED if not attributes.get(name)]
     if missing:
         raise EnvelopeError("missing CloudEvents header(s): " + ", ".join(missing))
     if attributes["specversion"] != SPEC_VERSION:
         raise EnvelopeError(f"unsupported ce_specversion {attributes['specversion']!r} (expected 1.0)")
     if not EVENT_TYPE_PATTERN.match(attributes["type"]):
-        raise EnvelopeError(
-            f"ce_type {attributes['type']!r} is not a versioned event type (e.g. org.alliance.x.y.v1)"
-        )
+        raise EnvelopeError(f"ce_type {attributes['type']!r} is not a versioned event type (e.g. org.alliance.x.y.v1)")
     content_type = headers.get("content-type", JSON).split(";")[0].strip().lower()
     if content_type != JSON:
         raise EnvelopeError(f"content-type must be {JSON}, got {content_type!r}")

@@ -107,9 +107,7 @@ class Markings(BaseModel):
     def from_attributes(cls, attributes: Mapping[str, str]) -> Markings:
         missing = [name for name in MARKING_ATTRS if name not in attributes]
         if missing:
-            raise MarkingError(
-                "missing marking attribute(s): " + ", ".join(f"ce_{name}" for name in missing)
-            )
+            raise MarkingError("missing marking attribute(s): " + ", ".join(f"ce_{name}" for name in missing))
         tlp_text = attributes[TLP_ATTR].strip().upper().removeprefix("TLP:")
         try:
             tlp = TLP(tlp_text)

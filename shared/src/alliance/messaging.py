@@ -12,12 +12,15 @@ Every subscription goes through :class:`EventConsumer`, which enforces the relia
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import structlog
+from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -50,6 +53,7 @@ def make_broker(settings: Settings, service: str, tracer_provider: TracerProvide
         client_id=f"alliance-{service}",
         enable_idempotence=True,  # acks=all, no duplicates from producer retries
         middlewares=middlewares,
+        logger=logging.getLogger(f"alliance.{service}.faststream"),  # JSON via our root handler
     )
 
 
@@ -63,17 +67,16 @@ async def ensure_topics(settings: Settings, topics: list[str]) -> None:
             existing = set(await admin.list_topics())
             missing = [t for t in topics if t not in existing]
             if missing:
-                try:
-                    await admin.create_topics([
-                        NewTopic(t, settings.topic_partitions, settings.topic_replication) for t in missing
-                    ])
-                except TopicAlreadyExistsError:
-                    pass
+                with contextlib.suppress(TopicAlreadyExistsError):  # another instance was faster
+                    await admin.create_topics(
+                        [NewTopic(t, settings.topic_partitions, settings.topic_replication) for t in missing]
+                    )
         finally:
             await admin.close()
 
-    await until_available(create, what="kafka topics", initial=settings.retry_initial_seconds,
-                          maximum=settings.retry_max_seconds)
+    await until_available(
+        create, what="kafka topics", initial=settings.retry_initial_seconds, maximum=settings.retry_max_seconds
+    )
 
 
 @dataclass(frozen=True)
@@ -105,15 +108,24 @@ class Messenger:
         token = otel_context.attach(parent) if parent is not None else None
         try:
             await self.broker.publish(
-                value, topic=pending.topic, key=pending.key.encode(),
+                value,
+                topic=pending.topic,
+                key=pending.key.encode(),
                 headers={k: v.decode() for k, v in headers},
             )
         finally:
             if token is not None:
                 otel_context.detach(token)
 
-    async def refuse(self, message: Any, topic: str, reason: str, event: CloudEvent | None,
-                     errors: list[FieldError], headers: dict[str, str]) -> None:
+    async def refuse(
+        self,
+        message: Any,
+        topic: str,
+        reason: str,
+        event: CloudEvent | None,
+        errors: list[FieldError],
+        headers: dict[str, str],
+    ) -> None:
         """Dead-letter the original record with its reason and tell the sender why."""
         raw = message.raw_message
         dlq_headers = {
@@ -125,8 +137,12 @@ class Messenger:
             "alliance_dlq_offset": str(raw.offset),
             "alliance_dlq_time": datetime.now(UTC).isoformat(),
         }
-        await self._retry("dead-letter", lambda: self.broker.publish(
-            raw.value or b"", topic=self.dead_letter_topic, key=raw.key, headers=dlq_headers))
+        await self._retry(
+            "dead-letter",
+            lambda: self.broker.publish(
+                raw.value or b"", topic=self.dead_letter_topic, key=raw.key, headers=dlq_headers
+            ),
+        )
         source = event.source if event else headers.get("ce_source")
         rejection = EventRejected(
             rejected_event_id=event.id if event else headers.get("ce_id"),
@@ -144,19 +160,27 @@ class Messenger:
             time=datetime.now(UTC),
             subject=rejection.rejected_event_id,
             # A rejection repeats only ids and the reason, but stays under the sender's markings.
-            markings=event.markings if event else Markings(
-                tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=(self.service,)),
+            markings=event.markings
+            if event
+            else Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=(self.service,)),
             data=rejection.to_data(),
         )
         reply_topic = self.settings.topic(reply_topic_for(source))
         await self._retry("reply topic", lambda: ensure_topics(self.settings, [reply_topic]))
         await self.publish(PendingEvent(topic=reply_topic, key=rejection.rejected_event_id or "unknown", event=reply))
-        log.warning("event refused", reason=reason, topic=topic, event_id=rejection.rejected_event_id,
-                    event_type=rejection.rejected_event_type, reply_topic=reply_topic)
+        log.warning(
+            "event refused",
+            reason=reason,
+            topic=topic,
+            event_id=rejection.rejected_event_id,
+            event_type=rejection.rejected_event_type,
+            reply_topic=reply_topic,
+        )
 
     async def _retry(self, what: str, op: Callable[[], Awaitable[Any]]) -> Any:
-        return await until_available(op, what=what, initial=self.settings.retry_initial_seconds,
-                                     maximum=self.settings.retry_max_seconds)
+        return await until_available(
+            op, what=what, initial=self.settings.retry_initial_seconds, maximum=self.settings.retry_max_seconds
+        )
 
 
 class EventConsumer:
@@ -174,7 +198,9 @@ class EventConsumer:
         self.handlers: dict[str, tuple[type[EventData], Handler]] = {}
         self.processed = 0
 
-    def on(self, model: type[D]) -> Callable[[Callable[[Received[D]], Awaitable[None]]], Callable[[Received[D]], Awaitable[None]]]:
+    def on(
+        self, model: type[D]
+    ) -> Callable[[Callable[[Received[D]], Awaitable[None]]], Callable[[Received[D]], Awaitable[None]]]:
         def register(handler: Callable[[Received[D]], Awaitable[None]]) -> Callable[[Received[D]], Awaitable[None]]:
             self.handlers[model.EVENT_TYPE] = (model, handler)
             return handler
@@ -196,13 +222,14 @@ class EventConsumer:
         subscriber(self._dispatch)
 
     async def _dispatch(self, message: KafkaMessage) -> None:
+        record = cast(ConsumerRecord, message.raw_message)  # one record: these subscribers are not batched
         try:
-            headers = headers_to_dict(message.raw_message.headers or [])
+            headers = headers_to_dict(record.headers or [])
         except EnvelopeError as exc:
             await self.messenger.refuse(message, self.topic, str(exc), None, [], {})
             return
         try:
-            event = parse_record(headers, message.raw_message.value)
+            event = parse_record(headers, record.value)
         except EnvelopeError as exc:
             await self.messenger.refuse(message, self.topic, f"invalid envelope: {exc}", None, [], headers)
             return
@@ -210,22 +237,28 @@ class EventConsumer:
         if entry is None:
             if self.intake:
                 known = ", ".join(sorted(self.handlers))
-                await self.messenger.refuse(message, self.topic, f"unknown event type {event.type!r} (accepted: {known})",
-                                            event, [], headers)
+                await self.messenger.refuse(
+                    message, self.topic, f"unknown event type {event.type!r} (accepted: {known})", event, [], headers
+                )
             return
         model, handler = entry
         try:
             data = model.model_validate(event.data)
         except ValidationError as exc:
-            errors = [FieldError(location=".".join(str(p) for p in e["loc"]) or "(data)", message=e["msg"])
-                      for e in exc.errors()]
+            errors = [
+                FieldError(location=".".join(str(p) for p in e["loc"]) or "(data)", message=e["msg"])
+                for e in exc.errors()
+            ]
             summary = "; ".join(f"{e.location}: {e.message}" for e in errors[:5])
-            await self.messenger.refuse(message, self.topic, f"data does not match {event.type}: {summary}",
-                                        event, errors, headers)
+            await self.messenger.refuse(
+                message, self.topic, f"data does not match {event.type}: {summary}", event, errors, headers
+            )
             return
         await self._handle(message, handler, Received(event=event, data=data, topic=self.topic), headers)
 
-    async def _handle(self, message: KafkaMessage, handler: Handler, received: Received[Any], headers: dict[str, str]) -> None:
+    async def _handle(
+        self, message: KafkaMessage, handler: Handler, received: Received[Any], headers: dict[str, str]
+    ) -> None:
         structlog.contextvars.bind_contextvars(event_id=received.event.id, event_type=received.event.type)
         try:
             await handler(received)
@@ -239,8 +272,9 @@ class EventConsumer:
                 raise  # not stored: the offset is not committed and the event is redelivered
             # A bug or an unexpected record must not stop the consumer nor silently vanish.
             log.exception("handler failed", topic=self.topic)
-            await self.messenger.refuse(message, self.topic, f"processing failed: {type(exc).__name__}: {exc}",
-                                        received.event, [], headers)
+            await self.messenger.refuse(
+                message, self.topic, f"processing failed: {type(exc).__name__}: {exc}", received.event, [], headers
+            )
         finally:
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
 

@@ -9,8 +9,10 @@ which consumers treat as duplicates.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from pymongo.asynchronous.database import AsyncDatabase
@@ -25,7 +27,9 @@ Publish = Callable[[PendingEvent], Awaitable[None]]
 
 
 class OutboxRelay:
-    def __init__(self, db: AsyncDatabase[Document], collections: list[str], publish: Publish, settings: Settings) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], collections: list[str], publish: Publish, settings: Settings
+    ) -> None:
         self._db = db
         self._collections = collections
         self._publish = publish
@@ -40,7 +44,7 @@ class OutboxRelay:
             try:
                 await self._flush(collection, record_id)
             finally:
-                if not lock._waiters:  # noqa: SLF001 - drop idle locks so the map does not grow
+                if not lock._waiters:
                     self._locks.pop((collection, record_id), None)
 
     async def _flush(self, collection: str, record_id: str) -> None:
@@ -52,7 +56,7 @@ class OutboxRelay:
         start = int(doc.get("outbox_published", 0))
         for entry in outbox[start:]:
             pending = PendingEvent.from_document(entry)
-            await self._retry(f"publish {pending.event.type}", lambda p=pending: self._publish(p))
+            await self._retry(f"publish {pending.event.type}", functools.partial(self._publish, pending))
             self.published += 1
         done = len(outbox)
         # Clear the pending flag only if nothing was appended meanwhile (same version).
@@ -74,18 +78,15 @@ class OutboxRelay:
         cutoff = now() - (grace if grace is not None else timedelta(seconds=self._settings.outbox_sweep_seconds))
         flushed = 0
         for collection in self._collections:
-            coll = self._db[collection]
-
-            async def pending_ids(c: object = coll) -> list[str]:
-                cursor = self._db[collection].find(
-                    {"outbox_pending": True, "outbox_updated_at": {"$lt": cutoff}}, projection={"_id": 1}
-                )
-                return [d["_id"] async for d in cursor]
-
-            for record_id in await self._retry(f"scan {collection}", pending_ids):
+            query = {"outbox_pending": True, "outbox_updated_at": {"$lt": cutoff}}
+            pending = await self._retry(f"scan {collection}", functools.partial(self._pending_ids, collection, query))
+            for record_id in pending:
                 await self.flush(collection, record_id)
                 flushed += 1
         return flushed
+
+    async def _pending_ids(self, collection: str, query: Document) -> list[str]:
+        return [doc["_id"] async for doc in self._db[collection].find(query, projection={"_id": 1})]
 
     async def run_forever(self) -> None:
         interval = self._settings.outbox_sweep_seconds
@@ -100,8 +101,10 @@ class OutboxRelay:
                 log.exception("outbox sweep failed")
             await asyncio.sleep(interval)
 
-    async def _retry(self, what: str, op: Callable[[], Awaitable[object]]) -> object:
+    async def _retry(self, what: str, op: Callable[[], Awaitable[Any]]) -> Any:
         return await until_available(
-            op, what=f"outbox {what}",
-            initial=self._settings.retry_initial_seconds, maximum=self._settings.retry_max_seconds,
+            op,
+            what=f"outbox {what}",
+            initial=self._settings.retry_initial_seconds,
+            maximum=self._settings.retry_max_seconds,
         )

@@ -50,7 +50,12 @@ async def until_available(
             return await operation()
         except TRANSIENT_ERRORS as exc:
             attempt += 1
-            log.warning("dependency unavailable, retrying", what=what, attempt=attempt,
-                        retry_in_s=round(delay, 2), error=f"{type(exc).__name__}: {exc}")
+            log.warning(
+                "dependency unavailable, retrying",
+                what=what,
+                attempt=attempt,
+                retry_in_s=round(delay, 2),
+                error=f"{type(exc).__name__}: {exc}",
+            )
             await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
             delay = min(delay * 2, maximum)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,8 +20,8 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
 
 from alliance import asyncapi
-from alliance.contracts.base import EventData
 from alliance.aggregate import Aggregate
+from alliance.contracts.base import EventData
 from alliance.envelope import CloudEvent
 from alliance.ids import event_id
 from alliance.markings import Markings
@@ -70,15 +71,21 @@ class Service:
             raise ValueError(f"collection {collection!r} is not declared in the service spec")
         return AggregateStore(self.db, collection, self.settings)
 
-    def event(self, *, topic: str, key: str, event_id: str, data: EventData, markings: Markings,
-              subject: str | None = None) -> PendingEvent:
+    def event(
+        self, *, topic: str, key: str, event_id: str, data: EventData, markings: Markings, subject: str | None = None
+    ) -> PendingEvent:
         """A fact to publish from the outbox, stamped with this service and the current trace."""
         return PendingEvent(
             topic=self.settings.topic(topic),
             key=key,
             event=CloudEvent(
-                id=event_id, source=self.source, type=data.EVENT_TYPE, time=datetime.now(UTC),
-                subject=subject or key, markings=markings, data=data.to_data(),
+                id=event_id,
+                source=self.source,
+                type=data.EVENT_TYPE,
+                time=datetime.now(UTC),
+                subject=subject or key,
+                markings=markings,
+                data=data.to_data(),
                 traceparent=current_traceparent(),
             ),
         )
@@ -90,8 +97,13 @@ class Service:
         ``False`` says the record already existed.
         """
         events = [
-            self.event(topic=topic, key=aggregate.id, event_id=event_id(aggregate.id, e.EVENT_TYPE, i),
-                       data=e, markings=aggregate.markings)
+            self.event(
+                topic=topic,
+                key=aggregate.id,
+                event_id=event_id(aggregate.id, e.EVENT_TYPE, i),
+                data=e,
+                markings=aggregate.markings,
+            )
             for i, e in enumerate(aggregate.pending_events, start=aggregate.version + 1)
         ]
         created = await store.create(aggregate.id, aggregate.state(), aggregate.markings, events)
@@ -108,16 +120,25 @@ class Service:
 
     async def _wait_for_dependencies(self) -> None:
         s = self.settings
-        await until_available(lambda: self.mongo.admin.command("ping"), what="store",
-                              initial=s.retry_initial_seconds, maximum=s.retry_max_seconds)
+        await until_available(
+            lambda: self.mongo.admin.command("ping"),
+            what="store",
+            initial=s.retry_initial_seconds,
+            maximum=s.retry_max_seconds,
+        )
         await ensure_topics(s, self.owned_topics())
         for consumer in self.consumers:
             consumer.subscribe()
 
     async def _start_relay(self) -> None:
         self._relay_task = asyncio.create_task(self.relay.run_forever(), name="outbox-relay")
-        log.info("service started", service=self.spec.name, version=self.spec.version,
-                 topics=self.owned_topics(), database=self.db.name)
+        log.info(
+            "service started",
+            service=self.spec.name,
+            version=self.spec.version,
+            topics=self.owned_topics(),
+            database=self.db.name,
+        )
 
     async def _stop(self) -> None:
         if self._relay_task:
@@ -135,9 +156,11 @@ class Service:
         except Exception:
             store_ok = False
         return {
-            "service": self.spec.name, "version": self.spec.version,
+            "service": self.spec.name,
+            "version": self.spec.version,
             "status": "ok" if kafka_ok and store_ok else "degraded",
-            "kafka": kafka_ok, "store": store_ok,
+            "kafka": kafka_ok,
+            "store": store_ok,
             "events_processed": sum(c.processed for c in self.consumers),
             "events_published": self.relay.published,
         }
@@ -145,7 +168,9 @@ class Service:
     def asyncapi_document(self) -> dict[str, Any]:
         receives: dict[str, list[type[EventData]]] = {c.topic: c.accepted_types() for c in self.consumers}
         sends = {self.settings.topic(t): models for t, models in self.spec.publishes.items()}
-        return asyncapi.document(self.spec.name, self.spec.version, receives, sends, self.settings.kafka_bootstrap_servers)
+        return asyncapi.document(
+            self.spec.name, self.spec.version, receives, sends, self.settings.kafka_bootstrap_servers
+        )
 
     def asgi(self) -> AsgiFastStream:
         @get(include_in_schema=False)
@@ -162,6 +187,7 @@ class Service:
         return AsgiFastStream(
             self.broker,
             asgi_routes=[("/health", health), ("/asyncapi.json", asyncapi_json)],
+            logger=logging.getLogger(f"alliance.{self.spec.name}.app"),
             on_startup=[self._wait_for_dependencies],
             after_startup=[self._start_relay],
             on_shutdown=[self._stop],
@@ -171,4 +197,3 @@ class Service:
         app = self.asgi()
         port = self.settings.http_port or self.spec.default_http_port
         uvicorn.run(app, host=self.settings.http_host, port=port, log_config=None, access_log=False)
-

@@ -111,9 +111,13 @@ class AggregateStore:
         """Apply ``changes`` and append ``events`` if the record is still at ``expected_version``."""
         stamp = now()
         update: Document = {
-            "$set": {**changes, "updated_at": stamp, "outbox_updated_at": stamp,
-                     **({"markings": markings.model_dump(mode="json")} if markings else {}),
-                     **({"outbox_pending": True} if events else {})},
+            "$set": {
+                **changes,
+                "updated_at": stamp,
+                "outbox_updated_at": stamp,
+                **({"markings": markings.model_dump(mode="json")} if markings else {}),
+                **({"outbox_pending": True} if events else {}),
+            },
             "$inc": {"version": 1},
         }
         if events:
@@ -129,7 +133,9 @@ class AggregateStore:
         doc: Document | None = await self._retrying("get", lambda: self.collection.find_one({"_id": record_id}))
         return doc
 
-    async def find(self, query: Document, *, limit: int = 0, sort: list[tuple[str, int]] | None = None) -> list[Document]:
+    async def find(
+        self, query: Document, *, limit: int = 0, sort: list[tuple[str, int]] | None = None
+    ) -> list[Document]:
         async def run() -> list[Document]:
             cursor = self.collection.find(query, projection={"outbox": 0}, limit=limit, sort=sort)
             return [doc async for doc in cursor]

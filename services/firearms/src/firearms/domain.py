@@ -59,10 +59,13 @@ class TraceRequest(RecoveredFirearm):
             country_of_manufacture=gun.country_of_manufacture,
             **_recovery(seizure, item_number, gun),
         )
-        request._raise(TraceRequestSubmitted(
-            trace_request_id=request.id, status=request.status,
-            **request.model_dump(exclude={"id", "version", "markings", "status"}),
-        ))
+        request._raise(
+            TraceRequestSubmitted(
+                trace_request_id=request.id,
+                status=request.status,
+                **request.model_dump(exclude={"id", "version", "markings", "status"}),
+            )
+        )
         return request
 
 
@@ -70,14 +73,22 @@ class RestorationRequest(RecoveredFirearm):
     status: RestorationStatus = RestorationStatus.REQUESTED
 
     @classmethod
-    def request(cls, seizure: SeizureRecorded, item_number: int, gun: FirearmItem, markings: Markings) -> RestorationRequest:
+    def request(
+        cls, seizure: SeizureRecorded, item_number: int, gun: FirearmItem, markings: Markings
+    ) -> RestorationRequest:
         """Ask a laboratory to restore an obliterated serial; produces ``restoration requested``."""
-        request = cls(id=derived_id("SR", seizure.seizure_id, item_number), markings=markings,
-                      **_recovery(seizure, item_number, gun))
-        request._raise(RestorationRequested(
-            restoration_request_id=request.id, status=request.status,
-            **request.model_dump(exclude={"id", "version", "markings", "status"}),
-        ))
+        request = cls(
+            id=derived_id("SR", seizure.seizure_id, item_number),
+            markings=markings,
+            **_recovery(seizure, item_number, gun),
+        )
+        request._raise(
+            RestorationRequested(
+                restoration_request_id=request.id,
+                status=request.status,
+                **request.model_dump(exclude={"id", "version", "markings", "status"}),
+            )
+        )
         return request
 
 
@@ -95,7 +106,9 @@ def _recovery(seizure: SeizureRecorded, item_number: int, gun: FirearmItem) -> d
     }
 
 
-def requests_for_seizure(seizure: SeizureRecorded, seizure_markings: Markings) -> list[TraceRequest | RestorationRequest]:
+def requests_for_seizure(
+    seizure: SeizureRecorded, seizure_markings: Markings
+) -> list[TraceRequest | RestorationRequest]:
     """Every recovered crime gun is traced (AP6); an obliterated serial is restored first (AP6, 7).
 
     Each request carries the seizure's markings or stricter: they never weaken along the flow.

@@ -24,5 +24,9 @@ def register(service: Service) -> None:
         for request in requests_for_seizure(received.data, received.event.markings):
             store = traces if isinstance(request, TraceRequest) else restorations
             created = await service.save_new(store, request, FIREARMS_EVENTS)
-            log.info("firearm request opened" if created else "firearm request already open",
-                     request_id=request.id, kind=store.name, seizure_id=request.seizure_id)
+            log.info(
+                "firearm request opened" if created else "firearm request already open",
+                request_id=request.id,
+                kind=store.name,
+                seizure_id=request.seizure_id,
+            )

@@ -45,8 +45,9 @@ class Seizure(Aggregate):
     contents: SeizureContents
 
     @classmethod
-    def record(cls, report: SeizureReported, *, reporting_source: str, markings: Markings,
-               recorded_at: datetime) -> Seizure:
+    def record(
+        cls, report: SeizureReported, *, reporting_source: str, markings: Markings, recorded_at: datetime
+    ) -> Seizure:
         """Record a reported seizure; produces ``seizure recorded``."""
         seizure = cls(
             id=seizure_id(reporting_source, report.report_reference),

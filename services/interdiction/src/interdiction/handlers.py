@@ -30,5 +30,9 @@ def register(service: Service) -> None:
             recorded_at=datetime.now(UTC),
         )
         created = await service.save_new(seizures, seizure, INTERDICTION_EVENTS)
-        log.info("seizure recorded" if created else "seizure already recorded", seizure_id=seizure.id,
-                 firearms=len(seizure.contents.firearms), tlp=seizure.markings.tlp)
+        log.info(
+            "seizure recorded" if created else "seizure already recorded",
+            seizure_id=seizure.id,
+            firearms=len(seizure.contents.firearms),
+            tlp=seizure.markings.tlp,
+        )
