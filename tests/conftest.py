@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from harness import BOOTSTRAP, MONGO_URI, ROOT, Agency, OtlpReceiver, System, otlp_receiver
 from pymongo import MongoClient
+
+from harness import BOOTSTRAP, MONGO_URI, Agency, OtlpReceiver, System, otlp_receiver
+from harness import stack as run_stack
 
 
 @pytest.fixture(scope="session")
 def stack() -> None:
     """Kafka + FerretDB, installed and started by the project's own script (a no-op when running)."""
-    subprocess.run([sys.executable, str(ROOT / "deploy" / "local" / "stack.py"), "up"], check=True)
+    run_stack("up")
 
 
 @pytest.fixture(scope="session")

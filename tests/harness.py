@@ -13,8 +13,10 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -120,8 +122,12 @@ class ServiceProcess:
     process: subprocess.Popen[bytes] | None = None
 
     def health(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as response:
-            return dict(json.loads(response.read()))
+        """The health report; a degraded service answers 503 with the same report."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=5) as response:
+                return dict(json.loads(response.read()))
+        except urllib.error.HTTPError as error:
+            return dict(json.loads(error.read()))
 
     def asyncapi(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/asyncapi.json", timeout=5) as response:
@@ -333,6 +339,37 @@ async def wait_drained(group: str, topics: Sequence[str], timeout: float = 60) -
     finally:
         await probe.stop()
         await admin.close()
+
+
+SEIZURE_RECORDED = "org.alliance.interdiction.seizure.recorded.v1"
+FIREARMS_REQUEST_TYPES = {
+    "org.alliance.firearms.trace_request.submitted.v1",
+    "org.alliance.firearms.restoration.requested.v1",
+}
+
+
+async def recorded_seizure_id(system: System, reference: str, timeout: float = 60) -> str:
+    """Wait for interdiction to record the agency's report ``reference``; its seizure id."""
+
+    def mine(records: list[Record]) -> list[Record]:
+        return [r for r in records if r.type == SEIZURE_RECORDED and r.json()["report_reference"] == reference]
+
+    records = await read_until([system.topic("alliance.interdiction.events")], lambda rs: bool(mine(rs)), timeout)
+    return str(mine(records)[0].json()["seizure_id"])
+
+
+def firearms_events_for(seizure_id: str) -> Callable[[list[Record]], list[Record]]:
+    """Selects the trace and restoration requests firearms opened for one seizure."""
+
+    def matching(records: list[Record]) -> list[Record]:
+        return [r for r in records if r.type in FIREARMS_REQUEST_TYPES and r.json()["seizure_id"] == seizure_id]
+
+    return matching
+
+
+def stack(*args: str) -> None:
+    """Drive the local stack with the project's own script (e.g. ``stack("down", "--only", "ferretdb")``)."""
+    subprocess.run([sys.executable, str(ROOT / "deploy" / "local" / "stack.py"), *args], check=True)
 
 
 @contextmanager

@@ -3,6 +3,7 @@
     python deploy/local/stack.py up [--services]     install on first use, start what is not running
     python deploy/local/stack.py down [--services]   stop (services only with --services)
     python deploy/local/stack.py status              what runs, and whether it answers
+    ... --only NAME                                  one component (kafka, ferretdb, interdiction, …)
 
 Everything it downloads, builds and writes lives under ``$ALLIANCE_HOME`` (default ``.local/`` in the
 repository, git-ignored). ``up`` is idempotent: a component that answers is left alone, a dead one is
@@ -340,18 +341,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--services", action="store_true", help="also start/stop the Alliance services")
+    parser.add_argument("--only", metavar="NAME", help="act on one component (kafka, ferretdb or a service)")
     args = parser.parse_args()
     try:
+        chosen = [c for c in infrastructure() + services() if args.only in (None, c.name)]
+        if not chosen:
+            raise StackError(f"unknown component {args.only!r}")
         if args.command == "up":
-            for component in infrastructure() + (services() if args.services else []):
-                component.up()
+            for component in chosen:
+                if args.services or args.only or component.name not in SERVICES:
+                    component.up()
         elif args.command == "down":
-            for component in reversed(infrastructure() + services()):
-                if args.services or component.name in {"kafka", "ferretdb"}:
+            for component in reversed(chosen):
+                if args.services or args.only or component.name not in SERVICES:
                     stop(component.name)
         else:
             healthy = True
-            for component in infrastructure() + services():
+            for component in chosen:
                 pid = pid_of(component.name)
                 answers = component.answers()
                 healthy &= answers or component.name in SERVICES

@@ -6,13 +6,22 @@ import uuid
 from typing import Any
 
 import pytest
-from harness import Agency, Record, System, read_until, traceparent, wait_drained
 from pymongo import MongoClient
+
+from harness import (
+    Agency,
+    Record,
+    System,
+    firearms_events_for,
+    read_until,
+    recorded_seizure_id,
+    traceparent,
+    wait_drained,
+)
 
 pytestmark = pytest.mark.e2e
 
 SEIZURE_REPORTED = "org.alliance.interdiction.seizure.reported.v1"
-SEIZURE_RECORDED = "org.alliance.interdiction.seizure.recorded.v1"
 TRACE_SUBMITTED = "org.alliance.firearms.trace_request.submitted.v1"
 RESTORATION_REQUESTED = "org.alliance.firearms.restoration.requested.v1"
 REJECTED = "org.alliance.event.rejected.v1"
@@ -61,25 +70,6 @@ def three_gun_seizure(reference: str) -> dict[str, Any]:
             "currency": [{"amount": 48500, "currency": "USD"}],
         },
     }
-
-
-def firearms_events_for(seizure_id: str) -> Any:
-    def matching(records: list[Record]) -> list[Record]:
-        return [
-            r
-            for r in records
-            if r.type in {TRACE_SUBMITTED, RESTORATION_REQUESTED} and r.json()["seizure_id"] == seizure_id
-        ]
-
-    return matching
-
-
-async def recorded_seizure_id(system: System, reference: str) -> str:
-    def mine(records: list[Record]) -> list[Record]:
-        return [r for r in records if r.type == SEIZURE_RECORDED and r.json()["report_reference"] == reference]
-
-    records = await read_until([system.topic("alliance.interdiction.events")], lambda rs: bool(mine(rs)))
-    return str(mine(records)[0].json()["seizure_id"])
 
 
 async def test_amber_seizure_with_three_guns_opens_two_traces_and_one_restoration(
