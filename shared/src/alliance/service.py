@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,14 @@ class ServiceSpec:
 
 
 class Service:
+    @classmethod
+    def assemble(cls, spec: ServiceSpec, *registrations: Callable[[Service], None]) -> Service:
+        """A service with its handlers registered: what every service's ``app.build()`` returns."""
+        service = cls(spec)
+        for register in registrations:
+            register(service)
+        return service
+
     def __init__(self, spec: ServiceSpec, settings: Settings | None = None) -> None:
         self.spec = spec
         self.settings = settings or Settings()

@@ -18,9 +18,7 @@ SPEC = ServiceSpec(
 
 
 def build() -> Service:
-    service = Service(SPEC)
-    handlers.register(service)
-    return service
+    return Service.assemble(SPEC, handlers.register)
 
 
 def main() -> None:
