@@ -10,13 +10,6 @@ from aiokafka import AIOKafkaProducer
 from pymongo import MongoClient
 
 from harness import BOOTSTRAP, MONGO_URI, Agency, OtlpReceiver, System, otlp_receiver
-from harness import stack as run_stack
-
-
-@pytest.fixture(scope="session")
-def stack() -> None:
-    """Kafka + FerretDB, installed and started by the project's own script (a no-op when running)."""
-    run_stack("up")
 
 
 @pytest.fixture(scope="session")

@@ -231,3 +231,18 @@ async def test_the_whole_flow_is_one_trace(system: System, agency: Agency) -> No
     spans = system.otlp.in_trace(trace_id)
     assert {s.trace_id for s in spans} == {trace_id}
     assert sum(1 for s in spans if (s.service, s.name) == ("alliance-firearms", f"{firearms} publish")) == 3
+
+
+def test_each_service_publishes_its_asyncapi_document_with_event_schemas(system: System) -> None:
+    interdiction = system.services["interdiction"].asyncapi()
+    firearms = system.services["firearms"].asyncapi()
+    assert interdiction["asyncapi"] == "3.0.0"
+    intake = system.topic("alliance.interdiction.intake")
+    assert any(c["address"] == intake for c in interdiction["channels"].values())
+    report = interdiction["components"]["messages"]["SeizureReported"]
+    assert report["headers"]["properties"]["ce_type"] == {"const": SEIZURE_REPORTED}
+    assert "ce_tlp" in report["headers"]["required"]
+    assert "report_reference" in report["payload"]["required"]
+    sent = {op["channel"]["$ref"] for op in firearms["operations"].values() if op["action"] == "send"}
+    assert sent == {"#/channels/" + system.topic("alliance.firearms.events").replace(".", "_")}
+    assert set(firearms["components"]["messages"]) >= {"TraceRequestSubmitted", "RestorationRequested"}

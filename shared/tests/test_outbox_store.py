@@ -1,0 +1,69 @@
+"""Outbox crash recovery against the real store (FerretDB started by the test command)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from alliance.envelope import CloudEvent
+from alliance.markings import TLP, Markings
+from alliance.outbox import OutboxRelay
+from alliance.settings import Settings
+from alliance.store import AggregateStore, ConcurrentUpdateError, PendingEvent
+
+pytestmark = pytest.mark.e2e
+
+MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("US",), originators=("us-atf",))
+
+
+def pending(record_id: str, n: int) -> PendingEvent:
+    event = CloudEvent(
+        id=f"{record_id}-{n}",
+        source="urn:alliance:service:test",
+        type="org.alliance.test.happened.v1",
+        time=datetime.now(UTC),
+        markings=MARKINGS,
+        data={"n": n},
+    )
+    return PendingEvent(topic="t", key=record_id, event=event)
+
+
+@pytest.fixture
+async def db(stack: None) -> AsyncIterator[object]:
+    settings = Settings()
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+    name = f"test_outbox_{uuid.uuid4().hex[:8]}"
+    yield client[name]
+    await client.drop_database(name)
+    await client.close()
+
+
+async def test_sweep_publishes_what_a_crash_left_behind_in_order_and_only_once(db: object) -> None:
+    settings = Settings()
+    store = AggregateStore(db, "records", settings)  # type: ignore[arg-type]
+    published: list[str] = []
+
+    async def publish(event: PendingEvent) -> None:
+        published.append(event.event.id)
+
+    # A record stored with its events, then the process "crashed" before flushing.
+    assert await store.create("R1", {"status": "open"}, MARKINGS, [pending("R1", 1), pending("R1", 2)])
+    assert not await store.create("R1", {"status": "open"}, MARKINGS, [pending("R1", 9)])  # redelivery: no-op
+    await store.update("R1", 1, {"status": "closed"}, [pending("R1", 3)])
+    with pytest.raises(ConcurrentUpdateError):
+        await store.update("R1", 1, {"status": "reopened"}, [])
+
+    relay = OutboxRelay(db, ["records"], publish, settings)  # type: ignore[arg-type]
+    assert await relay.sweep(grace=timedelta(seconds=-1)) == 1
+    assert published == ["R1-1", "R1-2", "R1-3"]
+
+    assert await relay.sweep(grace=timedelta(seconds=-1)) == 0
+    await relay.flush("records", "R1")
+    assert published == ["R1-1", "R1-2", "R1-3"]
+    doc = await store.get("R1")
+    assert doc is not None
+    assert (doc["outbox_published"], doc["outbox_pending"], doc["status"], doc["version"]) == (3, False, "closed", 2)
