@@ -207,6 +207,14 @@ class Component:
         say(f"{self.name}: ready")
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id (base64url of 16 bytes); never starting with '-', which CLIs read as an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if cluster_id[0].isalnum():
+            return cluster_id
+
+
 class Kafka(Component):
     def __init__(self) -> None:
         super().__init__("kafka", kafka_answers)
@@ -251,7 +259,7 @@ class Kafka(Component):
         (self.home / "server.properties").write_text(props)
         cluster_file = self.home / "cluster-id"
         if not cluster_file.exists():
-            cluster_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+            cluster_file.write_text(new_cluster_id())
         if not (self.data / "meta.properties").exists():
             say("kafka: formatting storage (first run only)")
             subprocess.run(
@@ -261,8 +269,7 @@ class Kafka(Component):
                     "format",
                     "--standalone",
                     "--ignore-formatted",
-                    "-t",
-                    cluster_file.read_text().strip(),
+                    f"--cluster-id={cluster_file.read_text().strip()}",
                     "-c",
                     str(self.home / "server.properties"),
                 ],

@@ -74,9 +74,9 @@ class Markings(BaseModel):
         return tuple(sorted(set(value)))
 
     @model_validator(mode="after")
-    def _red_is_never_broadly_releasable(self) -> Self:
-        # TLP:RED is for named recipients only; without any releasable country nobody may read it,
-        # which is acceptable, but an empty list for lower levels would silently hide information.
+    def _empty_releasability_only_for_red(self) -> Self:
+        # TLP:RED is for named recipients only, so no releasable country is coherent there; for lower
+        # levels an empty list would silently hide information from everyone.
         if not self.releasable_to and self.tlp is not TLP.RED:
             raise ValueError("releasable_to may be empty only for TLP:RED")
         return self

@@ -34,18 +34,14 @@ class OutboxRelay:
         self._collections = collections
         self._publish = publish
         self._settings = settings
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # Flushes of one record must not interleave; a fixed set of lock stripes bounds memory.
+        self._locks = [asyncio.Lock() for _ in range(64)]
         self.published = 0
 
     async def flush(self, collection: str, record_id: str) -> None:
         """Publish the unpublished events of one record, in order."""
-        lock = self._locks.setdefault((collection, record_id), asyncio.Lock())
-        async with lock:
-            try:
-                await self._flush(collection, record_id)
-            finally:
-                if not lock._waiters:
-                    self._locks.pop((collection, record_id), None)
+        async with self._locks[hash((collection, record_id)) % len(self._locks)]:
+            await self._flush(collection, record_id)
 
     async def _flush(self, collection: str, record_id: str) -> None:
         coll = self._db[collection]

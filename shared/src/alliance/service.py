@@ -127,7 +127,8 @@ class Service:
         topics.add(self.settings.topic(dead_letter_topic(self.spec.name)))
         return sorted(topics)
 
-    async def _wait_for_dependencies(self) -> None:
+    async def _connect_and_subscribe(self) -> None:
+        """Before the broker starts: wait for the store and Kafka, create topics, register subscribers."""
         s = self.settings
         await until_available(
             lambda: self.mongo.admin.command("ping"),
@@ -197,7 +198,7 @@ class Service:
             self.broker,
             asgi_routes=[("/health", health), ("/asyncapi.json", asyncapi_json)],
             logger=logging.getLogger(f"alliance.{self.spec.name}.app"),
-            on_startup=[self._wait_for_dependencies],
+            on_startup=[self._connect_and_subscribe],
             after_startup=[self._start_relay],
             on_shutdown=[self._stop],
         )
