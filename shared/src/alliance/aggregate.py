@@ -2,24 +2,33 @@
 
 Domain modules subclass :class:`Aggregate`; a method that changes state calls :meth:`_raise` with the
 fact it produces. The service layer stores the record and those events in one update (the outbox).
+Aggregates also carry their legal deadlines and remember which causing events they already applied,
+so that a redelivered event changes nothing.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from alliance.contracts.base import EventData
-from alliance.markings import Markings
+from alliance.deadlines import Deadline, DeadlineApproaching, DeadlineBreached, DeadlineState
+from alliance.markings import Markings, strictest
+
+_KERNEL_FIELDS = {"_id", "created_at", "updated_at", "next_deadline_at"}
 
 
 class Aggregate(BaseModel):
     model_config = ConfigDict(validate_assignment=True)
 
+    RECORD_TYPE: ClassVar[str] = "record"
     id: str
     version: int = 0
     markings: Markings
+    deadlines: list[Deadline] = Field(default_factory=list)
+    applied_events: list[str] = Field(default_factory=list, description="causing events already applied")
     _events: list[EventData] = PrivateAttr(default_factory=list)
 
     def _raise(self, event: EventData) -> None:
@@ -29,13 +38,85 @@ class Aggregate(BaseModel):
     def pending_events(self) -> list[EventData]:
         return list(self._events)
 
+    # -- idempotence and markings -------------------------------------------------------------------
+
+    def has_applied(self, cause: str) -> bool:
+        return cause in self.applied_events
+
+    def mark_applied(self, cause: str) -> None:
+        self.applied_events = [*self.applied_events, cause]
+
+    def absorb_markings(self, markings: Markings) -> None:
+        """Information from another event joined this record: never weaken its markings."""
+        self.markings = strictest([self.markings, markings])
+
+    # -- deadlines --------------------------------------------------------------------------------
+
+    def _set_deadline(self, deadline: Deadline) -> None:
+        self.deadlines = [d for d in self.deadlines if d.kind != deadline.kind] + [deadline]
+
+    def _close_deadline(self, kind: str, state: DeadlineState = DeadlineState.MET) -> None:
+        self.deadlines = [
+            d.model_copy(update={"state": state}) if d.kind == kind and d.state is DeadlineState.OPEN else d
+            for d in self.deadlines
+        ]
+
+    def deadline(self, kind: str) -> Deadline | None:
+        return next((d for d in self.deadlines if d.kind == kind), None)
+
+    def next_deadline_at(self) -> datetime | None:
+        times = [t for d in self.deadlines if (t := d.next_escalation_at()) is not None]
+        return min(times) if times else None
+
+    def escalate_deadlines(self, now: datetime, service: str) -> bool:
+        """Raise each approaching/breached escalation that is due and not raised yet."""
+        changed = False
+        updated: list[Deadline] = []
+        for d in self.deadlines:
+            if d.state is DeadlineState.OPEN:
+                fields = {
+                    "record_id": self.id,
+                    "record_type": self.RECORD_TYPE,
+                    "service": service,
+                    "kind": d.kind,
+                    "description": d.description,
+                    "due_at": d.due_at,
+                }
+                if not d.approaching_raised and now >= d.warn_at:
+                    d = d.model_copy(update={"approaching_raised": True})
+                    self._raise(DeadlineApproaching(**fields))
+                    changed = True
+                if not d.breached_raised and now >= d.due_at:
+                    d = d.model_copy(update={"breached_raised": True})
+                    self._raise(DeadlineBreached(**fields))
+                    changed = True
+            updated.append(d)
+        self.deadlines = updated
+        return changed
+
+    # -- persistence shape ------------------------------------------------------------------------
+
     def state(self) -> dict[str, Any]:
         """The record's own fields, as stored beside the kernel's bookkeeping."""
-        return self.model_dump(mode="json", exclude={"id", "version", "markings"})
+        exclude = {"id", "version", "markings"}
+        fields: dict[str, Any] = _json_safe(
+            self.model_dump(mode="json", exclude=exclude), self.model_dump(mode="python", exclude=exclude)
+        )
+        fields["next_deadline_at"] = self.next_deadline_at()
+        return fields
 
     @classmethod
-    def from_document(cls, doc: dict[str, Any]) -> Any:
-        fields = {
-            k: v for k, v in doc.items() if not k.startswith("outbox") and k not in {"_id", "created_at", "updated_at"}
-        }
+    def from_document(cls, doc: dict[str, Any]) -> Self:
+        fields = {k: v for k, v in doc.items() if not k.startswith("outbox") and k not in _KERNEL_FIELDS}
         return cls.model_validate({**fields, "id": doc["_id"]})
+
+
+def _json_safe(as_json: Any, as_python: Any) -> Any:
+    """JSON-mode values, but datetimes kept as datetimes so the store can compare them."""
+    if isinstance(as_python, datetime):
+        return as_python
+    if isinstance(as_json, dict) and isinstance(as_python, dict):
+        return {k: _json_safe(v, as_python.get(k)) for k, v in as_json.items()}
+    if isinstance(as_json, list) and isinstance(as_python, list) and len(as_json) == len(as_python):
+        return [_json_safe(a, b) for a, b in zip(as_json, as_python, strict=True)]
+    return as_json

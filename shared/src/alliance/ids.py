@@ -12,6 +12,6 @@ def derived_id(prefix: str, *parts: object) -> str:
     return f"{prefix}-{uuid.uuid5(_NAMESPACE, '|'.join(str(p) for p in parts))}"
 
 
-def event_id(record_id: str, kind: str, sequence: int) -> str:
-    """The id of the ``sequence``-th event of ``kind`` emitted by one record."""
+def event_id(record_id: str, kind: str, sequence: object) -> str:
+    """The id of an event of ``kind`` emitted by one record at position ``sequence`` (version:index)."""
     return str(uuid.uuid5(_NAMESPACE, f"{record_id}|{kind}|{sequence}"))

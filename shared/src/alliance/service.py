@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 import uvicorn
@@ -30,10 +30,13 @@ from alliance.messaging import EventConsumer, Messenger, ensure_topics, make_bro
 from alliance.outbox import OutboxRelay
 from alliance.retry import until_available
 from alliance.settings import Settings, dead_letter_topic
-from alliance.store import AggregateStore, PendingEvent, connect
+from alliance.store import AggregateStore, ConcurrentUpdateError, PendingEvent, connect
 from alliance.telemetry import current_traceparent, setup_logging, setup_tracing
 
 log = structlog.get_logger(__name__)
+
+
+A = TypeVar("A", bound=Aggregate)
 
 
 @dataclass
@@ -41,8 +44,10 @@ class ServiceSpec:
     name: str
     version: str
     default_http_port: int
+    events_topic: str
     publishes: dict[str, list[type[EventData]]] = field(default_factory=dict)
     collections: list[str] = field(default_factory=list)
+    deadlines: dict[str, type[Aggregate]] = field(default_factory=dict)  # collections the clock watches
 
 
 class Service:
@@ -65,7 +70,8 @@ class Service:
         self.db = self.mongo[self.settings.database(spec.name)]
         self.relay = OutboxRelay(self.db, spec.collections, self.messenger.publish, self.settings)
         self.consumers: list[EventConsumer] = []
-        self._relay_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.deadline_sweeps = 0
         self.source = f"urn:alliance:service:{spec.name}"
 
     # -- building blocks for handlers ------------------------------------------------------------
@@ -99,25 +105,67 @@ class Service:
             ),
         )
 
-    async def save_new(self, store: AggregateStore, aggregate: Aggregate, topic: str) -> bool:
-        """Store a new aggregate with the events it produced, then publish them at once.
+    async def save(self, store: AggregateStore, aggregate: Aggregate, topic: str | None = None) -> bool:
+        """Store an aggregate with the events it produced (one update), then publish them at once.
 
-        Event ids derive from the record id, so redelivery of the causing event changes nothing and
-        ``False`` says the record already existed.
+        A new aggregate (version 0) is created unless it exists already — ids are deterministic, so a
+        redelivered event that creates the same record changes nothing and this returns False. An
+        existing one is updated only if nobody changed it since it was loaded
+        (:class:`ConcurrentUpdateError` otherwise). Event ids derive from record id and version.
         """
+        next_version = aggregate.version + 1
         events = [
             self.event(
-                topic=topic,
+                topic=topic or self.spec.events_topic,
                 key=aggregate.id,
-                event_id=event_id(aggregate.id, e.EVENT_TYPE, i),
+                event_id=event_id(aggregate.id, e.EVENT_TYPE, f"{next_version}:{i}"),
                 data=e,
                 markings=aggregate.markings,
             )
-            for i, e in enumerate(aggregate.pending_events, start=aggregate.version + 1)
+            for i, e in enumerate(aggregate.pending_events)
         ]
-        created = await store.create(aggregate.id, aggregate.state(), aggregate.markings, events)
+        if aggregate.version == 0:
+            written = await store.create(aggregate.id, aggregate.state(), aggregate.markings, events)
+        else:
+            await store.update(aggregate.id, aggregate.version, aggregate.state(), events, aggregate.markings)
+            written = True
         await self.relay.flush(store.name, aggregate.id)
-        return created
+        return written
+
+    async def load(self, store: AggregateStore, kind: type[A], record_id: str) -> A | None:
+        doc = await store.get(record_id)
+        return kind.from_document(doc) if doc is not None else None
+
+    async def change(
+        self,
+        store: AggregateStore,
+        kind: type[A],
+        record_id: str,
+        apply: Callable[[A], object],
+        *,
+        cause: str | None = None,
+        topic: str | None = None,
+    ) -> A | None:
+        """Load a record, apply a domain method, store the outcome; None if there is no such record.
+
+        ``cause`` (the causing event's source|id) makes redelivery harmless: an aggregate that already
+        applied it is returned unchanged. A concurrent writer makes this reload and decide again.
+        """
+        for _ in range(20):
+            aggregate = await self.load(store, kind, record_id)
+            if aggregate is None or (cause is not None and aggregate.has_applied(cause)):
+                return aggregate
+            apply(aggregate)
+            if cause is not None:
+                aggregate.mark_applied(cause)
+            elif not aggregate.pending_events:
+                return aggregate
+            try:
+                await self.save(store, aggregate, topic)
+                return aggregate
+            except ConcurrentUpdateError:
+                continue
+        raise ConcurrentUpdateError(f"{store.name} {record_id} kept changing under us")
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -140,8 +188,10 @@ class Service:
         for consumer in self.consumers:
             consumer.subscribe()
 
-    async def _start_relay(self) -> None:
-        self._relay_task = asyncio.create_task(self.relay.run_forever(), name="outbox-relay")
+    async def _start_background(self) -> None:
+        self._tasks = [asyncio.create_task(self.relay.run_forever(), name="outbox-relay")]
+        if self.spec.deadlines:
+            self._tasks.append(asyncio.create_task(self._run_deadline_clock(), name="deadline-clock"))
         log.info(
             "service started",
             service=self.spec.name,
@@ -150,11 +200,33 @@ class Service:
             database=self.db.name,
         )
 
+    async def escalate_due_deadlines(self) -> int:
+        """One pass of the deadline clock; returns how many records raised escalations."""
+        now = datetime.now(UTC)
+        escalated = 0
+        for collection, kind in self.spec.deadlines.items():
+            store = self.store(collection)
+            for record_id in await store.due_for_escalation(now):
+                record = await self.change(store, kind, record_id, lambda a: a.escalate_deadlines(now, self.spec.name))
+                escalated += record is not None
+        self.deadline_sweeps += 1
+        return escalated
+
+    async def _run_deadline_clock(self) -> None:
+        while True:
+            try:
+                await self.escalate_due_deadlines()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the clock must outlive any single failure
+                log.exception("deadline clock pass failed")
+            await asyncio.sleep(self.settings.deadline_scan_seconds)
+
     async def _stop(self) -> None:
-        if self._relay_task:
-            self._relay_task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
+                await task
         await self.mongo.close()
         self.tracer_provider.shutdown()
 
@@ -173,6 +245,7 @@ class Service:
             "store": store_ok,
             "events_processed": sum(c.processed for c in self.consumers),
             "events_published": self.relay.published,
+            "deadline_sweeps": self.deadline_sweeps,
         }
 
     def asyncapi_document(self) -> dict[str, Any]:
@@ -199,7 +272,7 @@ class Service:
             asgi_routes=[("/health", health), ("/asyncapi.json", asyncapi_json)],
             logger=logging.getLogger(f"alliance.{self.spec.name}.app"),
             on_startup=[self._connect_and_subscribe],
-            after_startup=[self._start_relay],
+            after_startup=[self._start_background],
             on_shutdown=[self._stop],
         )
 

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication: int = Field(default=1, ge=1)
     outbox_sweep_seconds: float = Field(default=2.0, gt=0)
+    deadline_scan_seconds: float = Field(default=5.0, gt=0, description="how often the deadline clock looks")
     retry_initial_seconds: float = Field(default=0.2, gt=0)
     retry_max_seconds: float = Field(default=15.0, gt=0)
 

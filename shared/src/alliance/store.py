@@ -129,6 +129,16 @@ class AggregateStore:
         if result.matched_count == 0:
             raise ConcurrentUpdateError(f"{self.name} {record_id} is no longer at version {expected_version}")
 
+    async def due_for_escalation(self, now: datetime) -> list[str]:
+        """Ids of records whose next deadline escalation time has passed."""
+
+        async def run() -> list[str]:
+            cursor = self.collection.find({"next_deadline_at": {"$lte": now}}, projection={"_id": 1})
+            return [doc["_id"] async for doc in cursor]
+
+        ids: list[str] = await self._retrying("deadline scan", run)
+        return ids
+
     async def get(self, record_id: str) -> Document | None:
         doc: Document | None = await self._retrying("get", lambda: self.collection.find_one({"_id": record_id}))
         return doc

@@ -12,6 +12,7 @@ SPEC = ServiceSpec(
     name="firearms",
     version=__version__,
     default_http_port=8102,
+    events_topic=FIREARMS_EVENTS,
     publishes={FIREARMS_EVENTS: [TraceRequestSubmitted, RestorationRequested]},
     collections=COLLECTIONS,
 )

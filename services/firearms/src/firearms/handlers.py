@@ -7,7 +7,7 @@ import structlog
 from alliance.contracts.interdiction import SeizureRecorded
 from alliance.messaging import Received
 from alliance.service import Service
-from alliance.settings import FIREARMS_EVENTS, INTERDICTION_EVENTS
+from alliance.settings import INTERDICTION_EVENTS
 from firearms.domain import TraceRequest, requests_for_seizure
 from firearms.store import RESTORATION_REQUESTS, TRACE_REQUESTS
 
@@ -23,7 +23,7 @@ def register(service: Service) -> None:
     async def seizure_recorded(received: Received[SeizureRecorded]) -> None:
         for request in requests_for_seizure(received.data, received.event.markings):
             store = traces if isinstance(request, TraceRequest) else restorations
-            created = await service.save_new(store, request, FIREARMS_EVENTS)
+            created = await service.save(store, request)
             log.info(
                 "firearm request opened" if created else "firearm request already open",
                 request_id=request.id,

@@ -12,6 +12,7 @@ SPEC = ServiceSpec(
     name="interdiction",
     version=__version__,
     default_http_port=8101,
+    events_topic=INTERDICTION_EVENTS,
     publishes={INTERDICTION_EVENTS: [SeizureRecorded]},
     collections=COLLECTIONS,
 )

@@ -10,7 +10,7 @@ from alliance.contracts.interdiction import SeizureReported
 from alliance.markings import strictest
 from alliance.messaging import Received
 from alliance.service import Service
-from alliance.settings import INTERDICTION_EVENTS, INTERDICTION_INTAKE
+from alliance.settings import INTERDICTION_INTAKE
 from interdiction.domain import Seizure
 from interdiction.store import SEIZURES
 
@@ -29,7 +29,7 @@ def register(service: Service) -> None:
             markings=strictest([received.event.markings]),
             recorded_at=datetime.now(UTC),
         )
-        created = await service.save_new(seizures, seizure, INTERDICTION_EVENTS)
+        created = await service.save(seizures, seizure)
         log.info(
             "seizure recorded" if created else "seizure already recorded",
             seizure_id=seizure.id,
