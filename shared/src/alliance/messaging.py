@@ -79,13 +79,21 @@ async def ensure_topics(settings: Settings, topics: list[str]) -> None:
     )
 
 
+D_co = TypeVar("D_co", bound=EventData, covariant=True)
+
+
 @dataclass(frozen=True)
-class Received(Generic[D]):
+class Received(Generic[D_co]):
     """An event accepted by the envelope and contract checks, handed to a domain handler."""
 
     event: CloudEvent
-    data: D
+    data: D_co
     topic: str
+
+    @property
+    def cause(self) -> str:
+        """Identifies the causing event (same source and id = same event) for idempotent changes."""
+        return f"{self.event.source}|{self.event.id}"
 
 
 Handler = Callable[[Received[Any]], Awaitable[None]]

@@ -46,6 +46,8 @@ INTERDICTION_INTAKE = "alliance.interdiction.intake"
 INTERDICTION_EVENTS = "alliance.interdiction.events"
 FIREARMS_INTAKE = "alliance.firearms.intake"
 FIREARMS_EVENTS = "alliance.firearms.events"
+CHEMICALS_INTAKE = "alliance.chemicals.intake"
+CHEMICALS_EVENTS = "alliance.chemicals.events"
 REPLIES_PREFIX = "alliance.replies."
 
 

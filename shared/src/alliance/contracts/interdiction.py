@@ -145,3 +145,22 @@ class SeizureRecorded(Fact):
     chemicals: list[ChemicalItem] = Field(default_factory=list)
     detained_persons: list[Person] = Field(default_factory=list)
     total_drugs_kg: float = 0.0
+
+
+class SeizureAmended(Intake):
+    """The reporting agency corrects a seizure it reported: the full corrected contents."""
+
+    EVENT_TYPE: ClassVar[str] = "org.alliance.interdiction.seizure.amended.v1"
+
+    report_reference: Annotated[str, Field(min_length=1, max_length=100)]
+    reason: Annotated[str, Field(min_length=3, max_length=1000, description="why the report is corrected")]
+    seizure: SeizureContents
+
+
+class SeizureCorrected(SeizureRecorded):
+    """Interdiction has applied an amendment: the seizure as it now stands, with its revision number."""
+
+    EVENT_TYPE: ClassVar[str] = "org.alliance.interdiction.seizure.corrected.v1"
+
+    revision: int
+    amendment_reason: str

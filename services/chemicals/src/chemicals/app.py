@@ -1,0 +1,49 @@
+"""Chemicals service entry point: ``alliance-chemicals``."""
+
+from __future__ import annotations
+
+from alliance.contracts.chemicals import (
+    ChemicalIncidentRecorded,
+    DiversionAlertRaised,
+    LegitimateNeedRecorded,
+    PreExportNotificationRegistered,
+    PreExportNotificationReplyRecorded,
+)
+from alliance.deadlines import DeadlineApproaching, DeadlineBreached
+from alliance.service import Service, ServiceSpec
+from alliance.settings import CHEMICALS_EVENTS
+from chemicals import __version__, handlers
+from chemicals.domain import PreExportNotification
+from chemicals.store import COLLECTIONS, NOTIFICATIONS
+
+SPEC = ServiceSpec(
+    name="chemicals",
+    version=__version__,
+    default_http_port=8103,
+    events_topic=CHEMICALS_EVENTS,
+    publishes={
+        CHEMICALS_EVENTS: [
+            PreExportNotificationRegistered,
+            PreExportNotificationReplyRecorded,
+            LegitimateNeedRecorded,
+            ChemicalIncidentRecorded,
+            DiversionAlertRaised,
+            DeadlineApproaching,
+            DeadlineBreached,
+        ]
+    },
+    collections=COLLECTIONS,
+    deadlines={NOTIFICATIONS: PreExportNotification},
+)
+
+
+def build() -> Service:
+    return Service.assemble(SPEC, handlers.register)
+
+
+def main() -> None:
+    build().run()
+
+
+if __name__ == "__main__":
+    main()

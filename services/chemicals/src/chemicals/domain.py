@@ -1,0 +1,364 @@
+"""Pre-export notifications, incidents and diversion alerts (Alliance Point 11). Pure rules, no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+from alliance.aggregate import Aggregate
+from alliance.contracts.chemicals import (
+    ChemicalIncidentRecorded,
+    ChemicalIncidentReported,
+    Company,
+    DiversionAlertRaised,
+    IncidentKind,
+    LegitimateNeedDeclared,
+    LegitimateNeedRecorded,
+    PreExportNotificationRegistered,
+    PreExportNotificationReplyRecorded,
+    PreExportNotificationSubmitted,
+    ReplyDecision,
+    ShipmentRoute,
+    SubstanceRef,
+)
+from alliance.contracts.common import Place
+from alliance.contracts.interdiction import ChemicalItem, MassUnit, SeizureRecorded
+from alliance.deadlines import Deadline
+from alliance.errors import DomainRuleViolation
+from alliance.ids import derived_id
+from alliance.markings import Markings, strictest
+from alliance.names import company_key
+from chemicals.substances import catalogue
+
+REPLY_DEADLINE = "importing_country_reply"
+DEFAULT_REPLY_PERIOD = timedelta(days=15)
+# A shipment this many times the importer's declared annual legitimate need is "far above" it.
+EXCESSIVE_ORDER_FACTOR = 2.0
+# An incident this close to a notified shipment date can concern that shipment.
+SHIPMENT_WINDOW = timedelta(days=90)
+
+_KG = {
+    MassUnit.KILOGRAM: 1.0,
+    MassUnit.GRAM: 0.001,
+    MassUnit.MILLIGRAM: 1e-6,
+    MassUnit.POUND: 0.45359237,
+    MassUnit.OUNCE: 0.028349523125,
+    MassUnit.TONNE: 1000.0,
+}
+
+
+def kilograms(quantity: float, unit: MassUnit) -> float:
+    return round(quantity * _KG[unit], 6)
+
+
+def resolve_substance(term: str) -> SubstanceRef:
+    substance = catalogue().resolve(term)
+    if substance is None:
+        raise DomainRuleViolation(
+            f"substance {term!r} is not in Table I or II of the 1988 Convention (give its name, CAS number or code)"
+        )
+    return substance
+
+
+class NotificationStatus(StrEnum):
+    AWAITING_REPLY = "awaiting_reply"
+    NO_OBJECTION = "no_objection"
+    OBJECTION = "objection"
+
+
+class PreExportNotification(Aggregate):
+    RECORD_TYPE = "pre_export_notification"
+
+    pen_reference: str
+    exporting_country: str
+    importing_country: str
+    exporter: Company
+    importer: Company
+    substance: SubstanceRef
+    quantity_kg: float
+    route: ShipmentRoute
+    shipment_date: date
+    status: NotificationStatus = NotificationStatus.AWAITING_REPLY
+    reply_grounds: str | None = None
+
+    @classmethod
+    def submit(
+        cls, pen: PreExportNotificationSubmitted, markings: Markings, received_at: datetime
+    ) -> PreExportNotification:
+        """Register a notification and start the importing country's reply clock (AP11)."""
+        if pen.exporting_country == pen.importing_country:
+            raise DomainRuleViolation("exporting and importing country must differ")
+        substance = resolve_substance(pen.substance)
+        notification = cls(
+            id=derived_id("PEN", pen.exporting_country, pen.pen_reference),
+            markings=markings,
+            pen_reference=pen.pen_reference,
+            exporting_country=pen.exporting_country,
+            importing_country=pen.importing_country,
+            exporter=pen.exporter,
+            importer=pen.importer,
+            substance=substance,
+            quantity_kg=kilograms(pen.quantity, pen.unit),
+            route=pen.route,
+            shipment_date=pen.shipment_date,
+        )
+        due = pen.reply_due_by or received_at + DEFAULT_REPLY_PERIOD
+        if due <= received_at:
+            raise DomainRuleViolation("reply_due_by must be in the future")
+        notification._set_deadline(
+            Deadline.starting(
+                REPLY_DEADLINE,
+                f"{pen.importing_country} reply to pre-export notification {pen.pen_reference}",
+                received_at,
+                due - received_at,
+            )
+        )
+        notification._raise(notification._registered())
+        return notification
+
+    def _registered(self) -> PreExportNotificationRegistered:
+        deadline = self.deadline(REPLY_DEADLINE)
+        assert deadline is not None
+        return PreExportNotificationRegistered(
+            notification_id=self.id,
+            reply_due_at=deadline.due_at,
+            **self.model_dump(
+                include={
+                    "pen_reference",
+                    "exporting_country",
+                    "importing_country",
+                    "exporter",
+                    "importer",
+                    "substance",
+                    "quantity_kg",
+                    "route",
+                    "shipment_date",
+                    "status",
+                }
+            ),
+        )
+
+    def record_reply(self, decision: ReplyDecision, grounds: str | None) -> None:
+        """The importing country answers; a notification is answered once."""
+        if self.status is not NotificationStatus.AWAITING_REPLY:
+            raise DomainRuleViolation(f"notification {self.pen_reference} was already answered ({self.status})")
+        if decision is ReplyDecision.OBJECTION and not grounds:
+            raise DomainRuleViolation("an objection must give its grounds")
+        self.status = NotificationStatus(decision.value)
+        self.reply_grounds = grounds
+        self._close_deadline(REPLY_DEADLINE)
+        self._raise(
+            PreExportNotificationReplyRecorded(
+                notification_id=self.id,
+                pen_reference=self.pen_reference,
+                decision=decision,
+                grounds=grounds,
+                status=self.status,
+            )
+        )
+
+    @property
+    def is_open(self) -> bool:
+        """A notified shipment that may still be moving: not refused by the importing country."""
+        return self.status is not NotificationStatus.OBJECTION
+
+    def countries_on_route(self) -> set[str]:
+        return {self.exporting_country, self.importing_country, *self.route.transit_countries}
+
+
+class LegitimateNeed(Aggregate):
+    RECORD_TYPE = "legitimate_need"
+
+    importer: Company
+    substance: SubstanceRef
+    year: int
+    annual_quantity_kg: float
+
+    @staticmethod
+    def id_for(importer: Company, substance_code: str, year: int) -> str:
+        return derived_id("LN", importer.country, company_key(importer.name), substance_code, year)
+
+    @classmethod
+    def declare(cls, need: LegitimateNeedDeclared, markings: Markings) -> LegitimateNeed:
+        substance = resolve_substance(need.substance)
+        record = cls(
+            id=cls.id_for(need.importer, substance.code, need.year),
+            markings=markings,
+            importer=need.importer,
+            substance=substance,
+            year=need.year,
+            annual_quantity_kg=kilograms(need.annual_quantity, need.unit),
+        )
+        record._raise(
+            LegitimateNeedRecorded(
+                legitimate_need_id=record.id,
+                **record.model_dump(include={"importer", "substance", "year", "annual_quantity_kg"}),
+            )
+        )
+        return record
+
+
+class ChemicalIncident(Aggregate):
+    RECORD_TYPE = "chemical_incident"
+
+    incident_reference: str
+    kind: IncidentKind
+    substance: SubstanceRef
+    quantity_kg: float
+    place: Place
+    occurred_on: date
+    companies: list[str]
+    pen_reference: str | None = None
+    seizure_id: str | None = None
+
+    @classmethod
+    def report(cls, report: ChemicalIncidentReported, source: str, markings: Markings) -> ChemicalIncident:
+        incident = cls(
+            id=derived_id("CI", source, report.incident_reference),
+            markings=markings,
+            incident_reference=report.incident_reference,
+            kind=report.kind,
+            substance=resolve_substance(report.substance),
+            quantity_kg=kilograms(report.quantity, report.unit),
+            place=report.place,
+            occurred_on=report.occurred_on,
+            companies=report.companies,
+            pen_reference=report.pen_reference,
+        )
+        incident._raise(incident._recorded())
+        return incident
+
+    @classmethod
+    def from_seizure(cls, seizure: SeizureRecorded, item: ChemicalItem, markings: Markings) -> ChemicalIncident | None:
+        """A precursor found in an interdiction seizure is a chemical incident (None if not controlled)."""
+        substance = catalogue().resolve(item.substance)
+        if substance is None:
+            return None
+        incident = cls(
+            id=derived_id("CI", seizure.seizure_id, substance.code),
+            markings=markings,
+            incident_reference=seizure.report_reference,
+            kind=IncidentKind.SEIZURE,
+            substance=substance,
+            quantity_kg=kilograms(item.quantity, item.unit),
+            place=seizure.place,
+            occurred_on=seizure.seized_at.date(),
+            companies=[],
+            seizure_id=seizure.seizure_id,
+        )
+        incident._raise(incident._recorded())
+        return incident
+
+    def _recorded(self) -> ChemicalIncidentRecorded:
+        return ChemicalIncidentRecorded(
+            incident_id=self.id,
+            **self.model_dump(
+                include={
+                    "incident_reference",
+                    "kind",
+                    "substance",
+                    "quantity_kg",
+                    "place",
+                    "occurred_on",
+                    "companies",
+                    "pen_reference",
+                    "seizure_id",
+                }
+            ),
+        )
+
+
+def diversion_evidence(incident: ChemicalIncident, notification: PreExportNotification) -> list[str]:
+    """Why an incident concerns a notified shipment; empty when it does not (AP11).
+
+    The substance must be the same, and at least one of: the PEN reference, a named company (exporter or
+    importer), or the incident's country on the notified route within the shipment window.
+    """
+    if incident.substance.code != notification.substance.code or not notification.is_open:
+        return []
+    reasons: list[str] = []
+    if incident.pen_reference and incident.pen_reference == notification.pen_reference:
+        reasons.append("same pre-export notification reference")
+    keys = {company_key(c) for c in incident.companies}
+    for role, company in (("exporter", notification.exporter), ("importer", notification.importer)):
+        if company_key(company.name) in keys:
+            reasons.append(f"{role} {company.name} named in the incident")
+    near = (
+        abs(
+            datetime.combine(incident.occurred_on, time(), UTC)
+            - datetime.combine(notification.shipment_date, time(), UTC)
+        )
+        <= SHIPMENT_WINDOW
+    )
+    if near and incident.place.country in notification.countries_on_route():
+        reasons.append(
+            f"{incident.place.country} is on the notified route within {SHIPMENT_WINDOW.days} days of the shipment date"
+        )
+    return reasons
+
+
+class DiversionAlert(Aggregate):
+    RECORD_TYPE = "diversion_alert"
+
+    reason: str
+    notification_id: str
+    incident_id: str | None = None
+    evidence: dict[str, object]
+
+    @classmethod
+    def for_incident(
+        cls, incident: ChemicalIncident, notification: PreExportNotification, reasons: list[str]
+    ) -> DiversionAlert:
+        """An incident matching an open notification: the alert carries both records' markings."""
+        alert = cls(
+            id=derived_id("DA", notification.id, incident.id),
+            markings=strictest([incident.markings, notification.markings]),
+            reason="incident matches an open pre-export notification",
+            notification_id=notification.id,
+            incident_id=incident.id,
+            evidence={
+                "matched_on": reasons,
+                "incident_reference": incident.incident_reference,
+                "incident_kind": incident.kind.value,
+                "incident_quantity_kg": incident.quantity_kg,
+                "incident_place": incident.place.description,
+                "incident_country": incident.place.country,
+                "notified_quantity_kg": notification.quantity_kg,
+                "shipment_date": notification.shipment_date.isoformat(),
+            },
+        )
+        alert._raise(alert._raised(notification))
+        return alert
+
+    @classmethod
+    def for_excessive_order(cls, notification: PreExportNotification, need: LegitimateNeed) -> DiversionAlert | None:
+        """An order far above the importer's declared legitimate need (AP11)."""
+        if notification.quantity_kg <= EXCESSIVE_ORDER_FACTOR * need.annual_quantity_kg:
+            return None
+        alert = cls(
+            id=derived_id("DA", notification.id, "excessive-order"),
+            markings=strictest([notification.markings, need.markings]),
+            reason=f"order exceeds {EXCESSIVE_ORDER_FACTOR:g} times the importer's declared annual legitimate need",
+            notification_id=notification.id,
+            evidence={
+                "notified_quantity_kg": notification.quantity_kg,
+                "year": need.year,
+                "declared_annual_need_kg": need.annual_quantity_kg,
+                "ratio": round(notification.quantity_kg / need.annual_quantity_kg, 2),
+            },
+        )
+        alert._raise(alert._raised(notification))
+        return alert
+
+    def _raised(self, notification: PreExportNotification) -> DiversionAlertRaised:
+        return DiversionAlertRaised(
+            alert_id=self.id,
+            reason=self.reason,
+            exporter=notification.exporter,
+            importer=notification.importer,
+            substance=notification.substance,
+            notification_id=notification.id,
+            pen_reference=notification.pen_reference,
+            incident_id=self.incident_id,
+            evidence=self.evidence,
+        )

@@ -1,0 +1,106 @@
+"""Thin subscribers: notifications, replies, legitimate needs, incidents, and seizures with precursors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+
+from alliance.contracts.chemicals import (
+    ChemicalIncidentReported,
+    LegitimateNeedDeclared,
+    PreExportNotificationReplied,
+    PreExportNotificationSubmitted,
+)
+from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
+from alliance.errors import DomainRuleViolation
+from alliance.ids import derived_id
+from alliance.messaging import Received
+from alliance.service import Service
+from alliance.settings import CHEMICALS_INTAKE, INTERDICTION_EVENTS
+from chemicals.domain import (
+    ChemicalIncident,
+    DiversionAlert,
+    LegitimateNeed,
+    PreExportNotification,
+    diversion_evidence,
+)
+from chemicals.store import ALERTS, INCIDENTS, LEGITIMATE_NEEDS, NOTIFICATIONS
+
+log = structlog.get_logger(__name__)
+
+
+def register(service: Service) -> None:
+    intake = service.consumer(CHEMICALS_INTAKE, "intake", intake=True)
+    seizures = service.consumer(INTERDICTION_EVENTS, "seizures", intake=False)
+    notifications = service.store(NOTIFICATIONS)
+    needs = service.store(LEGITIMATE_NEEDS)
+    incidents = service.store(INCIDENTS)
+    alerts = service.store(ALERTS)
+
+    @intake.on(PreExportNotificationSubmitted)
+    async def notification_submitted(received: Received[PreExportNotificationSubmitted]) -> None:
+        notification = PreExportNotification.submit(received.data, received.event.markings, datetime.now(UTC))
+        await service.save(notifications, notification)
+        need = await service.load(
+            needs,
+            LegitimateNeed,
+            LegitimateNeed.id_for(notification.importer, notification.substance.code, notification.shipment_date.year),
+        )
+        if need is not None and (alert := DiversionAlert.for_excessive_order(notification, need)):
+            await service.save(alerts, alert)
+            log.warning("diversion alert: excessive order", alert_id=alert.id, notification_id=notification.id)
+
+    @intake.on(PreExportNotificationReplied)
+    async def notification_replied(received: Received[PreExportNotificationReplied]) -> None:
+        reply = received.data
+        notification_id = derived_id("PEN", reply.exporting_country, reply.pen_reference)
+
+        def record(n: PreExportNotification) -> None:
+            n.absorb_markings(received.event.markings)
+            n.record_reply(reply.decision, reply.grounds)
+
+        if (
+            await service.change(notifications, PreExportNotification, notification_id, record, cause=received.cause)
+            is None
+        ):
+            raise DomainRuleViolation(
+                f"no pre-export notification {reply.pen_reference} from {reply.exporting_country}"
+            )
+
+    @intake.on(LegitimateNeedDeclared)
+    async def need_declared(received: Received[LegitimateNeedDeclared]) -> None:
+        await service.save(needs, LegitimateNeed.declare(received.data, received.event.markings))
+
+    @intake.on(ChemicalIncidentReported)
+    async def incident_reported(received: Received[ChemicalIncidentReported]) -> None:
+        incident = ChemicalIncident.report(received.data, received.event.source, received.event.markings)
+        await service.save(incidents, incident)
+        await match_open_notifications(incident)
+
+    async def seizure_with_precursors(received: Received[SeizureRecorded]) -> None:
+        for item in received.data.chemicals:
+            incident = ChemicalIncident.from_seizure(received.data, item, received.event.markings)
+            if incident is None:
+                log.info("seized chemical is not a scheduled precursor", substance=item.substance)
+                continue
+            await service.save(incidents, incident)
+            await match_open_notifications(incident)
+
+    seizures.on(SeizureRecorded)(seizure_with_precursors)
+    seizures.on(SeizureCorrected)(seizure_with_precursors)  # ids are deterministic: only new items add work
+
+    async def match_open_notifications(incident: ChemicalIncident) -> None:
+        for doc in await notifications.find({"substance.code": incident.substance.code}):
+            notification = PreExportNotification.from_document(doc)
+            reasons = diversion_evidence(incident, notification)
+            if reasons:
+                alert = DiversionAlert.for_incident(incident, notification, reasons)
+                if await service.save(alerts, alert):
+                    log.warning(
+                        "diversion alert",
+                        alert_id=alert.id,
+                        notification_id=notification.id,
+                        incident_id=incident.id,
+                        matched_on=reasons,
+                    )

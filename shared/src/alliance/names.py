@@ -1,0 +1,50 @@
+"""Normalising names written on either side of the border: accents, case, punctuation, legal forms."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+# Legal forms in US and Mexican company names (S.A. de C.V., S. de R.L. de C.V., Inc., LLC, …).
+_LEGAL_FORMS = {
+    "sa",
+    "de",
+    "cv",
+    "s",
+    "rl",
+    "sapi",
+    "sab",
+    "sc",
+    "ac",
+    "spr",
+    "ri",
+    "inc",
+    "incorporated",
+    "llc",
+    "ltd",
+    "limited",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "lp",
+    "llp",
+    "plc",
+}
+
+
+def fold(text: str) -> str:
+    """Lower-case, accents removed, punctuation to spaces, single spaces: 'Química  Sánchez' → 'quimica sanchez'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    without_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _SPACES.sub(" ", _PUNCTUATION.sub(" ", without_marks.casefold())).strip()
+
+
+def company_key(name: str) -> str:
+    """A company name without its legal form: 'Química Del Norte, S.A. de C.V.' → 'quimica del norte'."""
+    words = fold(name).split()
+    while words and words[-1] in _LEGAL_FORMS:
+        words.pop()
+    return " ".join(words) or fold(name)
