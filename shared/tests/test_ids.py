@@ -12,7 +12,14 @@ def test_company_names_match_across_legal_forms_accents_and_case() -> None:
     from alliance.names import company_key, fold
 
     assert fold("  Química   Sánchez-López ") == "quimica sanchez lopez"
-    keys = {company_key(n) for n in ("Química del Norte, S.A. de C.V.", "QUIMICA DEL NORTE SA DE CV",
-                                     "Quimica del Norte S. de R.L. de C.V.", "química del norte")}
+    keys = {
+        company_key(n)
+        for n in (
+            "Química del Norte, S.A. de C.V.",
+            "QUIMICA DEL NORTE SA DE CV",
+            "Quimica del Norte S. de R.L. de C.V.",
+            "química del norte",
+        )
+    }
     assert keys == {"quimica del norte"}
     assert company_key("Gulf Coast Solvents, Inc.") == company_key("GULF COAST SOLVENTS LLC") == "gulf coast solvents"
