@@ -8,9 +8,11 @@ import unicodedata
 _PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 # Legal forms in US and Mexican company names (S.A. de C.V., S. de R.L. de C.V., Inc., LLC, …).
-_LEGAL_FORMS = set(
-    "sa de cv s a c v r l rl sapi sab sc ac spr ri "
-    "inc incorporated llc ltd limited corp corporation co company lp llp plc".split()
+_LEGAL_FORMS = frozenset(
+    [
+        *("sa", "de", "cv", "s", "a", "c", "v", "r", "l", "rl", "sapi", "sab", "sc", "ac", "spr", "ri"),
+        *("inc", "incorporated", "llc", "ltd", "limited", "corp", "corporation", "co", "company", "lp", "llp", "plc"),
+    ]
 )
 
 

@@ -48,6 +48,7 @@ class ServiceSpec:
     publishes: dict[str, list[type[EventData]]] = field(default_factory=dict)
     collections: list[str] = field(default_factory=list)
     deadlines: dict[str, type[Aggregate]] = field(default_factory=dict)  # collections the clock watches
+    settings: type[Settings] = Settings
 
 
 class Service:
@@ -61,7 +62,7 @@ class Service:
 
     def __init__(self, spec: ServiceSpec, settings: Settings | None = None) -> None:
         self.spec = spec
-        self.settings = settings or Settings()
+        self.settings = settings or spec.settings()
         setup_logging(spec.name, self.settings.log_level)
         self.tracer_provider = setup_tracing(spec.name, spec.version, self.settings)
         self.broker = make_broker(self.settings, spec.name, self.tracer_provider)
@@ -166,6 +167,30 @@ class Service:
             except ConcurrentUpdateError:
                 continue
         raise ConcurrentUpdateError(f"{store.name} {record_id} kept changing under us")
+
+    async def change_or_create(
+        self,
+        store: AggregateStore,
+        kind: type[A],
+        record_id: str,
+        create: Callable[[], A],
+        apply: Callable[[A], object],
+        *,
+        cause: str | None = None,
+        topic: str | None = None,
+    ) -> A:
+        """Apply to an existing record, or to a new one made by ``create`` (safe when two race to create)."""
+        for _ in range(5):
+            existing = await self.change(store, kind, record_id, apply, cause=cause, topic=topic)
+            if existing is not None:
+                return existing
+            record = create()
+            apply(record)
+            if cause is not None:
+                record.mark_applied(cause)
+            if await self.save(store, record, topic):
+                return record
+        raise ConcurrentUpdateError(f"{store.name} {record_id} could not be created or changed")
 
     # -- lifecycle --------------------------------------------------------------------------------
 

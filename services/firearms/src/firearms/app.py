@@ -2,19 +2,50 @@
 
 from __future__ import annotations
 
-from alliance.contracts.firearms import RestorationRequested, TraceRequestSubmitted
+from alliance.contracts.firearms import (
+    ExportLicenceRecorded,
+    RestorationFailed,
+    RestorationRequested,
+    RestorationSucceeded,
+    TraceCompleted,
+    TraceNotCompleted,
+    TraceRequestInProgress,
+    TraceRequestSubmitted,
+    TraceStatisticsPublished,
+    TraffickingIndicatorRaised,
+)
+from alliance.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.service import Service, ServiceSpec
 from alliance.settings import FIREARMS_EVENTS
 from firearms import __version__, handlers
-from firearms.store import COLLECTIONS
+from firearms.domain import TraceRequest
+from firearms.settings import FirearmsSettings
+from firearms.store import COLLECTIONS, TRACE_REQUESTS
 
 SPEC = ServiceSpec(
     name="firearms",
     version=__version__,
     default_http_port=8102,
     events_topic=FIREARMS_EVENTS,
-    publishes={FIREARMS_EVENTS: [TraceRequestSubmitted, RestorationRequested]},
+    publishes={
+        FIREARMS_EVENTS: [
+            TraceRequestSubmitted,
+            TraceRequestInProgress,
+            TraceCompleted,
+            TraceNotCompleted,
+            RestorationRequested,
+            RestorationSucceeded,
+            RestorationFailed,
+            ExportLicenceRecorded,
+            TraffickingIndicatorRaised,
+            TraceStatisticsPublished,
+            DeadlineApproaching,
+            DeadlineBreached,
+        ]
+    },
     collections=COLLECTIONS,
+    deadlines={TRACE_REQUESTS: TraceRequest},
+    settings=FirearmsSettings,
 )
 
 

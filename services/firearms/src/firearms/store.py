@@ -1,7 +1,10 @@
-"""Firearms' own database: trace requests and restoration requests."""
+"""Firearms' own database."""
 
 from __future__ import annotations
 
 TRACE_REQUESTS = "trace_requests"
 RESTORATION_REQUESTS = "restoration_requests"
-COLLECTIONS = [TRACE_REQUESTS, RESTORATION_REQUESTS]
+EXPORT_LICENCES = "export_licences"
+PURCHASERS = "purchasers"
+STATISTICS = "trace_statistics"
+COLLECTIONS = [TRACE_REQUESTS, RESTORATION_REQUESTS, EXPORT_LICENCES, PURCHASERS, STATISTICS]
