@@ -20,11 +20,14 @@ def otlp() -> Iterator[OtlpReceiver]:
 
 @pytest.fixture(scope="session")
 def system(stack: None, otlp: OtlpReceiver) -> Iterator[System]:
-    """Interdiction and firearms running as separate processes in a namespace of their own."""
+    """The services running as separate processes in a namespace of their own.
+
+    Deadlines are shortened so the clock can be watched: the tracing-center reply takes 20 s here.
+    """
     running = System(namespace=f"t{uuid.uuid4().hex[:10]}", otlp=otlp)
     try:
-        for name in ("interdiction", "firearms"):
-            running.start(name)
+        for name in ("interdiction", "firearms", "chemicals"):
+            running.start(name, {"ALLIANCE_DEADLINE_SCAN_SECONDS": "0.5", "ALLIANCE_TRACE_REPLY_HOURS": str(20 / 3600)})
         yield running
     finally:
         running.stop_all()

@@ -98,6 +98,8 @@ async def test_amber_seizure_with_three_guns_opens_two_traces_and_one_restoratio
         assert "us-cbp" in record.headers["ce_originator"].split(",")
         assert record.key == record.json().get("trace_request_id", record.json().get("restoration_request_id"))
 
+    # the handler returns (and commits) only after its events are published and marked
+    await wait_drained(system.group("firearms", "seizures"), [system.topic("alliance.interdiction.events")])
     db = mongo[system.database("firearms")]
     traces = list(db.trace_requests.find({"seizure_id": seizure_id}))
     restorations = list(db.restoration_requests.find({"seizure_id": seizure_id}))

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from alliance.contracts.interdiction import SeizureRecorded
+from alliance.contracts.interdiction import (
+    RouteReportPublished,
+    SeizureCorrected,
+    SeizureRecorded,
+    SeizureStatisticsPublished,
+)
 from alliance.service import Service, ServiceSpec
 from alliance.settings import INTERDICTION_EVENTS
 from interdiction import __version__, handlers
@@ -13,7 +18,9 @@ SPEC = ServiceSpec(
     version=__version__,
     default_http_port=8101,
     events_topic=INTERDICTION_EVENTS,
-    publishes={INTERDICTION_EVENTS: [SeizureRecorded]},
+    publishes={
+        INTERDICTION_EVENTS: [SeizureRecorded, SeizureCorrected, RouteReportPublished, SeizureStatisticsPublished]
+    },
     collections=COLLECTIONS,
 )
 

@@ -1,22 +1,34 @@
-"""Seizure records: validation beyond the contract, unit normalisation, and the facts they produce.
+"""Seizures, their amendments, route and method reports, and quarterly statistics (AP2, AP10, AP14).
 
 Pure rules, no I/O.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from alliance.aggregate import Aggregate
+from alliance.codes import Language, load_code_lists
 from alliance.contracts.interdiction import (
+    CountryQuarter,
     MassUnit,
     RecordedDrug,
+    RouteReportPublished,
+    RouteReportSubmitted,
+    SeizureAmended,
     SeizureContents,
+    SeizureCorrected,
     SeizureRecorded,
     SeizureReported,
+    SeizureStatisticsPublished,
 )
+from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
-from alliance.markings import Markings
+from alliance.markings import Markings, strictest
+
+CODES = load_code_lists("interdiction")
 
 KILOGRAMS_PER_UNIT: dict[MassUnit, float] = {
     MassUnit.KILOGRAM: 1.0,
@@ -38,11 +50,31 @@ def seizure_id(reporting_source: str, report_reference: str) -> str:
     return derived_id("SZ", reporting_source, report_reference)
 
 
+def code(text: str) -> str:
+    """Codes are written as snake_case; agencies may send 'Tractor-Trailer' or 'tractor trailer'."""
+    return "_".join(text.strip().lower().replace("-", " ").split())
+
+
+def checked_contents(contents: SeizureContents) -> SeizureContents:
+    """Drug types, conveyances and concealment methods must come from the shared bilingual code lists."""
+    drugs = [d.model_copy(update={"drug": CODES["drug"].require(code(d.drug))}) for d in contents.drugs]
+    update: dict[str, object] = {"drugs": drugs}
+    if contents.conveyance:
+        kind = CODES["conveyance"].require(code(contents.conveyance.kind))
+        update["conveyance"] = contents.conveyance.model_copy(update={"kind": kind})
+    if contents.concealment_method:
+        update["concealment_method"] = CODES["concealment_method"].require(code(contents.concealment_method))
+    return contents.model_copy(update=update)
+
+
 class Seizure(Aggregate):
+    RECORD_TYPE = "seizure"
+
     report_reference: str
     reporting_agency: str
     recorded_at: datetime
     contents: SeizureContents
+    revision: int = 1
 
     @classmethod
     def record(
@@ -55,29 +87,137 @@ class Seizure(Aggregate):
             report_reference=report.report_reference,
             reporting_agency=reporting_source,
             recorded_at=recorded_at,
-            contents=report.seizure,
+            contents=checked_contents(report.seizure),
         )
-        seizure._raise(seizure.recorded_fact())
+        seizure._raise(SeizureRecorded(**seizure._fact_fields()))
         return seizure
 
-    def recorded_fact(self) -> SeizureRecorded:
+    def amend(self, amendment: SeizureAmended, *, source: str, markings: Markings) -> None:
+        """Only the reporting agency corrects its seizure; markings of both versions apply from now on."""
+        if source != self.reporting_agency:
+            raise DomainRuleViolation(f"seizure {self.report_reference} can only be amended by {self.reporting_agency}")
+        self.absorb_markings(markings)
+        self.contents = checked_contents(amendment.seizure)
+        self.revision += 1
+        self._raise(SeizureCorrected(**self._fact_fields(), revision=self.revision, amendment_reason=amendment.reason))
+
+    def _fact_fields(self) -> dict[str, object]:
         c = self.contents
         drugs = [RecordedDrug(**d.model_dump(), quantity_kg=to_kilograms(d.quantity, d.unit)) for d in c.drugs]
-        return SeizureRecorded(
-            seizure_id=self.id,
-            report_reference=self.report_reference,
-            reporting_agency=self.reporting_agency,
-            recorded_at=self.recorded_at,
-            mode=c.mode,
-            seized_at=c.seized_at,
-            place=c.place,
-            conveyance=c.conveyance,
-            concealment=c.concealment,
-            route=c.route,
-            drugs=drugs,
-            firearms=c.firearms,
-            currency=c.currency,
-            chemicals=c.chemicals,
-            detained_persons=c.detained_persons,
-            total_drugs_kg=round(sum(d.quantity_kg for d in drugs), 6),
+        return {
+            "seizure_id": self.id,
+            "report_reference": self.report_reference,
+            "reporting_agency": self.reporting_agency,
+            "recorded_at": self.recorded_at,
+            **c.model_dump(exclude={"drugs"}),
+            "drugs": drugs,
+            "total_drugs_kg": round(sum(d.quantity_kg for d in drugs), 6),
+        }
+
+
+class RouteReport(Aggregate):
+    """Route and method intelligence, shared with the other country under the sender's markings (AP10)."""
+
+    RECORD_TYPE = "route_report"
+
+    report: RouteReportSubmitted
+    reporting_agency: str
+
+    @classmethod
+    def submit(cls, report: RouteReportSubmitted, source: str, markings: Markings) -> RouteReport:
+        drugs = [CODES["drug"].require(code(d)) for d in report.drugs]
+        method = (
+            CODES["concealment_method"].require(code(report.concealment_method)) if report.concealment_method else None
         )
+        report = report.model_copy(update={"drugs": drugs, "concealment_method": method})
+        record = cls(
+            id=derived_id("RR", source, report.report_reference),
+            markings=markings,
+            report=report,
+            reporting_agency=source,
+        )
+        record._raise(
+            RouteReportPublished(
+                route_report_id=record.id,
+                reporting_agency=source,
+                concealment_method_label={
+                    lang: CODES["concealment_method"].label(method, lang) for lang in ("en", "es")
+                }
+                if method
+                else None,
+                **report.model_dump(exclude={"drugs", "concealment_method"}),
+                drugs=drugs,
+                concealment_method=method,
+            )
+        )
+        return record
+
+
+def quarter_bounds(year: int, quarter: int) -> tuple[datetime, datetime]:
+    start = datetime(year, 3 * quarter - 2, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC) if quarter == 4 else datetime(year, 3 * quarter + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def quarterly_statistics(
+    seizures: Iterable[Seizure], year: int, quarter: int, countries: list[str], language: Language
+) -> SeizureStatisticsPublished:
+    """Totals per country of seizure for one quarter, drug names in the requested language (AP14)."""
+    start, end = quarter_bounds(year, quarter)
+    totals: dict[str, dict[str, object]] = {}
+    drugs: dict[str, defaultdict[str, float]] = {c: defaultdict(float) for c in countries}
+    money: dict[str, defaultdict[str, float]] = {c: defaultdict(float) for c in countries}
+    counts = {c: {"seizures": 0, "firearms": 0, "detained_persons": 0} for c in countries}
+    for s in seizures:
+        c = s.contents
+        country = c.place.country
+        if country not in counts or not (start <= c.seized_at < end):
+            continue
+        counts[country]["seizures"] += 1
+        counts[country]["firearms"] += len(c.firearms)
+        counts[country]["detained_persons"] += len(c.detained_persons)
+        for d in c.drugs:
+            drugs[country][CODES["drug"].label(d.drug, language)] += to_kilograms(d.quantity, d.unit)
+        for m in c.currency:
+            money[country][m.currency] += m.amount
+    for country in countries:
+        totals[country] = {
+            **counts[country],
+            "drugs_kg": {k: round(v, 3) for k, v in sorted(drugs[country].items())},
+            "currency": {k: round(v, 2) for k, v in sorted(money[country].items())},
+        }
+    return SeizureStatisticsPublished(
+        year=year,
+        quarter=quarter,
+        language=language,
+        countries={k: CountryQuarter.model_validate(v) for k, v in totals.items()},
+    )
+
+
+class SeizureStatistics(Aggregate):
+    """One quarterly exchange, stored so it can be audited and reproduced from the seizures."""
+
+    RECORD_TYPE = "seizure_statistics"
+
+    figures: SeizureStatisticsPublished
+
+    @classmethod
+    def compile(
+        cls,
+        report_id: str,
+        seizures: list[Seizure],
+        request_markings: Markings,
+        year: int,
+        quarter: int,
+        countries: list[str],
+        language: Language,
+    ) -> SeizureStatistics:
+        """Figures derived from records carry the strictest markings of every record counted."""
+        start, end = quarter_bounds(year, quarter)
+        counted = [s for s in seizures if s.contents.place.country in countries and start <= s.contents.seized_at < end]
+        figures = quarterly_statistics(counted, year, quarter, countries, language)
+        record = cls(
+            id=report_id, markings=strictest([request_markings, *(s.markings for s in counted)]), figures=figures
+        )
+        record._raise(figures)
+        return record

@@ -1,6 +1,8 @@
-"""Interdiction's own database: the seizures collection."""
+"""Interdiction's own database."""
 
 from __future__ import annotations
 
 SEIZURES = "seizures"
-COLLECTIONS = [SEIZURES]
+ROUTE_REPORTS = "route_reports"
+STATISTICS = "seizure_statistics"
+COLLECTIONS = [SEIZURES, ROUTE_REPORTS, STATISTICS]

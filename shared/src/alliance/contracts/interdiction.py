@@ -5,11 +5,11 @@ Fields follow what EPIC's National Seizure System and UNODC's Individual Drug Se
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from alliance.contracts.base import Fact, Intake
 from alliance.contracts.common import CountryCode, CurrencyCode, Person, Place, Text, ValueObject
@@ -95,7 +95,8 @@ class SeizureContents(ValueObject):
     seized_at: AwareDatetime
     place: Place
     conveyance: Conveyance | None = None
-    concealment: str | None = Field(default=None, max_length=200)
+    concealment: str | None = Field(default=None, max_length=200, description="free-text description")
+    concealment_method: str | None = Field(default=None, max_length=60, description="code")
     route: Route | None = None
     drugs: list[DrugItem] = Field(default_factory=list)
     firearms: list[FirearmItem] = Field(default_factory=list)
@@ -138,6 +139,7 @@ class SeizureRecorded(Fact):
     place: Place
     conveyance: Conveyance | None = None
     concealment: str | None = None
+    concealment_method: str | None = None
     route: Route | None = None
     drugs: list[RecordedDrug] = Field(default_factory=list)
     firearms: list[FirearmItem] = Field(default_factory=list)
@@ -164,3 +166,72 @@ class SeizureCorrected(SeizureRecorded):
 
     revision: int
     amendment_reason: str
+
+
+class RouteReportKind(StrEnum):
+    NEW_ROUTE = "new_route"
+    CONCEALMENT_METHOD = "concealment_method"
+    TRAFFICKING_TREND = "trafficking_trend"
+
+
+class RouteReportSubmitted(Intake):
+    """Route and method intelligence: a new route or concealment method seen by an agency (AP10)."""
+
+    EVENT_TYPE: ClassVar[str] = "org.alliance.interdiction.route_report.submitted.v1"
+
+    report_reference: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: RouteReportKind
+    summary: Annotated[str, Field(min_length=10, max_length=4000)]
+    modes: list[TransportMode] = Field(default_factory=list)
+    route: Route | None = None
+    concealment_method: str | None = Field(default=None, max_length=60, description="code")
+    drugs: list[str] = Field(default_factory=list, description="drug codes")
+    observed_from: date | None = None
+    observed_to: date | None = None
+
+
+class RouteReportPublished(Fact):
+    EVENT_TYPE: ClassVar[str] = "org.alliance.interdiction.route_report.published.v1"
+
+    route_report_id: str
+    report_reference: str
+    reporting_agency: str
+    kind: RouteReportKind
+    summary: str
+    modes: list[TransportMode] = Field(default_factory=list)
+    route: Route | None = None
+    concealment_method: str | None = None
+    concealment_method_label: dict[str, str] | None = None
+    drugs: list[str] = Field(default_factory=list)
+    observed_from: date | None = None
+    observed_to: date | None = None
+
+
+class SeizureStatisticsRequested(Intake):
+    """Ask for the quarterly exchange of seizure statistics (AP2 1.1, AP14 1)."""
+
+    EVENT_TYPE: ClassVar[str] = "org.alliance.interdiction.seizure_statistics.requested.v1"
+
+    year: int = Field(ge=1990, le=2100)
+    quarter: int = Field(ge=1, le=4)
+    countries: list[CountryCode] = Field(default_factory=lambda: ["MX", "US"])
+    language: Literal["en", "es"] = "en"
+
+
+class CountryQuarter(BaseModel):
+    seizures: int
+    drugs_kg: dict[str, float]
+    firearms: int
+    currency: dict[str, float]
+    detained_persons: int
+
+
+class SeizureStatisticsPublished(Fact):
+    """Per country and quarter: seizures, drugs by type in kg, firearms, currency and detained persons."""
+
+    EVENT_TYPE: ClassVar[str] = "org.alliance.interdiction.seizure_statistics.published.v1"
+
+    year: int
+    quarter: int
+    language: str
+    countries: dict[str, CountryQuarter]
