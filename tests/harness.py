@@ -119,6 +119,7 @@ class ServiceProcess:
     name: str
     port: int
     log: Path
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     def health(self) -> dict[str, Any]:
@@ -151,11 +152,15 @@ class System:
     def group(self, service: str, purpose: str) -> str:
         return self.topic(f"alliance.{service}.{purpose}")
 
-    def start(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:
-        service = self.services.get(name) or ServiceProcess(
-            name, free_port(), LOGS / f"test-{self.namespace}-{name}.log"
+    def start(
+        self, name: str, extra_env: dict[str, str] | None = None, *, instance: str | None = None
+    ) -> ServiceProcess:
+        """Start (or restart) a service; ``instance`` names a further instance of the same service."""
+        key = instance or name
+        service = self.services.get(key) or ServiceProcess(
+            name, free_port(), LOGS / f"test-{self.namespace}-{key}.log", env=extra_env or {}
         )
-        self.services[name] = service
+        self.services[key] = service
         env = {
             **os.environ,
             "ALLIANCE_NAMESPACE": self.namespace,
@@ -165,7 +170,7 @@ class System:
             "ALLIANCE_OTLP_ENDPOINT": self.otlp.endpoint,
             "ALLIANCE_ENVIRONMENT": "test",
             "ALLIANCE_OUTBOX_SWEEP_SECONDS": "0.5",
-            **(extra_env or {}),
+            **service.env,
         }
         LOGS.mkdir(parents=True, exist_ok=True)
         log = open(service.log, "ab")  # noqa: SIM115 - the child keeps it
@@ -193,8 +198,8 @@ class System:
             time.sleep(0.2)
         raise TimeoutError(f"{service.name} not healthy after {timeout}s; see {service.log}")
 
-    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
-        service = self.services[name]
+    def stop(self, key: str, sig: int = signal.SIGTERM) -> None:
+        service = self.services[key]
         if service.process and service.process.poll() is None:
             os.killpg(service.process.pid, sig)
             service.process.wait(timeout=30)
