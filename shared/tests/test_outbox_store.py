@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -67,3 +68,30 @@ async def test_sweep_publishes_what_a_crash_left_behind_in_order_and_only_once(d
     doc = await store.get("R1")
     assert doc is not None
     assert (doc["outbox_published"], doc["outbox_pending"], doc["status"], doc["version"]) == (3, False, "closed", 2)
+
+
+async def test_record_lock_serialises_writers_from_separate_clients(db: object) -> None:
+    from alliance.store import record_lock
+
+    settings = Settings()
+    clients = [AsyncMongoClient(settings.mongo_uri, tz_aware=True) for _ in range(4)]
+    name = db.name  # type: ignore[attr-defined]
+    await clients[0][name]["counters"].insert_one({"_id": "c", "n": 0})
+
+    async def increment(client: AsyncMongoClient[dict[str, object]]) -> None:
+        database = client[name]
+        for _ in range(10):
+            async with record_lock(database, "counters", "c", settings):
+                doc = await database["counters"].find_one({"_id": "c"})
+                assert doc is not None
+                await database["counters"].update_one({"_id": "c"}, {"$set": {"n": int(doc["n"]) + 1}})  # type: ignore[call-overload]
+
+    try:
+        await asyncio.gather(*(increment(c) for c in clients))
+        final = await clients[0][name]["counters"].find_one({"_id": "c"})
+        assert final is not None
+        assert final["n"] == 40  # no lost update
+        assert await clients[0][name]["_record_locks"].count_documents({}) == 0
+    finally:
+        for c in clients:
+            await c.close()

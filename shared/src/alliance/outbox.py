@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from alliance.retry import until_available
 from alliance.settings import Settings
-from alliance.store import Document, PendingEvent, now
+from alliance.store import Document, PendingEvent, now, record_lock
 
 log = structlog.get_logger(__name__)
 
@@ -34,16 +34,15 @@ class OutboxRelay:
         self._collections = collections
         self._publish = publish
         self._settings = settings
-        # Flushes of one record must not interleave; a fixed set of lock stripes bounds memory.
-        self._locks = [asyncio.Lock() for _ in range(64)]
         self.published = 0
 
     async def flush(self, collection: str, record_id: str) -> None:
-        """Publish the unpublished events of one record, in order."""
-        async with self._locks[hash((collection, record_id)) % len(self._locks)]:
-            await self._flush(collection, record_id)
+        """Publish the unpublished events of one record, in order, holding the record's lock."""
+        async with record_lock(self._db, collection, record_id, self._settings):
+            await self.flush_held(collection, record_id)
 
-    async def _flush(self, collection: str, record_id: str) -> None:
+    async def flush_held(self, collection: str, record_id: str) -> None:
+        """:meth:`flush` for a caller that already holds the record's lock."""
         coll = self._db[collection]
         doc = await self._retry("read", lambda: coll.find_one({"_id": record_id}))
         if doc is None:

@@ -111,11 +111,23 @@ class Service:
 
         A new aggregate (version 0) is created unless it exists already — ids are deterministic, so a
         redelivered event that creates the same record changes nothing and this returns False. An
-        existing one is updated only if nobody changed it since it was loaded
-        (:class:`ConcurrentUpdateError` otherwise). Event ids derive from record id and version.
+        existing one is updated under the record's lock and only if nobody changed it since it was
+        loaded (:class:`ConcurrentUpdateError` otherwise).
         """
+        if aggregate.version == 0:
+            created = await store.create(
+                aggregate.id, aggregate.state(), aggregate.markings, self._pending(aggregate, topic)
+            )
+            await self.relay.flush(store.name, aggregate.id)
+            return created
+        async with store.locked(aggregate.id):
+            await self._update_held(store, aggregate, topic)
+        return True
+
+    def _pending(self, aggregate: Aggregate, topic: str | None) -> list[PendingEvent]:
+        """Outbox entries for the aggregate's new events; ids derive from record id and version."""
         next_version = aggregate.version + 1
-        events = [
+        return [
             self.event(
                 topic=topic or self.spec.events_topic,
                 key=aggregate.id,
@@ -125,13 +137,12 @@ class Service:
             )
             for i, e in enumerate(aggregate.pending_events)
         ]
-        if aggregate.version == 0:
-            written = await store.create(aggregate.id, aggregate.state(), aggregate.markings, events)
-        else:
-            await store.update(aggregate.id, aggregate.version, aggregate.state(), events, aggregate.markings)
-            written = True
-        await self.relay.flush(store.name, aggregate.id)
-        return written
+
+    async def _update_held(self, store: AggregateStore, aggregate: Aggregate, topic: str | None) -> None:
+        await store.update(
+            aggregate.id, aggregate.version, aggregate.state(), self._pending(aggregate, topic), aggregate.markings
+        )
+        await self.relay.flush_held(store.name, aggregate.id)
 
     async def load(self, store: AggregateStore, kind: type[A], record_id: str) -> A | None:
         doc = await store.get(record_id)
@@ -153,19 +164,20 @@ class Service:
         applied it is returned unchanged. A concurrent writer makes this reload and decide again.
         """
         for _ in range(20):
-            aggregate = await self.load(store, kind, record_id)
-            if aggregate is None or (cause is not None and aggregate.has_applied(cause)):
-                return aggregate
-            apply(aggregate)
-            if cause is not None:
-                aggregate.mark_applied(cause)
-            elif not aggregate.pending_events:
-                return aggregate
-            try:
-                await self.save(store, aggregate, topic)
-                return aggregate
-            except ConcurrentUpdateError:
-                continue
+            async with store.locked(record_id):
+                aggregate = await self.load(store, kind, record_id)
+                if aggregate is None or (cause is not None and aggregate.has_applied(cause)):
+                    return aggregate
+                apply(aggregate)
+                if cause is not None:
+                    aggregate.mark_applied(cause)
+                elif not aggregate.pending_events:
+                    return aggregate
+                try:
+                    await self._update_held(store, aggregate, topic)
+                    return aggregate
+                except ConcurrentUpdateError:
+                    continue  # a writer that ignored the lock (lease expired): decide again
         raise ConcurrentUpdateError(f"{store.name} {record_id} kept changing under us")
 
     async def change_or_create(
