@@ -1,8 +1,14 @@
-"""Demo scenario: agencies on both sides of the border report seizures; print what Alliance derives.
+"""Demo scenario: agencies on both sides of the border exchange events; print what Alliance derives.
 
-Run by ``make demo`` once the stack and the services are up. Publishes the way an agency integration
-does (CloudEvents in Kafka binary mode with markings), waits for the derived events, prints them and
-exits 0, leaving everything running (``make down`` stops it).
+Run by ``make demo`` once the stack and the services are up. Agencies publish CloudEvents in Kafka
+binary mode with markings; the script waits for the derived events, prints them and exits 0, leaving
+everything running (``make down`` stops it).
+
+Flow 1 — a US CBP seizure with three guns → trace requests and a serial-number restoration → the
+tracing center, the laboratory and the export-licensing authority answer → time-to-crime and
+trafficking indicators.
+Flow 3 — a US pre-export notification of P-2-P to Mexico, the importer's declared legitimate need, and
+a Mexican navy seizure of P-2-P at Manzanillo → chemical incident → diversion alerts.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,202 +26,333 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from alliance.envelope import CloudEvent
 from alliance.markings import TLP, Markings
-from alliance.settings import FIREARMS_EVENTS, INTERDICTION_EVENTS, INTERDICTION_INTAKE, reply_topic_for
+from alliance.settings import (
+    CHEMICALS_EVENTS,
+    CHEMICALS_INTAKE,
+    FIREARMS_EVENTS,
+    FIREARMS_INTAKE,
+    INTERDICTION_EVENTS,
+    INTERDICTION_INTAKE,
+    reply_topic_for,
+)
 
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('ALLIANCE_KAFKA_PORT', '9092')}"
 RUN = uuid.uuid4().hex[:6].upper()
+Record = tuple[str, dict[str, str], dict[str, Any]]
 
 
-def reports() -> list[tuple[str, Markings, dict[str, Any]]]:
-    cbp = Markings(tlp=TLP.AMBER, releasable_to=("US", "MX"), originators=("us-cbp",))
-    fgr = Markings(tlp=TLP.AMBER_STRICT, releasable_to=("MX", "US"), originators=("mx-fgr",), originator_control=True)
-    return [
-        (
-            "urn:agency:us-cbp:laredo",
-            cbp,
-            {
-                "report_reference": f"LRD-2026-{RUN}-001",
-                "seizure": {
-                    "mode": "land",
-                    "seized_at": "2026-11-20T14:30:00-06:00",
-                    "place": {
-                        "description": "World Trade Bridge, southbound lane 4",
-                        "country": "US",
-                        "subdivision": "TX",
-                        "port_of_entry": "Laredo",
-                    },
-                    "conveyance": {"kind": "tractor-trailer", "identifier": "TX 4KD-221", "registration_country": "US"},
-                    "concealment": "false floor in trailer",
-                    "route": {"origin": "US", "destination": "MX"},
-                    "firearms": [
-                        {
-                            "serial_number": f"LW{RUN}01",
-                            "maker": "Colt",
-                            "model": "AR-15",
-                            "caliber": "5.56x45mm",
-                            "firearm_type": "rifle",
-                        },
-                        {
-                            "serial_number": f"LW{RUN}02",
-                            "maker": "Barrett",
-                            "model": "M82A1",
-                            "caliber": ".50 BMG",
-                            "firearm_type": "rifle",
-                        },
-                        {
-                            "serial_obliterated": True,
-                            "maker": "Glock",
-                            "model": "17",
-                            "caliber": "9mm",
-                            "firearm_type": "pistol",
-                        },
-                    ],
-                    "currency": [{"amount": 48500, "currency": "USD"}],
+def marks(tlp: TLP, originator: str, orcon: bool = False) -> Markings:
+    return Markings(tlp=tlp, releasable_to=("MX", "US"), originators=(originator,), originator_control=orcon)
+
+
+class Demo:
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+        self.seen: list[Record] = []
+        self.consumer = AIOKafkaConsumer(
+            INTERDICTION_EVENTS,
+            FIREARMS_EVENTS,
+            CHEMICALS_EVENTS,
+            reply_topic_for("urn:agency:us-cbp:laredo"),
+            bootstrap_servers=BOOTSTRAP,
+            group_id=None,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=1000,
+        )
+
+    async def send(
+        self,
+        topic: str,
+        event_type: str,
+        source: str,
+        markings: Markings,
+        data: dict[str, Any],
+        key: str,
+        trace: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        event = CloudEvent(
+            id=event_id or str(uuid.uuid4()),
+            source=source,
+            type=event_type,
+            time=datetime.now(UTC),
+            markings=markings,
+            data=data,
+            traceparent=trace or f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
+        )
+        value, headers = event.to_kafka()
+        await self.producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
+
+    async def wait_for(self, what: str, done: Callable[[list[Record]], bool], timeout: float = 60) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                while not done(self.seen):
+                    for _, messages in (await self.consumer.getmany(timeout_ms=500)).items():
+                        for m in messages:
+                            headers = {k: v.decode() for k, v in m.headers or []}
+                            self.seen.append((m.topic, headers, json.loads(m.value or b"{}")))
+        except TimeoutError:
+            raise SystemExit(f"the services did not produce {what} within {timeout:.0f} s: see .local/logs/") from None
+
+    def of(self, suffix: str, **fields: Any) -> list[Record]:
+        return [
+            r
+            for r in self.seen
+            if r[1].get("ce_type", "").endswith(suffix) and all(r[2].get(k) == v for k, v in fields.items())
+        ]
+
+
+def label(h: dict[str, str]) -> str:
+    orcon = " ORCON" if h.get("ce_orcon") == "true" else ""
+    trace = h.get("traceparent", "---").split("-")[1][:12]
+    return f"[TLP:{h['ce_tlp']} rel {h['ce_releasableto']} from {h['ce_originator']}{orcon} · trace {trace}…]"
+
+
+async def flow_1(demo: Demo) -> None:
+    print("── Flow 1: crime-gun tracing (AP6, AP7) " + "─" * 50)
+    reference = f"LRD-2026-{RUN}"
+    await demo.send(
+        INTERDICTION_INTAKE,
+        "org.alliance.interdiction.seizure.reported.v1",
+        "urn:agency:us-cbp:laredo",
+        marks(TLP.AMBER, "us-cbp"),
+        key=reference,
+        data={
+            "report_reference": reference,
+            "seizure": {
+                "mode": "land",
+                "seized_at": "2026-11-20T14:30:00-06:00",
+                "place": {
+                    "description": "World Trade Bridge, southbound lane 4",
+                    "country": "US",
+                    "subdivision": "TX",
+                    "port_of_entry": "Laredo",
                 },
-            },
-        ),
-        (
-            "urn:agency:mx-fgr:tamaulipas",
-            fgr,
-            {
-                "report_reference": f"FGR/TAMPS/{RUN}/0042",
-                "seizure": {
-                    "mode": "land",
-                    "seized_at": "2026-11-21T09:10:00-06:00",
-                    "place": {
-                        "description": "Carretera Federal 85, km 12",
-                        "country": "MX",
-                        "subdivision": "Tamaulipas",
-                        "municipality": "Nuevo Laredo",
+                "conveyance": {"kind": "tractor-trailer", "identifier": "TX 4KD-221"},
+                "concealment_method": "false_floor",
+                "route": {"origin": "US", "destination": "MX"},
+                "drugs": [{"drug": "fentanyl", "quantity": 12, "unit": "lb"}],
+                "firearms": [
+                    {
+                        "serial_number": f"LW{RUN}1",
+                        "maker": "Colt",
+                        "model": "AR-15",
+                        "caliber": "5.56x45mm",
+                        "firearm_type": "rifle",
                     },
-                    "drugs": [
-                        {"drug": "fentanyl", "quantity": 12, "unit": "lb"},
-                        {"drug": "methamphetamine", "quantity": 35, "unit": "kg"},
-                    ],
-                    "firearms": [
-                        {
-                            "serial_number": f"KR{RUN}77",
-                            "maker": "Century Arms",
-                            "model": "VSKA",
-                            "caliber": "7.62x39mm",
-                            "firearm_type": "rifle",
-                            "importer": "Century International Arms",
-                        }
-                    ],
-                    "detained_persons": [
-                        {
-                            "given_names": "José Luis",
-                            "surnames": ["Hernández", "Garza"],
-                            "date_of_birth": "1988-03-14",
-                            "nationality": "MX",
-                        }
-                    ],
-                },
+                    {
+                        "serial_number": f"LW{RUN}2",
+                        "maker": "Barrett",
+                        "model": "M82A1",
+                        "caliber": ".50 BMG",
+                        "firearm_type": "rifle",
+                    },
+                    {
+                        "serial_obliterated": True,
+                        "maker": "Glock",
+                        "model": "17",
+                        "caliber": "9mm",
+                        "firearm_type": "pistol",
+                    },
+                ],
+                "currency": [{"amount": 48500, "currency": "USD"}],
             },
+        },
+    )
+    await demo.wait_for("the seizure", lambda _: bool(demo.of("seizure.recorded.v1", report_reference=reference)))
+    [(_, h, seizure)] = demo.of("seizure.recorded.v1", report_reference=reference)
+    print(
+        f"  interdiction  {seizure['seizure_id']}  {reference}  {seizure['total_drugs_kg']:.3f} kg, "
+        f"{len(seizure['firearms'])} guns  {label(h)}"
+    )
+    sid = seizure["seizure_id"]
+    await demo.wait_for(
+        "the requests",
+        lambda _: (
+            len(demo.of("submitted.v1", seizure_id=sid)) + len(demo.of("restoration.requested.v1", seizure_id=sid)) >= 3
         ),
-    ]
+    )
+    traces = demo.of("trace_request.submitted.v1", seizure_id=sid)
+    [(_, rh, restoration)] = demo.of("restoration.requested.v1", seizure_id=sid)
+    for _, th, t in traces:
+        print(
+            f"  firearms      {t['trace_request_id']}  trace request   {t['maker']} {t['serial_number']}  {label(th)}"
+        )
+    print(
+        f"  firearms      {restoration['restoration_request_id']}  restoration     {restoration['maker']} "
+        f"(serial obliterated)  {label(rh)}"
+    )
+
+    buyer = {"given_names": "Juan Carlos", "surnames": ["Rivera", "Soto"], "date_of_birth": "1990-05-04"}
+    dealer = {"name": "Lone Star Guns LLC", "licence_number": "5-74-123-01-2C-45678", "state": "TX"}
+    for (_, th, t), sold in zip(traces, ("2026-01-15", "2025-12-01"), strict=True):
+        await demo.send(
+            FIREARMS_INTAKE,
+            "org.alliance.firearms.trace_result.reported.v1",
+            "urn:agency:us-atf:ntc",
+            marks(TLP.AMBER_STRICT, "us-atf"),
+            key=t["trace_request_id"],
+            trace=th["traceparent"],
+            data={
+                "trace_request_id": t["trace_request_id"],
+                "outcome": "completed",
+                "dealer": dealer,
+                "purchaser": buyer,
+                "sale_date": sold,
+            },
+        )
+    rid = restoration["restoration_request_id"]
+    await demo.send(
+        FIREARMS_INTAKE,
+        "org.alliance.firearms.restoration_result.reported.v1",
+        "urn:agency:us-atf:lab",
+        marks(TLP.AMBER, "us-atf"),
+        key=rid,
+        trace=rh["traceparent"],
+        data={"restoration_request_id": rid, "outcome": "restored", "restored_serial_number": f"GLK-{RUN}"},
+    )
+    await demo.send(
+        FIREARMS_INTAKE,
+        "org.alliance.firearms.export_licence.issued.v1",
+        "urn:agency:us-ddtc",
+        marks(TLP.GREEN, "us-ddtc"),
+        key=f"DSP-{RUN}",
+        trace=rh["traceparent"],
+        data={
+            "licence_number": f"DSP-{RUN}",
+            "exporter": "Lone Star Arms Export LLC",
+            "consignee": "Importadora Norteña, S.A. de C.V.",
+            "destination_country": "MX",
+            "issued_on": "2026-04-01",
+            "firearms": [{"maker": "Glock", "model": "17", "serial_number": f"GLK-{RUN}"}],
+        },
+    )
+
+    ids = {t["trace_request_id"] for _, _, t in traces}
+
+    def indicators(_: list[Record]) -> list[Record]:
+        restored = {t["trace_request_id"] for _, _, t in demo.of("submitted.v1", serial_number=f"GLK-{RUN}")}
+        return [
+            r for r in demo.of("trafficking_indicator.raised.v1") if set(r[2]["trace_request_ids"]) & (ids | restored)
+        ]
+
+    await demo.wait_for("the indicators", lambda rs: len(indicators(rs)) >= 4)
+    for _, h, done in demo.of("trace.completed.v1"):
+        if done["trace_request_id"] in ids:
+            print(
+                f"  firearms      {done['trace_request_id']}  completed       time-to-crime "
+                f"{done['time_to_crime_days']} days  {label(h)}"
+            )
+    for _, h, t in demo.of("submitted.v1", serial_number=f"GLK-{RUN}"):
+        print(
+            f"  firearms      {t['trace_request_id']}  trace request   restored serial {t['serial_number']}  {label(h)}"
+        )
+    for _, h, i in indicators(demo.seen):
+        print(f"  indicator     {i['indicator']:27} {i['summary']}  {label(h)}")
+
+
+async def flow_3(demo: Demo) -> None:
+    print("── Flow 3: precursor chemicals (AP11) " + "─" * 52)
+    pen = f"US-PEN-{RUN}"
+    importer = {"name": f"Química del Norte {RUN}, S.A. de C.V.", "country": "MX"}
+    await demo.send(
+        CHEMICALS_INTAKE,
+        "org.alliance.chemicals.legitimate_need.declared.v1",
+        "urn:agency:mx-cofepris",
+        marks(TLP.AMBER, "mx-cofepris"),
+        key=importer["name"],
+        data={"importer": importer, "substance": "fenilacetona", "year": 2026, "annual_quantity": 300, "unit": "kg"},
+    )
+    await demo.send(
+        CHEMICALS_INTAKE,
+        "org.alliance.chemicals.pre_export_notification.submitted.v1",
+        "urn:agency:us-dea:diversion",
+        marks(TLP.GREEN, "us-dea"),
+        key=pen,
+        data={
+            "pen_reference": pen,
+            "exporting_country": "US",
+            "importing_country": "MX",
+            "exporter": {"name": "Gulf Coast Solvents, Inc.", "country": "US"},
+            "importer": importer,
+            "substance": "1-phenyl-2-propanone",
+            "quantity": 2,
+            "unit": "t",
+            "shipment_date": "2026-11-20",
+            "route": {"port_of_exit": "Houston", "port_of_entry": "Manzanillo"},
+        },
+    )
+    await demo.wait_for("the notification", lambda _: bool(demo.of("registered.v1", pen_reference=pen)))
+    [(_, h, n)] = demo.of("registered.v1", pen_reference=pen)
+    print(
+        f"  chemicals     {n['notification_id']}  notification {pen}: {n['quantity_kg']:.0f} kg "
+        f"{n['substance']['name_en']} / {n['substance']['name_es']}, reply due {n['reply_due_at'][:10]}  {label(h)}"
+    )
+    reference = f"SEMAR-{RUN}"
+    await demo.send(
+        INTERDICTION_INTAKE,
+        "org.alliance.interdiction.seizure.reported.v1",
+        "urn:agency:mx-semar",
+        marks(TLP.AMBER_STRICT, "mx-semar", orcon=True),
+        key=reference,
+        data={
+            "report_reference": reference,
+            "seizure": {
+                "mode": "sea",
+                "seized_at": "2026-12-02T10:00:00-06:00",
+                "place": {"description": "Puerto de Manzanillo, terminal 3", "country": "MX", "subdivision": "Colima"},
+                "chemicals": [{"substance": "P-2-P", "quantity": 800, "unit": "kg"}],
+            },
+        },
+    )
+    await demo.wait_for(
+        "the diversion alerts", lambda _: len(demo.of("diversion_alert.raised.v1", pen_reference=pen)) >= 2
+    )
+    for _, h, i in demo.of("incident.recorded.v1"):
+        if i.get("incident_reference") == reference:
+            print(
+                f"  chemicals     {i['incident_id']}  incident     {i['quantity_kg']:.0f} kg "
+                f"{i['substance']['name_es']} at {i['place']['description']}  {label(h)}"
+            )
+    for _, h, a in demo.of("diversion_alert.raised.v1", pen_reference=pen):
+        print(
+            f"  ALERT         {a['reason']}: exporter {a['exporter']['name']}, importer {a['importer']['name']}  "
+            f"{label(h)}"
+        )
+
+
+async def rejection(demo: Demo) -> None:
+    print("── Bad input " + "─" * 77)
+    await demo.send(
+        INTERDICTION_INTAKE,
+        "org.alliance.interdiction.seizure.reported.v1",
+        "urn:agency:us-cbp:laredo",
+        marks(TLP.AMBER, "us-cbp"),
+        key="bad",
+        event_id=f"bad-{RUN}",
+        data={"report_reference": f"LRD-2026-{RUN}-X", "seizure": {}},
+    )
+    await demo.wait_for("the rejection", lambda _: bool(demo.of("event.rejected.v1", rejected_event_id=f"bad-{RUN}")))
+    [(topic, _, r)] = demo.of("event.rejected.v1", rejected_event_id=f"bad-{RUN}")
+    print(f"  rejected {r['rejected_event_id']} → {topic}\n    {r['reason']}")
 
 
 async def main() -> int:
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
     await producer.start()
-    references = set()
+    demo = Demo(producer)
+    await demo.consumer.start()
     try:
-        for source, markings, data in reports():
-            event = CloudEvent(
-                id=str(uuid.uuid4()),
-                source=source,
-                type="org.alliance.interdiction.seizure.reported.v1",
-                time=datetime.now(UTC),
-                markings=markings,
-                data=data,
-                traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
-            )
-            value, headers = event.to_kafka()
-            await producer.send_and_wait(
-                INTERDICTION_INTAKE, value, key=data["report_reference"].encode(), headers=headers
-            )
-            references.add(data["report_reference"])
-        # One report with a mistake, to show the rejection an agency gets back.
-        bad = CloudEvent(
-            id=f"bad-{RUN}",
-            source="urn:agency:us-cbp:laredo",
-            type="org.alliance.interdiction.seizure.reported.v1",
-            time=datetime.now(UTC),
-            markings=reports()[0][1],
-            data={"report_reference": f"LRD-2026-{RUN}-002", "seizure": {}},
-        )
-        value, headers = bad.to_kafka()
-        await producer.send_and_wait(INTERDICTION_INTAKE, value, key=b"bad", headers=headers)
+        print(f"\nAlliance demo — run {RUN}\n")
+        await flow_1(demo)
+        await flow_3(demo)
+        await rejection(demo)
     finally:
+        await demo.consumer.stop()
         await producer.stop()
-
-    print(f"\nAlliance demo — run {RUN}\n")
-    seizures: dict[str, dict[str, Any]] = {}
-    firearms_events: list[tuple[dict[str, str], dict[str, Any]]] = []
-
-    def derived() -> list[tuple[dict[str, str], dict[str, Any]]]:
-        return [(h, b) for h, b in firearms_events if b.get("seizure_id") in seizures]
-
-    rejections: list[dict[str, Any]] = []
-    consumer = AIOKafkaConsumer(
-        INTERDICTION_EVENTS,
-        FIREARMS_EVENTS,
-        reply_topic_for("urn:agency:us-cbp:laredo"),
-        bootstrap_servers=BOOTSTRAP,
-        group_id=None,
-        auto_offset_reset="earliest",
-        metadata_max_age_ms=1000,
-    )
-    await consumer.start()
-    try:
-        async with asyncio.timeout(60):
-            while len(seizures) < 2 or len(derived()) < 4 or not rejections:
-                for _, messages in (await consumer.getmany(timeout_ms=500)).items():
-                    for m in messages:
-                        h = {k: v.decode() for k, v in m.headers or []}
-                        body = json.loads(m.value or b"{}")
-                        if (
-                            h.get("ce_type", "").endswith("seizure.recorded.v1")
-                            and body["report_reference"] in references
-                        ):
-                            seizures[body["seizure_id"]] = {**body, "_h": h}
-                        elif m.topic == FIREARMS_EVENTS:
-                            firearms_events.append((h, body))
-                        elif (
-                            h.get("ce_type") == "org.alliance.event.rejected.v1"
-                            and body["rejected_event_id"] == f"bad-{RUN}"
-                        ):
-                            rejections.append(body)
-    except TimeoutError:
-        print("the services did not derive everything within 60 s: see .local/logs/", file=sys.stderr)
-        return 1
-    finally:
-        await consumer.stop()
-
-    def marks(h: dict[str, str]) -> str:
-        orcon = " ORCON" if h.get("ce_orcon") == "true" else ""
-        return f"TLP:{h['ce_tlp']} rel {h['ce_releasableto']} from {h['ce_originator']}{orcon}"
-
-    print("Interdiction — seizures recorded")
-    for s in seizures.values():
-        guns = len(s.get("firearms", []))
-        print(f"  {s['seizure_id']}  {s['report_reference']}  {s['place']['description']} ({s['place']['country']})")
-        print(f"      {s['total_drugs_kg']:.3f} kg of drugs, {guns} firearm(s)   [{marks(s['_h'])}]")
-        print(f"      trace {s['_h'].get('traceparent', '-').split('-')[1]}")
-    print("\nFirearms — requests opened from those seizures")
-    for h, body in derived():
-        kind = "trace request" if "trace_request_id" in body else "restoration"
-        rid = body.get("trace_request_id") or body.get("restoration_request_id")
-        serial = body.get("serial_number", "serial obliterated")
-        print(f"  {rid}  {kind:13} {body['status']:10} {body['maker']} {body.get('model', '')} ({serial})")
-        print(f"      [{marks(h)}]  trace {h.get('traceparent', '-').split('-')[1]}")
-    print("\nRejected and sent back to the agency's reply stream")
-    for r in rejections:
-        print(f"  {r['rejected_event_id']}: {r['reason']}")
     print(
-        "\nHealth: http://127.0.0.1:8101/health  http://127.0.0.1:8102/health   "
-        "AsyncAPI: /asyncapi.json on each   Logs: .local/logs/   Stop: make down\n"
+        "\nHealth: http://127.0.0.1:8101/health (interdiction) 8102 (firearms) 8103 (chemicals) · "
+        "AsyncAPI: /asyncapi.json · Logs: .local/logs/ · Stop: make down\n"
     )
     return 0
 
