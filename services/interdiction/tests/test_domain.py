@@ -6,7 +6,8 @@ from pydantic import ValidationError
 
 from alliance.contracts.interdiction import MassUnit, SeizureRecorded, SeizureReported
 from alliance.markings import TLP, Markings
-from interdiction.domain import Seizure, seizure_id, to_kilograms
+from alliance.units import to_kilograms
+from interdiction.domain import Seizure, seizure_id
 
 MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-cbp",))
 

@@ -22,12 +22,13 @@ from alliance.contracts.chemicals import (
     SubstanceRef,
 )
 from alliance.contracts.common import Place
-from alliance.contracts.interdiction import ChemicalItem, MassUnit, SeizureRecorded
+from alliance.contracts.interdiction import ChemicalItem, SeizureRecorded
 from alliance.deadlines import Deadline
 from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
 from alliance.markings import Markings, strictest
 from alliance.names import company_key
+from alliance.units import to_kilograms
 from chemicals.substances import catalogue
 
 REPLY_DEADLINE = "importing_country_reply"
@@ -36,19 +37,6 @@ DEFAULT_REPLY_PERIOD = timedelta(days=15)
 EXCESSIVE_ORDER_FACTOR = 2.0
 # An incident this close to a notified shipment date can concern that shipment.
 SHIPMENT_WINDOW = timedelta(days=90)
-
-_KG = {
-    MassUnit.KILOGRAM: 1.0,
-    MassUnit.GRAM: 0.001,
-    MassUnit.MILLIGRAM: 1e-6,
-    MassUnit.POUND: 0.45359237,
-    MassUnit.OUNCE: 0.028349523125,
-    MassUnit.TONNE: 1000.0,
-}
-
-
-def kilograms(quantity: float, unit: MassUnit) -> float:
-    return round(quantity * _KG[unit], 6)
 
 
 def resolve_substance(term: str) -> SubstanceRef:
@@ -98,7 +86,7 @@ class PreExportNotification(Aggregate):
             exporter=pen.exporter,
             importer=pen.importer,
             substance=substance,
-            quantity_kg=kilograms(pen.quantity, pen.unit),
+            quantity_kg=to_kilograms(pen.quantity, pen.unit),
             route=pen.route,
             shipment_date=pen.shipment_date,
         )
@@ -187,7 +175,7 @@ class LegitimateNeed(Aggregate):
             importer=need.importer,
             substance=substance,
             year=need.year,
-            annual_quantity_kg=kilograms(need.annual_quantity, need.unit),
+            annual_quantity_kg=to_kilograms(need.annual_quantity, need.unit),
         )
         record._raise(
             LegitimateNeedRecorded(
@@ -219,7 +207,7 @@ class ChemicalIncident(Aggregate):
             incident_reference=report.incident_reference,
             kind=report.kind,
             substance=resolve_substance(report.substance),
-            quantity_kg=kilograms(report.quantity, report.unit),
+            quantity_kg=to_kilograms(report.quantity, report.unit),
             place=report.place,
             occurred_on=report.occurred_on,
             companies=report.companies,
@@ -240,7 +228,7 @@ class ChemicalIncident(Aggregate):
             incident_reference=seizure.report_reference,
             kind=IncidentKind.SEIZURE,
             substance=substance,
-            quantity_kg=kilograms(item.quantity, item.unit),
+            quantity_kg=to_kilograms(item.quantity, item.unit),
             place=seizure.place,
             occurred_on=seizure.seized_at.date(),
             companies=[],

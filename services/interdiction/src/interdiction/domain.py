@@ -13,7 +13,6 @@ from alliance.aggregate import Aggregate
 from alliance.codes import Language, load_code_lists
 from alliance.contracts.interdiction import (
     CountryQuarter,
-    MassUnit,
     RecordedDrug,
     RouteReportPublished,
     RouteReportSubmitted,
@@ -27,22 +26,9 @@ from alliance.contracts.interdiction import (
 from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
 from alliance.markings import Markings, strictest
+from alliance.units import to_kilograms
 
 CODES = load_code_lists("interdiction")
-
-KILOGRAMS_PER_UNIT: dict[MassUnit, float] = {
-    MassUnit.KILOGRAM: 1.0,
-    MassUnit.GRAM: 0.001,
-    MassUnit.MILLIGRAM: 0.000001,
-    MassUnit.POUND: 0.45359237,
-    MassUnit.OUNCE: 0.028349523125,
-    MassUnit.TONNE: 1000.0,
-}
-
-
-def to_kilograms(quantity: float, unit: MassUnit) -> float:
-    """Quantities are exchanged in kilograms so both countries' statistics add up (AP14)."""
-    return round(quantity * KILOGRAMS_PER_UNIT[unit], 6)
 
 
 def seizure_id(reporting_source: str, report_reference: str) -> str:

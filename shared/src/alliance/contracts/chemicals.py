@@ -9,8 +9,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AwareDatetime, Field
 
 from alliance.contracts.base import Fact, Intake
-from alliance.contracts.common import CountryCode, Place, Text, ValueObject
-from alliance.contracts.interdiction import MassUnit
+from alliance.contracts.common import CountryCode, MassUnit, Place, Text, ValueObject
 
 SubstanceTerm = Annotated[
     str, Field(min_length=2, max_length=120, description="code, CAS number, English or Spanish name")

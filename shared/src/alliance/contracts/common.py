@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +13,15 @@ from alliance.contracts.base import Fact
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class MassUnit(StrEnum):
+    KILOGRAM = "kg"
+    GRAM = "g"
+    MILLIGRAM = "mg"
+    POUND = "lb"
+    OUNCE = "oz"
+    TONNE = "t"
 
 
 class ValueObject(BaseModel):

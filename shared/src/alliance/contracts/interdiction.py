@@ -12,22 +12,13 @@ from typing import Annotated, ClassVar, Literal, Self
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from alliance.contracts.base import Fact, Intake
-from alliance.contracts.common import CountryCode, CurrencyCode, Person, Place, Text, ValueObject
+from alliance.contracts.common import CountryCode, CurrencyCode, MassUnit, Person, Place, Text, ValueObject
 
 
 class TransportMode(StrEnum):
     AIR = "air"
     LAND = "land"
     SEA = "sea"
-
-
-class MassUnit(StrEnum):
-    KILOGRAM = "kg"
-    GRAM = "g"
-    MILLIGRAM = "mg"
-    POUND = "lb"
-    OUNCE = "oz"
-    TONNE = "t"
 
 
 class FirearmType(StrEnum):
