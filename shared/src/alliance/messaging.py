@@ -31,6 +31,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import ValidationError
+from pymongo.errors import OperationFailure
 
 from alliance.contracts.base import EventData
 from alliance.contracts.common import EventRejected, FieldError
@@ -269,7 +270,7 @@ class EventConsumer:
     ) -> None:
         structlog.contextvars.bind_contextvars(event_id=received.event.id, event_type=received.event.type)
         try:
-            await handler(received)
+            await with_store_retries(handler, received, self.messenger.settings)
             self.processed += 1
         except DomainRuleViolation as exc:
             await self.messenger.refuse(message, self.topic, f"rule violated: {exc}", received.event, [], headers)
@@ -285,6 +286,30 @@ class EventConsumer:
             )
         finally:
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
+
+
+STORE_FAILURE_ATTEMPTS = 5
+
+
+async def with_store_retries(
+    handler: Handler, received: Received[Any], settings: Settings, attempts: int = STORE_FAILURE_ATTEMPTS
+) -> None:
+    """Run a handler, retrying with backoff when the store is up but fails (server-side error).
+
+    Handlers are idempotent (deterministic ids, applied events), so running one again is safe. Only
+    after ``attempts`` failures is the event refused, with the store's error as the reason.
+    """
+    delay = settings.retry_initial_seconds
+    for attempt in range(1, attempts + 1):
+        try:
+            await handler(received)
+            return
+        except OperationFailure as exc:
+            if attempt == attempts:
+                raise
+            log.warning("store operation failed, retrying", attempt=attempt, error=str(exc)[:300])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, settings.retry_max_seconds)
 
 
 async def _raw_body(message: Any) -> Any:
