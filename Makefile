@@ -10,7 +10,7 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: setup up down status demo test unit e2e lint fmt benchmark clean
+.PHONY: setup up down status demo test unit e2e lint fmt eval-matching clean
 
 $(UV):
 	@command -v python3 >/dev/null || { echo "python3 (3.11+) is required"; exit 2; }
@@ -35,6 +35,10 @@ status: setup
 demo: setup  ## stack + services + a realistic scenario; leaves everything running
 	$(PY) deploy/local/stack.py up --services
 	$(PY) deploy/demo/scenario.py
+
+eval-matching: setup  ## precision and recall of person matching on the labelled evaluation sets
+	@.venv/bin/alliance-match evaluate shared/evaluation/person_pairs.csv --min-precision 0.98 --min-recall 0.95
+	@.venv/bin/alliance-match evaluate shared/evaluation/person_pairs_hard.csv
 
 lint: setup
 	.venv/bin/ruff check .
