@@ -48,6 +48,10 @@ FIREARMS_INTAKE = "alliance.firearms.intake"
 FIREARMS_EVENTS = "alliance.firearms.events"
 CHEMICALS_INTAKE = "alliance.chemicals.intake"
 CHEMICALS_EVENTS = "alliance.chemicals.events"
+EXTRADITION_INTAKE = "alliance.extradition.intake"
+EXTRADITION_EVENTS = "alliance.extradition.events"
+MONEY_LAUNDERING_INTAKE = "alliance.money_laundering.intake"
+MONEY_LAUNDERING_EVENTS = "alliance.money_laundering.events"
 REPLIES_PREFIX = "alliance.replies."
 
 

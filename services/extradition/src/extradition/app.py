@@ -1,0 +1,53 @@
+"""Extradition service entry point: ``alliance-extradition``."""
+
+from __future__ import annotations
+
+from alliance.contracts.extradition import (
+    ExtraditionStatusChanged,
+    FugitiveLocated,
+    FugitiveRecorded,
+    MlatStatusChanged,
+    PersonMatchDecided,
+    ProvisionalArrestRequested,
+    StatusReportPublished,
+)
+from alliance.deadlines import DeadlineApproaching, DeadlineBreached
+from alliance.service import Service, ServiceSpec
+from alliance.settings import EXTRADITION_EVENTS
+from extradition import __version__, handlers
+from extradition.domain import ExtraditionRequest, MlatRequest
+from extradition.store import COLLECTIONS, EXTRADITIONS, MLAT_REQUESTS
+
+SPEC = ServiceSpec(
+    name="extradition",
+    version=__version__,
+    default_http_port=8105,
+    events_topic=EXTRADITION_EVENTS,
+    publishes={
+        EXTRADITION_EVENTS: [
+            FugitiveRecorded,
+            FugitiveLocated,
+            PersonMatchDecided,
+            ProvisionalArrestRequested,
+            ExtraditionStatusChanged,
+            MlatStatusChanged,
+            StatusReportPublished,
+            DeadlineApproaching,
+            DeadlineBreached,
+        ]
+    },
+    collections=COLLECTIONS,
+    deadlines={EXTRADITIONS: ExtraditionRequest, MLAT_REQUESTS: MlatRequest},
+)
+
+
+def build() -> Service:
+    return Service.assemble(SPEC, handlers.register)
+
+
+def main() -> None:
+    build().run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,435 @@
+"""Fugitives, extradition requests, MLAT requests and status reports (AP5, AP16). Pure rules, no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+from alliance.aggregate import Aggregate
+from alliance.codes import Language, load_code_lists
+from alliance.contracts.common import Person, Place
+from alliance.contracts.extradition import (
+    ExtraditionStatusChanged,
+    ExtraditionStep,
+    FugitiveLocated,
+    FugitiveRecorded,
+    FugitiveRegistered,
+    MlatRequestReceived,
+    MlatStatus,
+    MlatStatusChanged,
+    PersonMatchDecided,
+    ProvisionalArrestRequested,
+    StatusReportPublished,
+)
+from alliance.deadlines import Deadline
+from alliance.errors import DomainRuleViolation
+from alliance.ids import derived_id
+from alliance.markings import Markings, strictest
+from alliance.matching import MatchResult, PersonRecord, match_people, tokens
+
+CODES = load_code_lists("extradition")
+# 1978 US-Mexico Extradition Treaty, Art. 11: the provisionally arrested person is released if the
+# formal request has not been received within sixty days of the arrest.
+FORMAL_REQUEST_PERIOD = timedelta(days=60)
+FORMAL_REQUEST = "formal_request"
+MLAT_REVIEW = "mlat_review"
+MLAT_REVIEW_PERIOD = timedelta(days=30)
+MLAT_EXECUTION = "mlat_execution"
+MLAT_EXECUTION_PERIOD = timedelta(days=180)
+
+
+def record_of(person: Person) -> PersonRecord:
+    return PersonRecord.parse(
+        person.given_names, person.surnames, person.date_of_birth, person.nationality, person.aliases
+    )
+
+
+def person_key(person: Person) -> str:
+    return "|".join(
+        [
+            *tokens(person.given_names),
+            *[t for s in person.surnames for t in tokens(s)],
+            person.date_of_birth.isoformat() if person.date_of_birth else "",
+        ]
+    )
+
+
+class Fugitive(Aggregate):
+    RECORD_TYPE = "fugitive"
+
+    fugitive_reference: str
+    wanted_by: str
+    person: Person
+    charges: list[str]
+    priority: bool
+    surname_keys: list[str]
+    rejected_people: list[str] = []
+
+    @classmethod
+    def register(cls, event: FugitiveRegistered, markings: Markings) -> Fugitive:
+        p = event.person
+        keys = {t for s in p.surnames for t in tokens(s)} | {t for a in p.aliases for t in tokens(a)[1:]}
+        fugitive = cls(
+            id=derived_id("FG", event.wanted_by, event.fugitive_reference),
+            markings=markings,
+            fugitive_reference=event.fugitive_reference,
+            wanted_by=event.wanted_by,
+            person=p,
+            charges=event.charges,
+            priority=event.priority,
+            surname_keys=sorted(keys),
+        )
+        fugitive._raise(
+            FugitiveRecorded(
+                fugitive_id=fugitive.id,
+                **fugitive.model_dump(include={"fugitive_reference", "wanted_by", "person", "charges", "priority"}),
+            )
+        )
+        return fugitive
+
+    def compare(self, detained: Person, detained_in: str) -> MatchResult | None:
+        """A detained person can be this fugitive only in the other country (AP5)."""
+        if detained_in == self.wanted_by or person_key(detained) in self.rejected_people:
+            return None
+        result = match_people(record_of(self.person), record_of(detained))
+        return result if result.match else None
+
+    def reject(self, detained: Person) -> None:
+        """An analyst said no: the same person is not raised against this fugitive again."""
+        key = person_key(detained)
+        if key not in self.rejected_people:
+            self.rejected_people = [*self.rejected_people, key]
+
+    def unreject(self, detained: Person) -> None:
+        self.rejected_people = [k for k in self.rejected_people if k != person_key(detained)]
+
+
+class MatchStatus(StrEnum):
+    PROPOSED = "proposed"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class PersonMatch(Aggregate):
+    """A reversible link between a fugitive and a person detained in a seizure."""
+
+    RECORD_TYPE = "person_match"
+
+    fugitive_id: str
+    seizure_id: str
+    detained_person: Person
+    score: float
+    reasons: list[str]
+    status: MatchStatus = MatchStatus.PROPOSED
+    extradition_request_id: str
+
+    @classmethod
+    def located(
+        cls,
+        fugitive: Fugitive,
+        detained: Person,
+        result: MatchResult,
+        seizure_id: str,
+        place: Place,
+        located_on: date,
+        seizure_markings: Markings,
+    ) -> PersonMatch:
+        match_id = derived_id("PM", fugitive.id, seizure_id, person_key(detained))
+        match = cls(
+            id=match_id,
+            markings=strictest([fugitive.markings, seizure_markings]),
+            fugitive_id=fugitive.id,
+            seizure_id=seizure_id,
+            detained_person=detained,
+            score=result.score,
+            reasons=result.reasons,
+            extradition_request_id=derived_id("EX", match_id),
+        )
+        match._raise(
+            FugitiveLocated(
+                match_id=match_id,
+                fugitive_id=fugitive.id,
+                fugitive_reference=fugitive.fugitive_reference,
+                wanted_by=fugitive.wanted_by,
+                located_in=place.country,
+                seizure_id=seizure_id,
+                detained_person=detained,
+                place=place,
+                located_on=located_on,
+                score=result.score,
+                reasons=result.reasons,
+            )
+        )
+        return match
+
+    def decide(self, decision: str, analyst: str) -> None:
+        new = MatchStatus(decision)
+        if new is self.status:
+            return
+        self.status = new
+        self._raise(
+            PersonMatchDecided(match_id=self.id, fugitive_id=self.fugitive_id, decision=new.value, analyst=analyst)
+        )
+
+
+class ExtraditionStatus(StrEnum):
+    PROVISIONAL_ARREST_REQUESTED = "provisional_arrest_requested"
+    ARRESTED = "arrested"
+    FORMAL_REQUEST_FILED = "formal_request_filed"
+    UNDER_JUDICIAL_REVIEW = "under_judicial_review"
+    GRANTED = "granted"
+    DENIED = "denied"
+    TEMPORARILY_SURRENDERED = "temporarily_surrendered"
+    SURRENDERED = "surrendered"
+    WITHDRAWN = "withdrawn"
+
+
+S = ExtraditionStatus
+# Which step may follow which status; temporary surrender (1997 protocol) lends a person serving a
+# sentence for trial and brings them back to await final surrender.
+TRANSITIONS: dict[ExtraditionStep, tuple[set[ExtraditionStatus], ExtraditionStatus]] = {
+    ExtraditionStep.ARRESTED: ({S.PROVISIONAL_ARREST_REQUESTED}, S.ARRESTED),
+    ExtraditionStep.FORMAL_REQUEST_FILED: ({S.PROVISIONAL_ARREST_REQUESTED, S.ARRESTED}, S.FORMAL_REQUEST_FILED),
+    ExtraditionStep.JUDICIAL_REVIEW_STARTED: ({S.FORMAL_REQUEST_FILED}, S.UNDER_JUDICIAL_REVIEW),
+    ExtraditionStep.GRANTED: ({S.UNDER_JUDICIAL_REVIEW}, S.GRANTED),
+    ExtraditionStep.DENIED: ({S.UNDER_JUDICIAL_REVIEW}, S.DENIED),
+    ExtraditionStep.TEMPORARILY_SURRENDERED: ({S.GRANTED}, S.TEMPORARILY_SURRENDERED),
+    ExtraditionStep.RETURNED: ({S.TEMPORARILY_SURRENDERED}, S.GRANTED),
+    ExtraditionStep.SURRENDERED: ({S.GRANTED}, S.SURRENDERED),
+    ExtraditionStep.WITHDRAWN: (
+        {S.PROVISIONAL_ARREST_REQUESTED, S.ARRESTED, S.FORMAL_REQUEST_FILED, S.UNDER_JUDICIAL_REVIEW, S.GRANTED},
+        S.WITHDRAWN,
+    ),
+}
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+class ExtraditionRequest(Aggregate):
+    RECORD_TYPE = "extradition_request"
+
+    fugitive_id: str
+    requesting_country: str
+    requested_country: str
+    person: Person
+    charges: list[str]
+    priority: bool
+    status: ExtraditionStatus = ExtraditionStatus.PROVISIONAL_ARREST_REQUESTED
+    history: list[dict[str, str]] = []
+
+    @classmethod
+    def provisional_arrest(
+        cls,
+        request_id: str,
+        fugitive: Fugitive,
+        person: Person,
+        requested_country: str,
+        detained_on: date,
+        markings: Markings,
+    ) -> ExtraditionRequest:
+        """The fugitive is already in custody (detained at the seizure): the treaty clock runs from then."""
+        request = cls(
+            id=request_id,
+            markings=markings,
+            fugitive_id=fugitive.id,
+            requesting_country=fugitive.wanted_by,
+            requested_country=requested_country,
+            person=person,
+            charges=fugitive.charges,
+            priority=fugitive.priority,
+        )
+        request._set_deadline(
+            Deadline.starting(
+                FORMAL_REQUEST,
+                f"formal extradition request by {fugitive.wanted_by} for {fugitive.fugitive_reference}",
+                _start_of(detained_on),
+                FORMAL_REQUEST_PERIOD,
+                warn_fraction=0.25,
+            )
+        )
+        deadline = request.deadline(FORMAL_REQUEST)
+        assert deadline is not None
+        request._raise(
+            ProvisionalArrestRequested(
+                extradition_request_id=request.id,
+                fugitive_id=fugitive.id,
+                requesting_country=fugitive.wanted_by,
+                requested_country=requested_country,
+                person=person,
+                charges=fugitive.charges,
+                formal_request_due_at=deadline.due_at,
+                status=request.status,
+            )
+        )
+        return request
+
+    def advance(self, step: ExtraditionStep, on: date, grounds: str | None) -> None:
+        allowed, target = TRANSITIONS[step]
+        if self.status not in allowed:
+            raise DomainRuleViolation(
+                f"extradition request {self.id} is {self.status.value}: cannot record {step.value}"
+            )
+        if step is ExtraditionStep.DENIED and not grounds:
+            raise DomainRuleViolation("a denial must give its grounds")
+        previous, self.status = self.status, target
+        self.history = [*self.history, {"status": target.value, "on": on.isoformat()}]
+        if step is ExtraditionStep.ARRESTED:  # the sixty days run from the arrest itself
+            self._set_deadline(
+                Deadline.starting(
+                    FORMAL_REQUEST,
+                    f"formal extradition request for {self.fugitive_id}",
+                    _start_of(on),
+                    FORMAL_REQUEST_PERIOD,
+                )
+            )
+        if step in {ExtraditionStep.FORMAL_REQUEST_FILED, ExtraditionStep.WITHDRAWN}:
+            self._close_deadline(FORMAL_REQUEST)
+        self._raise(
+            ExtraditionStatusChanged(
+                extradition_request_id=self.id,
+                previous_status=previous.value,
+                status=target.value,
+                on=on,
+                grounds=grounds,
+            )
+        )
+
+
+M = MlatStatus
+MLAT_FINAL = {M.EXECUTED, M.PARTIALLY_EXECUTED, M.REFUSED, M.WITHDRAWN}
+MLAT_NEXT: dict[MlatStatus, set[MlatStatus]] = {
+    M.RECEIVED: {M.UNDER_REVIEW, M.WITHDRAWN, M.REFUSED},
+    M.UNDER_REVIEW: {M.INFORMATION_REQUESTED, M.IN_EXECUTION, M.REFUSED, M.WITHDRAWN},
+    M.INFORMATION_REQUESTED: {M.UNDER_REVIEW, M.REFUSED, M.WITHDRAWN},
+    M.IN_EXECUTION: {M.EXECUTED, M.PARTIALLY_EXECUTED, M.REFUSED, M.WITHDRAWN},
+}
+
+
+class MlatRequest(Aggregate):
+    RECORD_TYPE = "mlat_request"
+
+    mlat_reference: str
+    requesting_country: str
+    requested_country: str
+    subject: str
+    assistance: list[str]
+    priority: bool
+    status: MlatStatus = MlatStatus.RECEIVED
+    grounds: str | None = None
+
+    @staticmethod
+    def id_for(requesting_country: str, reference: str) -> str:
+        return derived_id("ML", requesting_country, reference)
+
+    @classmethod
+    def receive(cls, event: MlatRequestReceived, markings: Markings, now: datetime) -> MlatRequest:
+        if event.requesting_country == event.requested_country:
+            raise DomainRuleViolation("requesting and requested country must differ")
+        request = cls(
+            id=cls.id_for(event.requesting_country, event.mlat_reference),
+            markings=markings,
+            **event.model_dump(
+                include={
+                    "mlat_reference",
+                    "requesting_country",
+                    "requested_country",
+                    "subject",
+                    "assistance",
+                    "priority",
+                }
+            ),
+        )
+        request._set_deadline(
+            Deadline.starting(MLAT_REVIEW, f"review of MLAT request {event.mlat_reference}", now, MLAT_REVIEW_PERIOD)
+        )
+        request._raise(request._changed(None))
+        return request
+
+    def move(self, status: MlatStatus, grounds: str | None, now: datetime) -> None:
+        if status not in MLAT_NEXT.get(self.status, set()):
+            raise DomainRuleViolation(
+                f"MLAT request {self.mlat_reference} is {self.status.value}: cannot become {status.value}"
+            )
+        if status is MlatStatus.REFUSED and not grounds:
+            raise DomainRuleViolation("a refusal must give its grounds")
+        previous, self.status, self.grounds = self.status, status, grounds
+        if status in {M.INFORMATION_REQUESTED, M.IN_EXECUTION} or status in MLAT_FINAL:
+            self._close_deadline(MLAT_REVIEW)
+        if status is M.IN_EXECUTION:
+            self._set_deadline(
+                Deadline.starting(
+                    MLAT_EXECUTION, f"execution of MLAT request {self.mlat_reference}", now, MLAT_EXECUTION_PERIOD
+                )
+            )
+        if status in MLAT_FINAL:
+            self._close_deadline(MLAT_EXECUTION)
+        self._raise(self._changed(previous))
+
+    def _changed(self, previous: MlatStatus | None) -> MlatStatusChanged:
+        return MlatStatusChanged(
+            mlat_request_id=self.id,
+            mlat_reference=self.mlat_reference,
+            requesting_country=self.requesting_country,
+            requested_country=self.requested_country,
+            previous_status=previous.value if previous else None,
+            status=self.status.value,
+            grounds=self.grounds,
+        )
+
+
+class StatusReport(Aggregate):
+    """Periodic report on priority cases for both countries (AP5 objective 3, AP16 action 3)."""
+
+    RECORD_TYPE = "status_report"
+
+    report: StatusReportPublished
+
+    @classmethod
+    def compile(
+        cls,
+        report_id: str,
+        extraditions: list[ExtraditionRequest],
+        mlats: list[MlatRequest],
+        request_markings: Markings,
+        language: Language,
+        now: datetime,
+    ) -> StatusReport:
+        priority_x = [x for x in extraditions if x.priority]
+        priority_m = [m for m in mlats if m.priority]
+        rows_x = [
+            {
+                "extradition_request_id": x.id,
+                "requesting_country": x.requesting_country,
+                "requested_country": x.requested_country,
+                "person": f"{x.person.given_names} {' '.join(x.person.surnames)}",
+                "status": CODES["extradition_status"].label(x.status.value, language),
+                "formal_request_due": d.due_at.date().isoformat() if (d := x.deadline(FORMAL_REQUEST)) else None,
+            }
+            for x in priority_x
+        ]
+        rows_m = [
+            {
+                "mlat_reference": m.mlat_reference,
+                "requesting_country": m.requesting_country,
+                "requested_country": m.requested_country,
+                "subject": m.subject,
+                "status": CODES["mlat_status"].label(m.status.value, language),
+            }
+            for m in priority_m
+        ]
+        report = StatusReportPublished(
+            language=language,
+            generated_at=now,
+            extraditions=rows_x,
+            mlat_requests=rows_m,
+            totals={"priority_extraditions": len(rows_x), "priority_mlat_requests": len(rows_m)},
+        )
+        record = cls(
+            id=report_id,
+            markings=strictest([request_markings, *(r.markings for r in [*priority_x, *priority_m])]),
+            report=report,
+        )
+        record._raise(report)
+        return record

@@ -1,0 +1,160 @@
+"""Thin subscribers: fugitives and requests from central authorities; detained persons from seizures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+
+from alliance.contracts.extradition import (
+    ExtraditionStep,
+    ExtraditionStepReported,
+    FugitiveRegistered,
+    MlatRequestReceived,
+    MlatStatusReported,
+    PersonMatchReviewed,
+    StatusReportRequested,
+)
+from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
+from alliance.errors import DomainRuleViolation
+from alliance.ids import derived_id
+from alliance.matching import tokens
+from alliance.messaging import Received
+from alliance.service import Service
+from alliance.settings import EXTRADITION_INTAKE, INTERDICTION_EVENTS
+from extradition.domain import ExtraditionRequest, Fugitive, MatchStatus, MlatRequest, PersonMatch, StatusReport
+from extradition.store import EXTRADITIONS, FUGITIVES, MATCHES, MLAT_REQUESTS, REPORTS
+
+log = structlog.get_logger(__name__)
+
+
+def register(service: Service) -> None:
+    intake = service.consumer(EXTRADITION_INTAKE, "intake", intake=True)
+    seizures = service.consumer(INTERDICTION_EVENTS, "seizures", intake=False)
+    fugitives = service.store(FUGITIVES)
+    matches = service.store(MATCHES)
+    extraditions = service.store(EXTRADITIONS)
+    mlats = service.store(MLAT_REQUESTS)
+    reports = service.store(REPORTS)
+
+    @intake.on(FugitiveRegistered)
+    async def fugitive_registered(received: Received[FugitiveRegistered]) -> None:
+        await service.save(fugitives, Fugitive.register(received.data, received.event.markings))
+
+    async def detained_persons(received: Received[SeizureRecorded]) -> None:
+        """Flow 4: a detained person wanted by the other country is located; provisional arrest follows."""
+        seizure = received.data
+        for person in seizure.detained_persons:
+            keys = {t for s in person.surnames for t in tokens(s)} | {t for a in person.aliases for t in tokens(a)}
+            for doc in await fugitives.find({"surname_keys": {"$in": sorted(keys)}}):
+                fugitive = Fugitive.from_document(doc)
+                result = fugitive.compare(person, seizure.place.country)
+                if result is None:
+                    continue
+                match = PersonMatch.located(
+                    fugitive,
+                    person,
+                    result,
+                    seizure.seizure_id,
+                    seizure.place,
+                    seizure.seized_at.date(),
+                    received.event.markings,
+                )
+                if not await service.save(matches, match):
+                    continue  # already raised (redelivery or correction of the same seizure)
+                log.warning("fugitive located", fugitive_id=fugitive.id, match_id=match.id, score=result.score)
+                await service.save(
+                    extraditions,
+                    ExtraditionRequest.provisional_arrest(
+                        match.extradition_request_id,
+                        fugitive,
+                        person,
+                        seizure.place.country,
+                        seizure.seized_at.date(),
+                        match.markings,
+                    ),
+                )
+
+    seizures.on(SeizureRecorded)(detained_persons)
+    seizures.on(SeizureCorrected)(detained_persons)
+
+    @intake.on(PersonMatchReviewed)
+    async def match_reviewed(received: Received[PersonMatchReviewed]) -> None:
+        review = received.data
+        match = await service.change(
+            matches,
+            PersonMatch,
+            review.match_id,
+            lambda m: m.decide(review.decision, review.analyst),
+            cause=received.cause,
+        )
+        if match is None:
+            raise DomainRuleViolation(f"no person match {review.match_id}")
+        rejected = match.status is MatchStatus.REJECTED
+        person = match.detained_person
+        await service.change(
+            fugitives, Fugitive, match.fugitive_id, lambda f: f.reject(person) if rejected else f.unreject(person)
+        )
+        if rejected:  # no provisional arrest for someone who is not the fugitive
+            request = await service.load(extraditions, ExtraditionRequest, match.extradition_request_id)
+            if request is not None and request.status.value == "provisional_arrest_requested":
+                await service.change(
+                    extraditions,
+                    ExtraditionRequest,
+                    request.id,
+                    lambda x: x.advance(
+                        ExtraditionStep.WITHDRAWN, datetime.now(UTC).date(), "match rejected by analyst"
+                    ),
+                )
+
+    @intake.on(ExtraditionStepReported)
+    async def step_reported(received: Received[ExtraditionStepReported]) -> None:
+        step = received.data
+
+        def advance(x: ExtraditionRequest) -> None:
+            x.absorb_markings(received.event.markings)
+            x.advance(step.step, step.on, step.grounds)
+
+        if (
+            await service.change(
+                extraditions, ExtraditionRequest, step.extradition_request_id, advance, cause=received.cause
+            )
+            is None
+        ):
+            raise DomainRuleViolation(f"no extradition request {step.extradition_request_id}")
+
+    @intake.on(MlatRequestReceived)
+    async def mlat_received(received: Received[MlatRequestReceived]) -> None:
+        await service.save(mlats, MlatRequest.receive(received.data, received.event.markings, datetime.now(UTC)))
+
+    @intake.on(MlatStatusReported)
+    async def mlat_status(received: Received[MlatStatusReported]) -> None:
+        report = received.data
+
+        def move(m: MlatRequest) -> None:
+            m.absorb_markings(received.event.markings)
+            m.move(report.status, report.grounds, datetime.now(UTC))
+
+        if (
+            await service.change(
+                mlats,
+                MlatRequest,
+                MlatRequest.id_for(report.requesting_country, report.mlat_reference),
+                move,
+                cause=received.cause,
+            )
+            is None
+        ):
+            raise DomainRuleViolation(f"no MLAT request {report.mlat_reference} from {report.requesting_country}")
+
+    @intake.on(StatusReportRequested)
+    async def status_report(received: Received[StatusReportRequested]) -> None:
+        report = StatusReport.compile(
+            derived_id("SRP", received.cause),
+            [ExtraditionRequest.from_document(d) for d in await extraditions.find({"priority": True})],
+            [MlatRequest.from_document(d) for d in await mlats.find({"priority": True})],
+            received.event.markings,
+            received.data.language,
+            datetime.now(UTC),
+        )
+        await service.save(reports, report)

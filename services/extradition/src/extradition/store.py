@@ -1,0 +1,10 @@
+"""Extradition's own database."""
+
+from __future__ import annotations
+
+FUGITIVES = "fugitives"
+MATCHES = "person_matches"
+EXTRADITIONS = "extradition_requests"
+MLAT_REQUESTS = "mlat_requests"
+REPORTS = "status_reports"
+COLLECTIONS = [FUGITIVES, MATCHES, EXTRADITIONS, MLAT_REQUESTS, REPORTS]
