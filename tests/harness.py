@@ -309,6 +309,34 @@ async def read_until(topics: Sequence[str], done: Callable[[list[Record]], bool]
     return records
 
 
+async def read_all(topics: Sequence[str]) -> list[Record]:
+    """Everything on ``topics`` up to their current end."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        async with asyncio.timeout(60):
+            while True:
+                positions = {tp: await consumer.position(tp) for tp in ends}
+                if all(positions[tp] >= end for tp, end in ends.items()):
+                    break
+                for _, messages in (await consumer.getmany(timeout_ms=500)).items():
+                    records.extend(_record(m) for m in messages)
+    finally:
+        await consumer.stop()
+    return records
+
+
 def _record(m: ConsumerRecord[bytes, bytes]) -> Record:
     return Record(
         m.topic,

@@ -168,11 +168,12 @@ class Service:
                 aggregate = await self.load(store, kind, record_id)
                 if aggregate is None or (cause is not None and aggregate.has_applied(cause)):
                     return aggregate
+                before = aggregate.model_dump()
                 apply(aggregate)
                 if cause is not None:
                     aggregate.mark_applied(cause)
-                elif not aggregate.pending_events:
-                    return aggregate
+                elif not aggregate.pending_events and aggregate.model_dump() == before:
+                    return aggregate  # nothing changed: nothing to store
                 try:
                     await self._update_held(store, aggregate, topic)
                     return aggregate
