@@ -26,7 +26,7 @@ def system(stack: None, otlp: OtlpReceiver) -> Iterator[System]:
     """
     running = System(namespace=f"t{uuid.uuid4().hex[:10]}", otlp=otlp)
     try:
-        for name in ("interdiction", "firearms", "chemicals", "extradition"):
+        for name in ("interdiction", "firearms", "chemicals", "money_laundering", "extradition"):
             running.start(name, {"ALLIANCE_DEADLINE_SCAN_SECONDS": "0.5", "ALLIANCE_TRACE_REPLY_HOURS": str(20 / 3600)})
         yield running
     finally:

@@ -38,7 +38,7 @@ KAFKA_PORT = int(os.environ.get("ALLIANCE_KAFKA_PORT", "9092"))
 CONTROLLER_PORT = int(os.environ.get("ALLIANCE_KAFKA_CONTROLLER_PORT", "9093"))
 MONGO_PORT = int(os.environ.get("ALLIANCE_MONGO_PORT", "27017"))
 KAFKA_HEAP = os.environ.get("ALLIANCE_KAFKA_HEAP", "512m")
-SERVICES = {"interdiction": 8101, "firearms": 8102, "chemicals": 8103, "extradition": 8105}
+SERVICES = {"interdiction": 8101, "firearms": 8102, "chemicals": 8103, "money_laundering": 8104, "extradition": 8105}
 
 RUN = HOME / "run"
 LOGS = HOME / "logs"

@@ -11,6 +11,7 @@ from alliance.contracts.common import Person, Place
 from alliance.contracts.extradition import (
     ExtraditionStatusChanged,
     ExtraditionStep,
+    FugitiveLinkedToTrace,
     FugitiveLocated,
     FugitiveRecorded,
     FugitiveRegistered,
@@ -64,6 +65,7 @@ class Fugitive(Aggregate):
     priority: bool
     surname_keys: list[str]
     rejected_people: list[str] = []
+    trace_links: list[str] = []
 
     @classmethod
     def register(cls, event: FugitiveRegistered, markings: Markings) -> Fugitive:
@@ -93,6 +95,26 @@ class Fugitive(Aggregate):
             return None
         result = match_people(record_of(self.person), record_of(detained))
         return result if result.match else None
+
+    def link_trace(self, trace_request_id: str, purchaser: Person, markings: Markings) -> None:
+        """Flow 5: the first retail purchaser of a traced crime gun is this fugitive."""
+        if trace_request_id in self.trace_links or person_key(purchaser) in self.rejected_people:
+            return
+        result = match_people(record_of(self.person), record_of(purchaser))
+        if not result.match:
+            return
+        self.absorb_markings(markings)
+        self.trace_links = [*self.trace_links, trace_request_id]
+        self._raise(
+            FugitiveLinkedToTrace(
+                fugitive_id=self.id,
+                fugitive_reference=self.fugitive_reference,
+                trace_request_id=trace_request_id,
+                purchaser=purchaser,
+                score=result.score,
+                reasons=result.reasons,
+            )
+        )
 
     def reject(self, detained: Person) -> None:
         """An analyst said no: the same person is not raised against this fugitive again."""

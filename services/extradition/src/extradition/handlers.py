@@ -15,13 +15,14 @@ from alliance.contracts.extradition import (
     PersonMatchReviewed,
     StatusReportRequested,
 )
+from alliance.contracts.firearms import TraceCompleted
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
 from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
 from alliance.matching import tokens
 from alliance.messaging import Received
 from alliance.service import Service
-from alliance.settings import EXTRADITION_INTAKE, INTERDICTION_EVENTS
+from alliance.settings import EXTRADITION_INTAKE, FIREARMS_EVENTS, INTERDICTION_EVENTS
 from extradition.domain import ExtraditionRequest, Fugitive, MatchStatus, MlatRequest, PersonMatch, StatusReport
 from extradition.store import EXTRADITIONS, FUGITIVES, MATCHES, MLAT_REQUESTS, REPORTS
 
@@ -31,6 +32,7 @@ log = structlog.get_logger(__name__)
 def register(service: Service) -> None:
     intake = service.consumer(EXTRADITION_INTAKE, "intake", intake=True)
     seizures = service.consumer(INTERDICTION_EVENTS, "seizures", intake=False)
+    traces = service.consumer(FIREARMS_EVENTS, "traces", intake=False)
     fugitives = service.store(FUGITIVES)
     matches = service.store(MATCHES)
     extraditions = service.store(EXTRADITIONS)
@@ -77,6 +79,19 @@ def register(service: Service) -> None:
 
     seizures.on(SeizureRecorded)(detained_persons)
     seizures.on(SeizureCorrected)(detained_persons)
+
+    @traces.on(TraceCompleted)
+    async def trace_completed(received: Received[TraceCompleted]) -> None:
+        """Flow 5: a traced gun's purchaser who is a wanted fugitive is linked to the trace."""
+        purchaser = received.data.purchaser
+        keys = sorted({t for s in purchaser.surnames for t in tokens(s)})
+        for doc in await fugitives.find({"surname_keys": {"$in": keys}}):
+            await service.change(
+                fugitives,
+                Fugitive,
+                doc["_id"],
+                lambda f: f.link_trace(received.data.trace_request_id, purchaser, received.event.markings),
+            )
 
     @intake.on(PersonMatchReviewed)
     async def match_reviewed(received: Received[PersonMatchReviewed]) -> None:

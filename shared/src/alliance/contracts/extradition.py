@@ -196,3 +196,16 @@ class StatusReportPublished(Fact):
     extraditions: list[dict[str, Any]]
     mlat_requests: list[dict[str, Any]]
     totals: dict[str, int]
+
+
+class FugitiveLinkedToTrace(Fact):
+    """A traced gun's first retail purchaser matches a fugitive (flow 5)."""
+
+    EVENT_TYPE: ClassVar[str] = "org.alliance.extradition.fugitive.linked_to_trace.v1"
+
+    fugitive_id: str
+    fugitive_reference: str
+    trace_request_id: str
+    purchaser: Person
+    score: float
+    reasons: list[str]

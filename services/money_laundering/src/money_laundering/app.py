@@ -1,0 +1,57 @@
+"""Money-laundering service entry point: ``alliance-money-laundering``."""
+
+from __future__ import annotations
+
+from alliance.contracts.money_laundering import (
+    AssetForfeitureRecorded,
+    AssetSeized,
+    AssetSharingProposed,
+    CompanyFlagged,
+    CurrencyDeclarationRecorded,
+    FinancialReportRecorded,
+    InvestigationRecorded,
+    MoneyLaunderingAlertRaised,
+    SubjectLinked,
+)
+from alliance.deadlines import DeadlineApproaching, DeadlineBreached
+from alliance.service import Service, ServiceSpec
+from alliance.settings import MONEY_LAUNDERING_EVENTS
+from money_laundering import __version__, handlers
+from money_laundering.domain import Alert, CashActivity
+from money_laundering.store import ALERTS, CASH, COLLECTIONS
+
+SPEC = ServiceSpec(
+    name="money_laundering",
+    version=__version__,
+    default_http_port=8104,
+    events_topic=MONEY_LAUNDERING_EVENTS,
+    publishes={
+        MONEY_LAUNDERING_EVENTS: [
+            FinancialReportRecorded,
+            CurrencyDeclarationRecorded,
+            MoneyLaunderingAlertRaised,
+            InvestigationRecorded,
+            AssetSeized,
+            AssetForfeitureRecorded,
+            AssetSharingProposed,
+            CompanyFlagged,
+            SubjectLinked,
+            DeadlineApproaching,
+            DeadlineBreached,
+        ]
+    },
+    collections=COLLECTIONS,
+    deadlines={ALERTS: Alert, CASH: CashActivity},
+)
+
+
+def build() -> Service:
+    return Service.assemble(SPEC, handlers.register)
+
+
+def main() -> None:
+    build().run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,515 @@
+"""Financial reports, cash activity, declarations, alerts, investigations and assets (AP12, AP13).
+
+Pure rules, no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+from alliance.aggregate import Aggregate
+from alliance.contracts.chemicals import Company
+from alliance.contracts.common import Person, Place
+from alliance.contracts.money_laundering import (
+    AlertKind,
+    AssetForfeitureRecorded,
+    AssetSeized,
+    AssetSharingProposed,
+    CompanyFlagged,
+    CrossBorderFiguresReported,
+    CurrencyDeclarationFiled,
+    CurrencyDeclarationRecorded,
+    FinancialReportRecorded,
+    FinancialReportSubmitted,
+    InvestigationOpened,
+    InvestigationRecorded,
+    MoneyLaunderingAlertRaised,
+    Party,
+    PartyKind,
+    ReportCode,
+    SubjectLinked,
+    Transaction,
+    TransactionMode,
+)
+from alliance.deadlines import Deadline
+from alliance.errors import DomainRuleViolation
+from alliance.ids import derived_id
+from alliance.markings import Markings, strictest
+from alliance.matching import MatchResult, PersonRecord, match_people, tokens
+from alliance.names import company_key
+
+CASH_REPORTING_THRESHOLD = 10_000.0  # USD (FinCEN CTR; Mexico's cash reporting uses a similar figure)
+STRUCTURING_FLOOR = 0.8  # cash amounts from 80% of the threshold up to it are "just below"
+STRUCTURING_COUNT = 3
+STRUCTURING_WINDOW = timedelta(days=7)
+SUSPICIOUS_REPORT = "suspicious_report_filing"
+SUSPICIOUS_REPORT_PERIOD = timedelta(days=30)
+CURRENCY_REPORT = "currency_report_filing"
+CURRENCY_REPORT_PERIOD = timedelta(days=15)
+RECONCILIATION_TOLERANCE = 0.10  # AP12 1.4: figures differing by more than this do not reconcile
+DEFAULT_SHARE_PERCENT = 50.0  # AP13: reciprocal sharing; the actual share reflects each country's part
+
+
+def _day(d: date) -> datetime:
+    return datetime.combine(d, time(), UTC)
+
+
+def party_key(party: Party) -> str:
+    """The same party across reports: folded names and date of birth, company name, or account."""
+    if party.kind is PartyKind.PERSON and party.person:
+        p = party.person
+        return "person|" + "|".join(
+            [
+                *tokens(p.given_names),
+                *[t for s in p.surnames for t in tokens(s)],
+                p.date_of_birth.isoformat() if p.date_of_birth else "",
+            ]
+        )
+    if party.kind is PartyKind.COMPANY and party.company_name:
+        return f"company|{company_key(party.company_name)}"
+    return f"account|{(party.institution or '').lower()}|{party.account_number}"
+
+
+def person_record(person: Person) -> PersonRecord:
+    return PersonRecord.parse(
+        person.given_names, person.surnames, person.date_of_birth, person.nationality, person.aliases
+    )
+
+
+class Alert(Aggregate):
+    """A detection with its evidence; a suspicious-activity report is due within 30 days."""
+
+    RECORD_TYPE = "money_laundering_alert"
+
+    kind: AlertKind
+    summary: str
+    subjects: list[Party]
+    evidence: dict[str, object]
+
+    @classmethod
+    def raise_(
+        cls,
+        alert_id: str,
+        kind: AlertKind,
+        summary: str,
+        subjects: list[Party],
+        evidence: dict[str, object],
+        markings: Markings,
+        now: datetime,
+    ) -> Alert:
+        alert = cls(id=alert_id, markings=markings, kind=kind, summary=summary, subjects=subjects, evidence=evidence)
+        alert._set_deadline(
+            Deadline.starting(
+                SUSPICIOUS_REPORT, f"suspicious activity report for {kind.value} alert", now, SUSPICIOUS_REPORT_PERIOD
+            )
+        )
+        alert._raise(
+            MoneyLaunderingAlertRaised(
+                alert_id=alert.id, kind=kind, summary=summary, subjects=subjects, evidence=evidence
+            )
+        )
+        return alert
+
+    def answered_by_report(self) -> None:
+        self._close_deadline(SUSPICIOUS_REPORT)
+
+
+class FinancialReport(Aggregate):
+    RECORD_TYPE = "financial_report"
+
+    report: FinancialReportSubmitted
+
+    @classmethod
+    def submit(cls, report: FinancialReportSubmitted, source: str, markings: Markings) -> FinancialReport:
+        """goAML business rules: what each kind of report must contain, with the reason when it does not."""
+        if report.report_code in {ReportCode.STR, ReportCode.SAR}:
+            if not report.subjects:
+                raise DomainRuleViolation("a suspicious report needs at least one subject")
+            if not report.indicators:
+                raise DomainRuleViolation("a suspicious report needs at least one indicator")
+        if report.report_code is ReportCode.CTR and not any(
+            t.mode is TransactionMode.CASH and t.amount >= CASH_REPORTING_THRESHOLD for t in report.transactions
+        ):
+            raise DomainRuleViolation(
+                f"a currency transaction report needs a cash transaction of at least {CASH_REPORTING_THRESHOLD:,.0f}"
+            )
+        if any(t.date > report.report_date for t in report.transactions):
+            raise DomainRuleViolation("a transaction is dated after the report")
+        record = cls(id=derived_id("FR", source, report.report_reference), markings=markings, report=report)
+        totals: dict[str, float] = {}
+        for t in report.transactions:
+            totals[t.currency] = round(totals.get(t.currency, 0.0) + t.amount, 2)
+        record._raise(
+            FinancialReportRecorded(
+                report_id=record.id,
+                report_reference=report.report_reference,
+                report_code=report.report_code,
+                reporting_entity=report.reporting_entity,
+                reporting_country=report.reporting_country,
+                transactions=len(report.transactions),
+                total_amount=totals,
+                subjects=report.subjects,
+            )
+        )
+        return record
+
+    def cash_by_party(self) -> dict[str, tuple[Party, list[Transaction]]]:
+        """Cash transactions grouped by the party who conducted them (the payer, else the subjects)."""
+        grouped: dict[str, tuple[Party, list[Transaction]]] = {}
+        for t in self.report.transactions:
+            if t.mode is not TransactionMode.CASH:
+                continue
+            for party in [t.from_party] if t.from_party else self.report.subjects:
+                grouped.setdefault(party_key(party), (party, []))[1].append(t)
+        return grouped
+
+
+class CashActivity(Aggregate):
+    """One party's cash transactions across reports: structuring and currency-report obligations (AP12)."""
+
+    RECORD_TYPE = "cash_activity"
+
+    party: Party
+    transactions: list[dict[str, object]] = []
+    structuring_alerted: list[str] = []
+
+    @staticmethod
+    def id_for(party: Party) -> str:
+        return derived_id("CA", party_key(party))
+
+    def record(self, report: FinancialReport, transactions: list[Transaction], markings: Markings) -> list[str]:
+        """Add the report's cash transactions; returns the ids of transactions that trigger structuring."""
+        self.absorb_markings(markings)
+        seen = {str(t["key"]) for t in self.transactions}
+        added = []
+        for i, t in enumerate(transactions):
+            key = f"{report.id}:{i}"
+            if key in seen:
+                continue
+            self.transactions = [
+                *self.transactions,
+                {
+                    "key": key,
+                    "date": t.date.isoformat(),
+                    "amount": t.amount,
+                    "currency": t.currency,
+                    "report": report.report.report_code,
+                },
+            ]
+            added.append((key, t))
+            large = t.amount >= CASH_REPORTING_THRESHOLD
+            if large and report.report.report_code is not ReportCode.CTR:
+                # A large cash transaction must also be reported on a CTR within 15 days.
+                self._set_deadline(
+                    Deadline.starting(
+                        f"{CURRENCY_REPORT}:{t.date}:{t.amount:.2f}",
+                        f"currency transaction report for {t.amount:,.2f} {t.currency}",
+                        _day(t.date),
+                        CURRENCY_REPORT_PERIOD,
+                    )
+                )
+            if large and report.report.report_code is ReportCode.CTR:
+                self._close_deadline(f"{CURRENCY_REPORT}:{t.date}:{t.amount:.2f}")
+        triggered = [(key, t) for key, t in added if self._structured_around(t)]
+        if not triggered:
+            return []
+        key, t = triggered[-1]  # one alert per pattern, not one per deposit in it
+        for earlier in self.structuring_alerted:
+            when = next(date.fromisoformat(str(x["date"])) for x in self.transactions if x["key"] == earlier)
+            if abs(when - t.date) <= STRUCTURING_WINDOW:
+                return []
+        self.structuring_alerted = [*self.structuring_alerted, key]
+        return [key]
+
+    def _structured_around(self, t: Transaction) -> bool:
+        if not (STRUCTURING_FLOOR * CASH_REPORTING_THRESHOLD <= t.amount < CASH_REPORTING_THRESHOLD):
+            return False
+        near = [
+            x
+            for x in self.transactions
+            if STRUCTURING_FLOOR * CASH_REPORTING_THRESHOLD <= float(str(x["amount"])) < CASH_REPORTING_THRESHOLD
+            and abs(date.fromisoformat(str(x["date"])) - t.date) <= STRUCTURING_WINDOW
+        ]
+        return len(near) >= STRUCTURING_COUNT
+
+    def structuring_evidence(self, around: str) -> dict[str, object]:
+        center = next(x for x in self.transactions if x["key"] == around)
+        day = date.fromisoformat(str(center["date"]))
+        window = [
+            x
+            for x in self.transactions
+            if STRUCTURING_FLOOR * CASH_REPORTING_THRESHOLD <= float(str(x["amount"])) < CASH_REPORTING_THRESHOLD
+            and abs(date.fromisoformat(str(x["date"])) - day) <= STRUCTURING_WINDOW
+        ]
+        return {
+            "threshold": CASH_REPORTING_THRESHOLD,
+            "window_days": STRUCTURING_WINDOW.days,
+            "transactions": [{k: v for k, v in x.items() if k != "key"} for x in window],
+            "total": round(sum(float(str(x["amount"])) for x in window), 2),
+        }
+
+
+class Declaration(Aggregate):
+    RECORD_TYPE = "currency_declaration"
+
+    declaration: CurrencyDeclarationFiled
+    surname_keys: list[str]
+
+    @classmethod
+    def file(cls, event: CurrencyDeclarationFiled, markings: Markings) -> Declaration:
+        keys = sorted({t for s in event.traveller.surnames for t in tokens(s)})
+        record = cls(
+            id=derived_id("CD", event.filed_in, event.declaration_reference),
+            markings=markings,
+            declaration=event,
+            surname_keys=keys,
+        )
+        record._raise(
+            CurrencyDeclarationRecorded(
+                declaration_id=record.id,
+                **event.model_dump(
+                    include={
+                        "declaration_reference",
+                        "direction",
+                        "filed_in",
+                        "traveller",
+                        "amount",
+                        "currency",
+                        "declared_on",
+                    }
+                ),
+            )
+        )
+        return record
+
+
+class AssetStatus(StrEnum):
+    SEIZED = "seized"
+    FORFEITED = "forfeited"
+
+
+class Asset(Aggregate):
+    """Seized currency on its way to forfeiture and sharing (AP13)."""
+
+    RECORD_TYPE = "asset"
+
+    seizure_id: str
+    amount: float
+    currency: str
+    seizing_country: str
+    place: Place
+    seized_on: date
+    detained: list[Person]
+    status: AssetStatus = AssetStatus.SEIZED
+    forfeited_amount: float | None = None
+
+    @classmethod
+    def seize(
+        cls,
+        seizure_id: str,
+        item: int,
+        amount: float,
+        currency: str,
+        place: Place,
+        seized_on: date,
+        detained: list[Person],
+        markings: Markings,
+    ) -> Asset:
+        asset = cls(
+            id=derived_id("AS", seizure_id, item),
+            markings=markings,
+            seizure_id=seizure_id,
+            amount=amount,
+            currency=currency,
+            seizing_country=place.country,
+            place=place,
+            seized_on=seized_on,
+            detained=detained,
+        )
+        asset._raise(
+            AssetSeized(
+                asset_id=asset.id,
+                seizure_id=seizure_id,
+                amount=amount,
+                currency=currency,
+                seizing_country=place.country,
+                place=place,
+                seized_on=seized_on,
+                status=asset.status,
+            )
+        )
+        return asset
+
+    def declared_by(self, declarations: list[Declaration]) -> list[str]:
+        """Declarations by people detained with the currency, within 3 days, covering the amount."""
+        covered: list[str] = []
+        for d in declarations:
+            decl = d.declaration
+            near = abs((decl.declared_on - self.seized_on).days) <= 3
+            who = any(match_people(person_record(decl.traveller), person_record(p)).match for p in self.detained)
+            if near and who and decl.currency == self.currency and decl.amount >= self.amount * 0.95:
+                covered.append(decl.declaration_reference)
+        return covered
+
+    def forfeit(
+        self,
+        amount: float,
+        legal_basis: str,
+        ordered_on: date,
+        share_percent: float = DEFAULT_SHARE_PERCENT,
+    ) -> None:
+        """Forfeiture, then a sharing proposal to the cooperating country (AP13)."""
+        if self.status is not AssetStatus.SEIZED:
+            raise DomainRuleViolation(f"asset {self.id} is already {self.status.value}")
+        if amount > self.amount:
+            raise DomainRuleViolation(
+                f"cannot forfeit {amount:,.2f}: only {self.amount:,.2f} {self.currency} was seized"
+            )
+        self.status, self.forfeited_amount = AssetStatus.FORFEITED, amount
+        self._raise(
+            AssetForfeitureRecorded(
+                asset_id=self.id,
+                legal_basis=legal_basis,
+                forfeited_amount=amount,
+                currency=self.currency,
+                ordered_on=ordered_on,
+                status=self.status,
+            )
+        )
+        other = "MX" if self.seizing_country == "US" else "US"
+        self._raise(
+            AssetSharingProposed(
+                asset_id=self.id,
+                from_country=self.seizing_country,
+                to_country=other,
+                forfeited_amount=amount,
+                share_percent=share_percent,
+                share_amount=round(amount * share_percent / 100, 2),
+                currency=self.currency,
+                legal_basis=f"{legal_basis}; reciprocal asset sharing between the United States and Mexico (AP13)",
+            )
+        )
+
+
+class CrossBorderFigures(Aggregate):
+    """Both countries' figures for one month and direction; they must reconcile (AP12 1.4)."""
+
+    RECORD_TYPE = "cross_border_figures"
+
+    from_country: str
+    to_country: str
+    year: int
+    month: int
+    reported: dict[str, float] = {}
+    alerted: bool = False
+
+    @staticmethod
+    def id_for(e: CrossBorderFiguresReported) -> str:
+        return derived_id("XB", e.from_country, e.to_country, e.year, e.month)
+
+    def report(self, e: CrossBorderFiguresReported, markings: Markings) -> bool:
+        """Record one country's figure; True when both are in and they do not reconcile."""
+        self.absorb_markings(markings)
+        self.reported = {**self.reported, e.reporting_country: e.total_usd}
+        if len(self.reported) < 2 or self.alerted:
+            return False
+        low, high = sorted(self.reported.values())
+        if high == 0 or (high - low) / high <= RECONCILIATION_TOLERANCE:
+            return False
+        self.alerted = True
+        return True
+
+
+class Investigation(Aggregate):
+    RECORD_TYPE = "investigation"
+
+    investigation_reference: str
+    agency: str
+    subjects: list[Party]
+    coordinated: bool
+    alert_ids: list[str]
+    subject_surname_keys: list[str]
+    links: list[str] = []
+
+    @classmethod
+    def open(cls, event: InvestigationOpened, source: str, markings: Markings) -> Investigation:
+        keys = sorted({t for p in event.subjects if p.person for s in p.person.surnames for t in tokens(s)})
+        inv = cls(
+            id=derived_id("IN", source, event.investigation_reference),
+            markings=markings,
+            investigation_reference=event.investigation_reference,
+            agency=event.agency,
+            subjects=event.subjects,
+            coordinated=event.coordinated,
+            alert_ids=event.alert_ids,
+            subject_surname_keys=keys,
+        )
+        inv._raise(
+            InvestigationRecorded(
+                investigation_id=inv.id,
+                **inv.model_dump(include={"investigation_reference", "agency", "subjects", "coordinated", "alert_ids"}),
+            )
+        )
+        return inv
+
+    def link_purchaser(self, trace_request_id: str, purchaser: Person, markings: Markings) -> bool:
+        """Flow 5: a traced gun's first purchaser is one of the subjects."""
+        if trace_request_id in self.links:
+            return False
+        best: tuple[Person, MatchResult] | None = None
+        for party in self.subjects:
+            if party.person:
+                result = match_people(person_record(party.person), person_record(purchaser))
+                if result.match and (best is None or result.score > best[1].score):
+                    best = (party.person, result)
+        if best is None:
+            return False
+        self.absorb_markings(markings)
+        self.links = [*self.links, trace_request_id]
+        self._raise(
+            SubjectLinked(
+                investigation_id=self.id,
+                trace_request_id=trace_request_id,
+                subject=best[0],
+                purchaser=purchaser,
+                score=best[1].score,
+                reasons=best[1].reasons,
+            )
+        )
+        return True
+
+
+class FlaggedCompany(Aggregate):
+    RECORD_TYPE = "flagged_company"
+
+    company: Company
+    key: str
+    alerts: list[str] = []
+
+    @staticmethod
+    def id_for(company: Company) -> str:
+        return derived_id("FC", company.country, company_key(company.name))
+
+    @classmethod
+    def first(cls, company: Company, markings: Markings) -> FlaggedCompany:
+        return cls(id=cls.id_for(company), markings=markings, company=company, key=company_key(company.name))
+
+    def flag(self, alert_id: str, reason: str, markings: Markings) -> None:
+        if alert_id in self.alerts:
+            return
+        self.absorb_markings(markings)
+        self.alerts = [*self.alerts, alert_id]
+        self._raise(
+            CompanyFlagged(
+                company_id=self.id,
+                name=self.company.name,
+                country=self.company.country,
+                reason=reason,
+                source_alert_id=alert_id,
+            )
+        )
+
+
+def combined(*markings: Markings) -> Markings:
+    return strictest(list(markings))

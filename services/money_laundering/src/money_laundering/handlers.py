@@ -1,0 +1,243 @@
+"""Thin subscribers: reports and declarations from agencies; seizures, diversion alerts and traces
+from the other domains (flows 2, 3 and 5)."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+
+import structlog
+
+from alliance.contracts.chemicals import Company, DiversionAlertRaised
+from alliance.contracts.firearms import TraceCompleted
+from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
+from alliance.contracts.money_laundering import (
+    AlertKind,
+    AssetForfeited,
+    CrossBorderFiguresReported,
+    CurrencyDeclarationFiled,
+    FinancialReportSubmitted,
+    InvestigationOpened,
+    Party,
+    PartyKind,
+    Transaction,
+)
+from alliance.errors import DomainRuleViolation
+from alliance.ids import derived_id
+from alliance.matching import tokens
+from alliance.messaging import Received
+from alliance.service import Service
+from alliance.settings import CHEMICALS_EVENTS, FIREARMS_EVENTS, INTERDICTION_EVENTS, MONEY_LAUNDERING_INTAKE
+from money_laundering.domain import (
+    CASH_REPORTING_THRESHOLD,
+    Alert,
+    Asset,
+    CashActivity,
+    CrossBorderFigures,
+    Declaration,
+    FinancialReport,
+    FlaggedCompany,
+    Investigation,
+    combined,
+)
+from money_laundering.store import (
+    ALERTS,
+    ASSETS,
+    CASH,
+    COMPANIES,
+    DECLARATIONS,
+    FIGURES,
+    INVESTIGATIONS,
+    REPORTS,
+)
+
+log = structlog.get_logger(__name__)
+
+
+def register(service: Service) -> None:
+    intake = service.consumer(MONEY_LAUNDERING_INTAKE, "intake", intake=True)
+    seizures = service.consumer(INTERDICTION_EVENTS, "seizures", intake=False)
+    chemicals = service.consumer(CHEMICALS_EVENTS, "diversion", intake=False)
+    firearms = service.consumer(FIREARMS_EVENTS, "traces", intake=False)
+    reports, cash, declarations = service.store(REPORTS), service.store(CASH), service.store(DECLARATIONS)
+    alerts, assets, figures = service.store(ALERTS), service.store(ASSETS), service.store(FIGURES)
+    investigations, companies = service.store(INVESTIGATIONS), service.store(COMPANIES)
+
+    @intake.on(FinancialReportSubmitted)
+    async def report_submitted(received: Received[FinancialReportSubmitted]) -> None:
+        report = FinancialReport.submit(received.data, received.event.source, received.event.markings)
+        await service.save(reports, report)
+        if received.data.alert_id:
+            await service.change(alerts, Alert, received.data.alert_id, lambda a: a.answered_by_report())
+        now = datetime.now(UTC)
+        for key, (party, transactions) in report.cash_by_party().items():
+            await record_cash(report, party, transactions, now)
+            log.info("cash activity recorded", party=key)
+        for party in received.data.subjects:
+            if party.kind is PartyKind.COMPANY and party.company_name and party.country:
+                flagged = await service.load(
+                    companies,
+                    FlaggedCompany,
+                    FlaggedCompany.id_for(Company(name=party.company_name, country=party.country)),
+                )
+                if flagged is not None:
+                    await service.save(
+                        alerts,
+                        Alert.raise_(
+                            derived_id("AL", flagged.id, report.id),
+                            AlertKind.FLAGGED_COMPANY_REPORTED,
+                            f"{party.company_name}, flagged for precursor diversion, appears in report "
+                            f"{received.data.report_reference}",
+                            [party],
+                            {"flagged_by": flagged.alerts},
+                            combined(flagged.markings, report.markings),
+                            now,
+                        ),
+                    )
+
+    async def record_cash(
+        report: FinancialReport, party: Party, transactions: list[Transaction], now: datetime
+    ) -> None:
+        triggers: list[str] = []
+
+        def create() -> CashActivity:
+            return CashActivity(id=CashActivity.id_for(party), markings=report.markings, party=party)
+
+        def record(activity: CashActivity) -> None:
+            triggers.extend(activity.record(report, transactions, report.markings))
+
+        activity = await service.change_or_create(cash, CashActivity, CashActivity.id_for(party), create, record)
+        for trigger in triggers:  # AP12: several cash reports just under the threshold
+            await service.save(
+                alerts,
+                Alert.raise_(
+                    derived_id("AL", activity.id, trigger),
+                    AlertKind.STRUCTURING,
+                    f"structuring: cash amounts just under {CASH_REPORTING_THRESHOLD:,.0f} within a week",
+                    [party],
+                    activity.structuring_evidence(trigger),
+                    activity.markings,
+                    now,
+                ),
+            )
+
+    @intake.on(CurrencyDeclarationFiled)
+    async def declaration_filed(received: Received[CurrencyDeclarationFiled]) -> None:
+        await service.save(declarations, Declaration.file(received.data, received.event.markings))
+
+    @intake.on(CrossBorderFiguresReported)
+    async def figures_reported(received: Received[CrossBorderFiguresReported]) -> None:
+        e = received.data
+        mismatch: list[bool] = []
+        record = await service.change_or_create(
+            figures,
+            CrossBorderFigures,
+            CrossBorderFigures.id_for(e),
+            lambda: CrossBorderFigures(
+                id=CrossBorderFigures.id_for(e),
+                markings=received.event.markings,
+                from_country=e.from_country,
+                to_country=e.to_country,
+                year=e.year,
+                month=e.month,
+            ),
+            lambda f: mismatch.append(f.report(e, received.event.markings)),
+            cause=received.cause,
+        )
+        if any(mismatch):
+            await service.save(
+                alerts,
+                Alert.raise_(
+                    derived_id("AL", record.id),
+                    AlertKind.UNRECONCILED_FIGURES,
+                    f"{e.from_country}→{e.to_country} currency figures for {e.year}-{e.month:02d} do not reconcile",
+                    [],
+                    {"reported_usd": record.reported},
+                    record.markings,
+                    datetime.now(UTC),
+                ),
+            )
+
+    @intake.on(InvestigationOpened)
+    async def investigation_opened(received: Received[InvestigationOpened]) -> None:
+        await service.save(
+            investigations, Investigation.open(received.data, received.event.source, received.event.markings)
+        )
+
+    @intake.on(AssetForfeited)
+    async def asset_forfeited(received: Received[AssetForfeited]) -> None:
+        e = received.data
+
+        def forfeit(asset: Asset) -> None:
+            asset.absorb_markings(received.event.markings)
+            asset.forfeit(e.forfeited_amount, e.legal_basis, e.ordered_on)
+
+        if await service.change(assets, Asset, e.asset_id, forfeit, cause=received.cause) is None:
+            raise DomainRuleViolation(f"no seized asset {e.asset_id}")
+
+    async def currency_seized(received: Received[SeizureRecorded]) -> None:
+        """Flow 2: seized currency becomes an asset, compared with the border declarations."""
+        s = received.data
+        keys = sorted({t for p in s.detained_persons for n in p.surnames for t in tokens(n)})
+        found = (
+            [Declaration.from_document(d) for d in await declarations.find({"surname_keys": {"$in": keys}})]
+            if keys
+            else []
+        )
+        for item, money in enumerate(s.currency, start=1):
+            asset = Asset.seize(
+                s.seizure_id,
+                item,
+                money.amount,
+                money.currency,
+                s.place,
+                s.seized_at.date(),
+                s.detained_persons,
+                received.event.markings,
+            )
+            if not await service.save(assets, asset):
+                continue
+            covered = asset.declared_by(found)
+            if not covered:
+                subjects = [Party(kind=PartyKind.PERSON, person=p) for p in s.detained_persons]
+                await service.save(
+                    alerts,
+                    Alert.raise_(
+                        derived_id("AL", asset.id, "undeclared"),
+                        AlertKind.UNDECLARED_CURRENCY,
+                        f"{money.amount:,.2f} {money.currency} seized at {s.place.description} was not declared",
+                        subjects,
+                        {"asset_id": asset.id, "seizure_id": s.seizure_id, "declarations_checked": len(found)},
+                        combined(asset.markings, *(d.markings for d in found)),
+                        datetime.now(UTC),
+                    ),
+                )
+
+    seizures.on(SeizureRecorded)(currency_seized)
+    seizures.on(SeizureCorrected)(currency_seized)
+
+    @chemicals.on(DiversionAlertRaised)
+    async def diversion(received: Received[DiversionAlertRaised]) -> None:
+        """Flow 3: companies named in a precursor diversion alert are flagged here."""
+        alert, markings = received.data, received.event.markings
+        for company in (alert.exporter, alert.importer):
+            await service.change_or_create(
+                companies,
+                FlaggedCompany,
+                FlaggedCompany.id_for(company),
+                functools.partial(FlaggedCompany.first, company, markings),
+                lambda f: f.flag(alert.alert_id, alert.reason, markings),
+            )
+
+    @firearms.on(TraceCompleted)
+    async def trace_completed(received: Received[TraceCompleted]) -> None:
+        """Flow 5: a traced gun's purchaser who is an investigation subject is linked to it."""
+        purchaser = received.data.purchaser
+        keys = sorted({t for s in purchaser.surnames for t in tokens(s)})
+        for doc in await investigations.find({"subject_surname_keys": {"$in": keys}}):
+            await service.change(
+                investigations,
+                Investigation,
+                doc["_id"],
+                lambda i: i.link_purchaser(received.data.trace_request_id, purchaser, received.event.markings),
+            )
