@@ -95,3 +95,12 @@ async def test_record_lock_serialises_writers_from_separate_clients(db: object) 
     finally:
         for c in clients:
             await c.close()
+
+
+async def test_a_new_record_keeps_its_empty_lists_and_nulls(db: object) -> None:
+    store = AggregateStore(db, "records", Settings())  # type: ignore[arg-type]
+    assert await store.create("R2", {"tags": [], "note": None, "n": 0}, MARKINGS, [])
+    doc = await store.get("R2")
+    assert doc is not None
+    assert (doc["tags"], doc["note"], doc["n"]) == ([], None, 0)  # FerretDB's $setOnInsert would drop the first two
+    assert not await store.create("R2", {"tags": ["x"]}, MARKINGS, [])  # an existing record is left alone

@@ -143,13 +143,12 @@ class AggregateStore:
             "outbox_updated_at": stamp,
         }
         try:
-            result = await self._retrying(
-                "create",
-                lambda: self.collection.update_one({"_id": record_id}, {"$setOnInsert": document}, upsert=True),
-            )
+            # A plain insert, not an upsert with $setOnInsert: FerretDB v1 drops empty arrays and nulls
+            # from $setOnInsert documents (MongoDB keeps them); an existing _id is refused by both.
+            await self._retrying("create", lambda: self.collection.insert_one({"_id": record_id, **document}))
         except DuplicateKeyError:
-            return False  # created concurrently by another writer (ids are deterministic)
-        return result.upserted_id is not None
+            return False  # created before (redelivery) or concurrently by another writer: ids are deterministic
+        return True
 
     def locked(self, record_id: str) -> Any:
         """``async with store.locked(id):`` — see :func:`record_lock`."""
