@@ -28,10 +28,64 @@ INTAKES = {
         "legitimate_need.declared",
         "incident.reported",
     ],
+    "money_laundering": [
+        "report.submitted",
+        "currency_declaration.filed",
+        "cross_border_figures.reported",
+        "investigation.opened",
+        "asset.forfeited",
+    ],
+    "extradition": [
+        "fugitive.registered",
+        "request_step.reported",
+        "person_match.reviewed",
+        "mlat_request.received",
+        "mlat_request.status_reported",
+        "status_report.requested",
+    ],
 }
 
 # Well-formed events that break a domain rule: unknown records, illegal transitions, unknown codes.
 RULE_BREAKERS: list[tuple[str, str, dict[str, Any], str]] = [
+    (
+        "money_laundering",
+        "report.submitted",
+        {
+            "report_reference": "STR-EMPTY",
+            "report_code": "STR",
+            "reporting_entity": "Banco",
+            "reporting_country": "MX",
+            "report_date": "2026-11-20",
+            "subjects": [],
+            "indicators": [],
+            "transactions": [{"date": "2026-11-19", "amount": 5000, "currency": "MXN", "mode": "cash"}],
+        },
+        "a suspicious report needs at least one subject",
+    ),
+    (
+        "money_laundering",
+        "asset.forfeited",
+        {"asset_id": "AS-none", "legal_basis": "x", "forfeited_amount": 1, "ordered_on": "2026-11-20"},
+        "no seized asset AS-none",
+    ),
+    (
+        "extradition",
+        "request_step.reported",
+        {"extradition_request_id": "EX-none", "step": "granted", "on": "2026-11-20"},
+        "no extradition request EX-none",
+    ),
+    (
+        "extradition",
+        "mlat_request.received",
+        {
+            "mlat_reference": "M-1",
+            "requesting_country": "US",
+            "requested_country": "US",
+            "subject": "x",
+            "assistance": ["records"],
+        },
+        "requesting and requested country must differ",
+    ),
     (
         "firearms",
         "trace_result.reported",
