@@ -29,10 +29,14 @@ from alliance.markings import TLP, Markings
 from alliance.settings import (
     CHEMICALS_EVENTS,
     CHEMICALS_INTAKE,
+    EXTRADITION_EVENTS,
+    EXTRADITION_INTAKE,
     FIREARMS_EVENTS,
     FIREARMS_INTAKE,
     INTERDICTION_EVENTS,
     INTERDICTION_INTAKE,
+    MONEY_LAUNDERING_EVENTS,
+    MONEY_LAUNDERING_INTAKE,
     reply_topic_for,
 )
 
@@ -53,6 +57,8 @@ class Demo:
             INTERDICTION_EVENTS,
             FIREARMS_EVENTS,
             CHEMICALS_EVENTS,
+            MONEY_LAUNDERING_EVENTS,
+            EXTRADITION_EVENTS,
             reply_topic_for("urn:agency:us-cbp:laredo"),
             bootstrap_servers=BOOTSTRAP,
             group_id=None,
@@ -108,6 +114,58 @@ def label(h: dict[str, str]) -> str:
     return f"[TLP:{h['ce_tlp']} rel {h['ce_releasableto']} from {h['ce_originator']}{orcon} · trace {trace}…]"
 
 
+async def setup(demo: Demo) -> None:
+    """Records the flows will meet: a fugitive wanted by Mexico and a Mexican financial investigation."""
+    await demo.send(
+        EXTRADITION_INTAKE,
+        "org.alliance.extradition.fugitive.registered.v1",
+        "urn:agency:mx-fgr",
+        marks(TLP.AMBER, "mx-fgr"),
+        key=f"FGR-{RUN}",
+        data={
+            "fugitive_reference": f"FGR-{RUN}",
+            "wanted_by": "MX",
+            "priority": True,
+            "person": {
+                "given_names": "José Luis",
+                "surnames": ["Hernández", f"Garza{RUN}"],
+                "date_of_birth": "1988-03-14",
+                "nationality": "MX",
+            },
+            "charges": ["delincuencia organizada", "contra la salud"],
+        },
+    )
+    await demo.send(
+        MONEY_LAUNDERING_INTAKE,
+        "org.alliance.money_laundering.investigation.opened.v1",
+        "urn:agency:mx-uif",
+        marks(TLP.AMBER, "mx-uif"),
+        key=f"UIF-{RUN}",
+        data={
+            "investigation_reference": f"UIF-{RUN}",
+            "agency": "Unidad de Inteligencia Financiera",
+            "coordinated": True,
+            "subjects": [
+                {
+                    "kind": "person",
+                    "person": {
+                        "given_names": "Juan Carlos",
+                        "surnames": ["Rivera", f"Soto{RUN}"],
+                        "date_of_birth": "1990-05-04",
+                    },
+                }
+            ],
+        },
+    )
+    await demo.wait_for(
+        "the registrations",
+        lambda _: (
+            bool(demo.of("fugitive.recorded.v1", fugitive_reference=f"FGR-{RUN}"))
+            and bool(demo.of("investigation.recorded.v1", investigation_reference=f"UIF-{RUN}"))
+        ),
+    )
+
+
 async def flow_1(demo: Demo) -> None:
     print("── Flow 1: crime-gun tracing (AP6, AP7) " + "─" * 50)
     reference = f"LRD-2026-{RUN}"
@@ -156,6 +214,14 @@ async def flow_1(demo: Demo) -> None:
                     },
                 ],
                 "currency": [{"amount": 48500, "currency": "USD"}],
+                "detained_persons": [
+                    {
+                        "given_names": "JOSE LUIS",
+                        "surnames": [f"HERNANDEZ GARZA{RUN}"],
+                        "date_of_birth": "1988-03-14",
+                        "nationality": "MX",
+                    }
+                ],
             },
         },
     )
@@ -183,7 +249,7 @@ async def flow_1(demo: Demo) -> None:
         f"(serial obliterated)  {label(rh)}"
     )
 
-    buyer = {"given_names": "Juan Carlos", "surnames": ["Rivera", "Soto"], "date_of_birth": "1990-05-04"}
+    buyer = {"given_names": "Juan Carlos", "surnames": ["Rivera", f"Soto{RUN}"], "date_of_birth": "1990-05-04"}
     dealer = {"name": "Lone Star Guns LLC", "licence_number": "5-74-123-01-2C-45678", "state": "TX"}
     for (_, th, t), sold in zip(traces, ("2026-01-15", "2025-12-01"), strict=True):
         await demo.send(
@@ -249,6 +315,76 @@ async def flow_1(demo: Demo) -> None:
         )
     for _, h, i in indicators(demo.seen):
         print(f"  indicator     {i['indicator']:27} {i['summary']}  {label(h)}")
+
+
+async def flows_5_4_2(demo: Demo) -> None:
+    """What the CBP seizure of flow 1 also set off in the other services."""
+    [(_, _, seizure)] = demo.of("seizure.recorded.v1", report_reference=f"LRD-2026-{RUN}")
+    sid = seizure["seizure_id"]
+    print("── Flow 5: trace purchaser = subject of a Mexican financial investigation " + "─" * 16)
+    await demo.wait_for(
+        "the link to the investigation",
+        lambda _: bool([r for r in demo.of("subject.linked.v1") if RUN in json.dumps(r[2]["purchaser"])]),
+    )
+    for _, h, link in demo.of("subject.linked.v1"):
+        if RUN in json.dumps(link["purchaser"]):
+            print(
+                f"  money laund.  {link['investigation_id']}  linked to {link['trace_request_id']} "
+                f"(score {link['score']})  {label(h)}"
+            )
+    print("── Flow 4: detained person = fugitive wanted by Mexico " + "─" * 35)
+    await demo.wait_for("the provisional arrest", lambda _: bool(demo.of("fugitive.located.v1", seizure_id=sid)))
+    [(_, lh, found)] = demo.of("fugitive.located.v1", seizure_id=sid)
+    print(
+        f"  extradition   {found['fugitive_reference']} located in {found['located_in']} (score {found['score']}): "
+        f"{'; '.join(found['reasons'][:3])}  {label(lh)}"
+    )
+    await demo.wait_for(
+        "the request", lambda _: bool(demo.of("provisional_arrest.requested.v1", fugitive_id=found["fugitive_id"]))
+    )
+    for _, ah, a in demo.of("provisional_arrest.requested.v1", fugitive_id=found["fugitive_id"]):
+        print(
+            f"  extradition   {a['extradition_request_id']}  provisional arrest requested by "
+            f"{a['requesting_country']}; formal request due {a['formal_request_due_at'][:10]}  {label(ah)}"
+        )
+    print("── Flow 2: seized currency → forfeiture → sharing (AP12, AP13) " + "─" * 27)
+    await demo.wait_for(
+        "the asset",
+        lambda _: (
+            bool(demo.of("asset.seized.v1", seizure_id=sid))
+            and any(
+                r[2]["evidence"].get("seizure_id") == sid
+                for r in demo.of("alert.raised.v1", kind="undeclared_currency")
+            )
+        ),
+    )
+    [(_, sh, asset)] = demo.of("asset.seized.v1", seizure_id=sid)
+    print(f"  money laund.  {asset['asset_id']}  {asset['amount']:,.2f} {asset['currency']} seized  {label(sh)}")
+    for _, h, alert in demo.of("alert.raised.v1", kind="undeclared_currency"):
+        if alert["evidence"].get("seizure_id") == sid:
+            print(f"  ALERT         {alert['summary']}  {label(h)}")
+    await demo.send(
+        MONEY_LAUNDERING_INTAKE,
+        "org.alliance.money_laundering.asset.forfeited.v1",
+        "urn:agency:us-doj-afmls",
+        marks(TLP.AMBER, "us-doj"),
+        key=asset["asset_id"],
+        trace=sh["traceparent"],
+        data={
+            "asset_id": asset["asset_id"],
+            "legal_basis": "18 U.S.C. 981(a)(1)(C)",
+            "forfeited_amount": asset["amount"],
+            "ordered_on": "2027-03-01",
+        },
+    )
+    await demo.wait_for(
+        "the sharing proposal", lambda _: bool(demo.of("sharing_proposed.v1", asset_id=asset["asset_id"]))
+    )
+    [(_, ph, proposal)] = demo.of("sharing_proposed.v1", asset_id=asset["asset_id"])
+    print(
+        f"  money laund.  sharing proposal {proposal['from_country']} → {proposal['to_country']}: "
+        f"{proposal['share_percent']:.0f}% = {proposal['share_amount']:,.2f} {proposal['currency']}  {label(ph)}"
+    )
 
 
 async def flow_3(demo: Demo) -> None:
@@ -321,6 +457,18 @@ async def flow_3(demo: Demo) -> None:
         )
 
 
+async def flow_3_companies(demo: Demo) -> None:
+    """Flow 3, second half: the companies named in the diversion alert are flagged in money laundering."""
+
+    def flagged(_: list[Record]) -> list[Record]:
+        return [r for r in demo.of("company.flagged.v1") if RUN in r[2]["name"] or r[2]["country"] == "US"]
+
+    await demo.wait_for("the flagged companies", lambda rs: any(RUN in r[2]["name"] for r in flagged(rs)))
+    for _, h, c in flagged(demo.seen):
+        if RUN in c["name"]:
+            print(f"  money laund.  flagged {c['name']} ({c['country']}): {c['reason']}  {label(h)}")
+
+
 async def rejection(demo: Demo) -> None:
     print("── Bad input " + "─" * 77)
     await demo.send(
@@ -344,14 +492,18 @@ async def main() -> int:
     await demo.consumer.start()
     try:
         print(f"\nAlliance demo — run {RUN}\n")
+        await setup(demo)
         await flow_1(demo)
+        await flows_5_4_2(demo)
         await flow_3(demo)
+        await flow_3_companies(demo)
         await rejection(demo)
     finally:
         await demo.consumer.stop()
         await producer.stop()
     print(
-        "\nHealth: http://127.0.0.1:8101/health (interdiction) 8102 (firearms) 8103 (chemicals) · "
+        "\nHealth: http://127.0.0.1:8101/health (interdiction) 8102 (firearms) 8103 (chemicals) "
+        "8104 (money laundering) 8105 (extradition) · "
         "AsyncAPI: /asyncapi.json · Logs: .local/logs/ · Stop: make down\n"
     )
     return 0

@@ -5,6 +5,7 @@ def test_derived_ids_are_deterministic_and_distinct() -> None:
     assert derived_id("TR", "SZ-1", 1) == derived_id("TR", "SZ-1", 1)
     assert derived_id("TR", "SZ-1", 1) != derived_id("TR", "SZ-1", 2)
     assert derived_id("TR", "SZ-1", 1).startswith("TR-")
+    assert derived_id("TR", "SZ-1", 1)[3:] != derived_id("AS", "SZ-1", 1)[3:]  # kinds never share a uuid
     assert event_id("TR-1", "t", 1) != event_id("TR-1", "t", 2)
 
 
