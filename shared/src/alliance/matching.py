@@ -17,6 +17,7 @@ from datetime import date
 from functools import cache
 from importlib import resources
 
+from alliance.contracts.common import Person
 from alliance.names import fold
 
 PARTICLES = frozenset({"de", "del", "la", "las", "los", "y", "e", "da", "do", "dos", "van", "von", "di", "mc"})
@@ -93,6 +94,10 @@ class PersonRecord:
     aliases: list[str] = field(default_factory=list)
 
     @classmethod
+    def of(cls, person: Person) -> PersonRecord:
+        return cls.parse(person.given_names, person.surnames, person.date_of_birth, person.nationality, person.aliases)
+
+    @classmethod
     def parse(
         cls,
         given_names: str,
@@ -127,6 +132,27 @@ class PersonRecord:
             nationality=(nationality or "").strip().upper() or None,
             aliases=list(aliases or []),
         )
+
+
+def person_key(person: Person) -> str:
+    """The same person written the same way: folded names without particles, and date of birth."""
+    return "|".join(
+        [
+            *tokens(person.given_names),
+            *[t for s in person.surnames for t in tokens(s)],
+            person.date_of_birth.isoformat() if person.date_of_birth else "",
+        ]
+    )
+
+
+def surname_keys(person: Person) -> list[str]:
+    """Folded surname words (aliases included), for finding candidates before comparing them."""
+    words = {t for s in person.surnames for t in tokens(s)} | {t for a in person.aliases for t in tokens(a)[1:]}
+    return sorted(words)
+
+
+def match_persons(left: Person, right: Person, threshold: float = MATCH_THRESHOLD) -> MatchResult:
+    return match_people(PersonRecord.of(left), PersonRecord.of(right), threshold)
 
 
 def _day_month_swapped(text: str) -> date | None:

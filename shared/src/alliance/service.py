@@ -54,7 +54,7 @@ class ServiceSpec:
 class Service:
     @classmethod
     def assemble(cls, spec: ServiceSpec, *registrations: Callable[[Service], None]) -> Service:
-        """A service with its handlers registered: what every service's ``app.build()`` returns."""
+        """A service with its handlers registered."""
         service = cls(spec)
         for register in registrations:
             register(service)
@@ -318,3 +318,12 @@ class Service:
         app = self.asgi()
         port = self.settings.http_port or self.spec.default_http_port
         uvicorn.run(app, host=self.settings.http_host, port=port, log_config=None, access_log=False)
+
+
+def entry_point(spec: ServiceSpec, *registrations: Callable[[Service], None]) -> Callable[[], None]:
+    """The ``main`` of a service's console script: assemble it, then serve until stopped."""
+
+    def main() -> None:
+        Service.assemble(spec, *registrations).run()
+
+    return main

@@ -10,7 +10,7 @@ from alliance.contracts.chemicals import (
     PreExportNotificationReplyRecorded,
 )
 from alliance.deadlines import DeadlineApproaching, DeadlineBreached
-from alliance.service import Service, ServiceSpec
+from alliance.service import ServiceSpec, entry_point
 from alliance.settings import CHEMICALS_EVENTS
 from chemicals import __version__, handlers
 from chemicals.domain import PreExportNotification
@@ -37,13 +37,7 @@ SPEC = ServiceSpec(
 )
 
 
-def build() -> Service:
-    return Service.assemble(SPEC, handlers.register)
-
-
-def main() -> None:
-    build().run()
-
+main = entry_point(SPEC, handlers.register)
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,7 @@ from alliance.contracts.extradition import (
     StatusReportPublished,
 )
 from alliance.deadlines import DeadlineApproaching, DeadlineBreached
-from alliance.service import Service, ServiceSpec
+from alliance.service import ServiceSpec, entry_point
 from alliance.settings import EXTRADITION_EVENTS
 from extradition import __version__, handlers
 from extradition.domain import ExtraditionRequest, MlatRequest
@@ -41,13 +41,7 @@ SPEC = ServiceSpec(
 )
 
 
-def build() -> Service:
-    return Service.assemble(SPEC, handlers.register)
-
-
-def main() -> None:
-    build().run()
-
+main = entry_point(SPEC, handlers.register)
 
 if __name__ == "__main__":
     main()

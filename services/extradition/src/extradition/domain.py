@@ -26,7 +26,7 @@ from alliance.deadlines import Deadline
 from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
 from alliance.markings import Markings, strictest
-from alliance.matching import MatchResult, PersonRecord, match_people, tokens
+from alliance.matching import MatchResult, match_persons, person_key, surname_keys
 
 CODES = load_code_lists("extradition")
 # 1978 US-Mexico Extradition Treaty, Art. 11: the provisionally arrested person is released if the
@@ -37,22 +37,6 @@ MLAT_REVIEW = "mlat_review"
 MLAT_REVIEW_PERIOD = timedelta(days=30)
 MLAT_EXECUTION = "mlat_execution"
 MLAT_EXECUTION_PERIOD = timedelta(days=180)
-
-
-def record_of(person: Person) -> PersonRecord:
-    return PersonRecord.parse(
-        person.given_names, person.surnames, person.date_of_birth, person.nationality, person.aliases
-    )
-
-
-def person_key(person: Person) -> str:
-    return "|".join(
-        [
-            *tokens(person.given_names),
-            *[t for s in person.surnames for t in tokens(s)],
-            person.date_of_birth.isoformat() if person.date_of_birth else "",
-        ]
-    )
 
 
 class Fugitive(Aggregate):
@@ -70,7 +54,6 @@ class Fugitive(Aggregate):
     @classmethod
     def register(cls, event: FugitiveRegistered, markings: Markings) -> Fugitive:
         p = event.person
-        keys = {t for s in p.surnames for t in tokens(s)} | {t for a in p.aliases for t in tokens(a)[1:]}
         fugitive = cls(
             id=derived_id("FG", event.wanted_by, event.fugitive_reference),
             markings=markings,
@@ -79,7 +62,7 @@ class Fugitive(Aggregate):
             person=p,
             charges=event.charges,
             priority=event.priority,
-            surname_keys=sorted(keys),
+            surname_keys=surname_keys(p),
         )
         fugitive._raise(
             FugitiveRecorded(
@@ -93,14 +76,14 @@ class Fugitive(Aggregate):
         """A detained person can be this fugitive only in the other country (AP5)."""
         if detained_in == self.wanted_by or person_key(detained) in self.rejected_people:
             return None
-        result = match_people(record_of(self.person), record_of(detained))
+        result = match_persons(self.person, detained)
         return result if result.match else None
 
     def link_trace(self, trace_request_id: str, purchaser: Person, markings: Markings) -> None:
         """Flow 5: the first retail purchaser of a traced crime gun is this fugitive."""
         if trace_request_id in self.trace_links or person_key(purchaser) in self.rejected_people:
             return
-        result = match_people(record_of(self.person), record_of(purchaser))
+        result = match_persons(self.person, purchaser)
         if not result.match:
             return
         self.absorb_markings(markings)

@@ -19,7 +19,7 @@ from alliance.contracts.firearms import TraceCompleted
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
 from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
-from alliance.matching import tokens
+from alliance.matching import surname_keys
 from alliance.messaging import Received
 from alliance.service import Service
 from alliance.settings import EXTRADITION_INTAKE, FIREARMS_EVENTS, INTERDICTION_EVENTS
@@ -47,8 +47,7 @@ def register(service: Service) -> None:
         """Flow 4: a detained person wanted by the other country is located; provisional arrest follows."""
         seizure = received.data
         for person in seizure.detained_persons:
-            keys = {t for s in person.surnames for t in tokens(s)} | {t for a in person.aliases for t in tokens(a)}
-            for doc in await fugitives.find({"surname_keys": {"$in": sorted(keys)}}):
+            for doc in await fugitives.find({"surname_keys": {"$in": surname_keys(person)}}):
                 fugitive = Fugitive.from_document(doc)
                 result = fugitive.compare(person, seizure.place.country)
                 if result is None:
@@ -84,8 +83,7 @@ def register(service: Service) -> None:
     async def trace_completed(received: Received[TraceCompleted]) -> None:
         """Flow 5: a traced gun's purchaser who is a wanted fugitive is linked to the trace."""
         purchaser = received.data.purchaser
-        keys = sorted({t for s in purchaser.surnames for t in tokens(s)})
-        for doc in await fugitives.find({"surname_keys": {"$in": keys}}):
+        for doc in await fugitives.find({"surname_keys": {"$in": surname_keys(purchaser)}}):
             await service.change(
                 fugitives,
                 Fugitive,

@@ -15,7 +15,7 @@ from alliance.contracts.firearms import (
     TraffickingIndicatorRaised,
 )
 from alliance.deadlines import DeadlineApproaching, DeadlineBreached
-from alliance.service import Service, ServiceSpec
+from alliance.service import ServiceSpec, entry_point
 from alliance.settings import FIREARMS_EVENTS
 from firearms import __version__, handlers
 from firearms.domain import TraceRequest
@@ -49,13 +49,7 @@ SPEC = ServiceSpec(
 )
 
 
-def build() -> Service:
-    return Service.assemble(SPEC, handlers.register)
-
-
-def main() -> None:
-    build().run()
-
+main = entry_point(SPEC, handlers.register)
 
 if __name__ == "__main__":
     main()

@@ -33,6 +33,7 @@ from alliance.deadlines import Deadline
 from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
 from alliance.markings import Markings, strictest
+from alliance.matching import person_key
 from alliance.names import fold
 
 CODES = load_code_lists("firearms")
@@ -388,14 +389,8 @@ class ExportLicence(Aggregate):
 
 
 def purchaser_key(person: Person) -> str:
-    """The same first retail purchaser across traces: folded names and date of birth."""
-    return "|".join(
-        [
-            fold(person.given_names),
-            fold(" ".join(person.surnames)),
-            person.date_of_birth.isoformat() if person.date_of_birth else "",
-        ]
-    )
+    """The same first retail purchaser across traces."""
+    return person_key(person)
 
 
 class Purchaser(Aggregate):

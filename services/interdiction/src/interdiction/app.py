@@ -8,7 +8,7 @@ from alliance.contracts.interdiction import (
     SeizureRecorded,
     SeizureStatisticsPublished,
 )
-from alliance.service import Service, ServiceSpec
+from alliance.service import ServiceSpec, entry_point
 from alliance.settings import INTERDICTION_EVENTS
 from interdiction import __version__, handlers
 from interdiction.store import COLLECTIONS
@@ -25,13 +25,7 @@ SPEC = ServiceSpec(
 )
 
 
-def build() -> Service:
-    return Service.assemble(SPEC, handlers.register)
-
-
-def main() -> None:
-    build().run()
-
+main = entry_point(SPEC, handlers.register)
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ from alliance.contracts.money_laundering import (
     SubjectLinked,
 )
 from alliance.deadlines import DeadlineApproaching, DeadlineBreached
-from alliance.service import Service, ServiceSpec
+from alliance.service import ServiceSpec, entry_point
 from alliance.settings import MONEY_LAUNDERING_EVENTS
 from money_laundering import __version__, handlers
 from money_laundering.domain import Alert, CashActivity
@@ -45,13 +45,7 @@ SPEC = ServiceSpec(
 )
 
 
-def build() -> Service:
-    return Service.assemble(SPEC, handlers.register)
-
-
-def main() -> None:
-    build().run()
-
+main = entry_point(SPEC, handlers.register)
 
 if __name__ == "__main__":
     main()

@@ -36,7 +36,7 @@ from alliance.deadlines import Deadline
 from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
 from alliance.markings import Markings, strictest
-from alliance.matching import MatchResult, PersonRecord, match_people, tokens
+from alliance.matching import MatchResult, match_persons, person_key, surname_keys
 from alliance.names import company_key
 
 CASH_REPORTING_THRESHOLD = 10_000.0  # USD (FinCEN CTR; Mexico's cash reporting uses a similar figure)
@@ -58,23 +58,10 @@ def _day(d: date) -> datetime:
 def party_key(party: Party) -> str:
     """The same party across reports: folded names and date of birth, company name, or account."""
     if party.kind is PartyKind.PERSON and party.person:
-        p = party.person
-        return "person|" + "|".join(
-            [
-                *tokens(p.given_names),
-                *[t for s in p.surnames for t in tokens(s)],
-                p.date_of_birth.isoformat() if p.date_of_birth else "",
-            ]
-        )
+        return f"person|{person_key(party.person)}"
     if party.kind is PartyKind.COMPANY and party.company_name:
         return f"company|{company_key(party.company_name)}"
     return f"account|{(party.institution or '').lower()}|{party.account_number}"
-
-
-def person_record(person: Person) -> PersonRecord:
-    return PersonRecord.parse(
-        person.given_names, person.surnames, person.date_of_birth, person.nationality, person.aliases
-    )
 
 
 class Alert(Aggregate):
@@ -258,12 +245,11 @@ class Declaration(Aggregate):
 
     @classmethod
     def file(cls, event: CurrencyDeclarationFiled, markings: Markings) -> Declaration:
-        keys = sorted({t for s in event.traveller.surnames for t in tokens(s)})
         record = cls(
             id=derived_id("CD", event.filed_in, event.declaration_reference),
             markings=markings,
             declaration=event,
-            surname_keys=keys,
+            surname_keys=surname_keys(event.traveller),
         )
         record._raise(
             CurrencyDeclarationRecorded(
@@ -347,7 +333,7 @@ class Asset(Aggregate):
         for d in declarations:
             decl = d.declaration
             near = abs((decl.declared_on - self.seized_on).days) <= 3
-            who = any(match_people(person_record(decl.traveller), person_record(p)).match for p in self.detained)
+            who = any(match_persons(decl.traveller, p).match for p in self.detained)
             if near and who and decl.currency == self.currency and decl.amount >= self.amount * 0.95:
                 covered.append(decl.declaration_reference)
         return covered
@@ -434,7 +420,7 @@ class Investigation(Aggregate):
 
     @classmethod
     def open(cls, event: InvestigationOpened, source: str, markings: Markings) -> Investigation:
-        keys = sorted({t for p in event.subjects if p.person for s in p.person.surnames for t in tokens(s)})
+        keys = sorted({k for p in event.subjects if p.person for k in surname_keys(p.person)})
         inv = cls(
             id=derived_id("IN", source, event.investigation_reference),
             markings=markings,
@@ -460,7 +446,7 @@ class Investigation(Aggregate):
         best: tuple[Person, MatchResult] | None = None
         for party in self.subjects:
             if party.person:
-                result = match_people(person_record(party.person), person_record(purchaser))
+                result = match_persons(party.person, purchaser)
                 if result.match and (best is None or result.score > best[1].score):
                     best = (party.person, result)
         if best is None:

@@ -24,7 +24,7 @@ from alliance.contracts.money_laundering import (
 )
 from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
-from alliance.matching import tokens
+from alliance.matching import surname_keys
 from alliance.messaging import Received
 from alliance.service import Service
 from alliance.settings import CHEMICALS_EVENTS, FIREARMS_EVENTS, INTERDICTION_EVENTS, MONEY_LAUNDERING_INTAKE
@@ -178,7 +178,7 @@ def register(service: Service) -> None:
     async def currency_seized(received: Received[SeizureRecorded]) -> None:
         """Flow 2: seized currency becomes an asset, compared with the border declarations."""
         s = received.data
-        keys = sorted({t for p in s.detained_persons for n in p.surnames for t in tokens(n)})
+        keys = sorted({k for p in s.detained_persons for k in surname_keys(p)})
         found = (
             [Declaration.from_document(d) for d in await declarations.find({"surname_keys": {"$in": keys}})]
             if keys
@@ -233,8 +233,7 @@ def register(service: Service) -> None:
     async def trace_completed(received: Received[TraceCompleted]) -> None:
         """Flow 5: a traced gun's purchaser who is an investigation subject is linked to it."""
         purchaser = received.data.purchaser
-        keys = sorted({t for s in purchaser.surnames for t in tokens(s)})
-        for doc in await investigations.find({"subject_surname_keys": {"$in": keys}}):
+        for doc in await investigations.find({"subject_surname_keys": {"$in": surname_keys(purchaser)}}):
             await service.change(
                 investigations,
                 Investigation,
