@@ -152,7 +152,13 @@ async def test_reply_deadline_escalates_exactly_once_across_a_restart_and_with_t
     [warning] = escalations(records, approaching, notification_id)
     assert warning.json()["kind"] == "importing_country_reply"
 
-    # Crash the service between the warning and the breach, then run two instances side by side.
+    # Crash the service between the warning and the breach, then run two instances side by side. The
+    # crash comes after the warning is marked published: a crash inside the publish itself would make
+    # the restarted relay publish the same event id again (at-least-once), which is not the clock's doing.
+    notifications = mongo[system.database("chemicals")].pre_export_notifications
+    async with asyncio.timeout(30):
+        while (notifications.find_one({"_id": notification_id}) or {}).get("outbox_pending", True):
+            await asyncio.sleep(0.1)  # observing the stored outbox state
     system.stop("chemicals", signal.SIGKILL)
     chemicals = system.start("chemicals")
     second = system.start("chemicals", chemicals.env, instance="chemicals-2")
