@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -249,7 +250,7 @@ class Agency:
             "ce_source": self.source,
             "ce_type": event_type,
             "ce_specversion": "1.0",
-            "ce_time": "2026-11-20T21:00:00Z",
+            "ce_time": datetime.now(UTC).isoformat(),  # reported now: legal deadlines run from ce_time
             "content-type": "application/json",
             "ce_tlp": tlp,
             "ce_releasableto": releasable_to,

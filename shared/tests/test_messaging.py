@@ -1,67 +1,267 @@
-from datetime import UTC, datetime
-from typing import ClassVar
+"""The consumer's dispatch path without any server: every bad-input class ends as one refusal, an outage
+is waited out, an unexpected failure is retried a bounded number of times then dead-lettered."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
 
 import pytest
-from pymongo.errors import OperationFailure
+from pydantic import Field, ValidationError
+from pymongo.errors import AutoReconnect, DuplicateKeyError, OperationFailure
 
-from alliance.contracts.base import Fact
-from alliance.envelope import CloudEvent
-from alliance.markings import TLP, Markings
-from alliance.messaging import Received, with_store_retries
+from alliance.contracts.base import Intake
+from alliance.errors import DomainRuleViolation
+from alliance.limits import (
+    MAX_ITEMS_PER_SEIZURE,
+    MAX_JSON_DEPTH,
+    MAX_RECORD_BYTES,
+    MAX_REJECTION_ERRORS,
+    MAX_SMALL_LIST,
+)
+from alliance.messaging import EventConsumer, Received, Refusal, screen, store_unavailable
 from alliance.settings import Settings
 
-EVENT = CloudEvent(
-    id="e1",
-    source="urn:agency:x",
-    type="org.alliance.x.happened.v1",
-    time=datetime.now(UTC),
-    markings=Markings(tlp=TLP.GREEN, releasable_to=("US",), originators=("us-x",)),
-    data={},
+
+class Reported(Intake):
+    EVENT_TYPE: ClassVar[str] = "org.alliance.test.reported.v1"
+    weight: float
+    items: list[str] = Field(default_factory=list, max_length=MAX_SMALL_LIST)
+
+
+async def nothing(_: Received[Any]) -> None:
+    pass
+
+
+HANDLERS = {Reported.EVENT_TYPE: (Reported, nothing)}
+
+
+def headers(**overrides: str | bytes | None) -> list[tuple[str, bytes | None]]:
+    base: dict[str, str | bytes | None] = {
+        "ce_id": "e1",
+        "ce_source": "urn:agency:us-cbp",
+        "ce_type": Reported.EVENT_TYPE,
+        "ce_specversion": "1.0",
+        "ce_time": datetime.now(UTC).isoformat(),
+        "content-type": "application/json",
+        "ce_tlp": "AMBER",
+        "ce_releasableto": "US,MX",
+        "ce_originator": "us-cbp",
+        "ce_orcon": "false",
+    }
+    base.update(overrides)
+    return [(k, v.encode() if isinstance(v, str) else v) for k, v in base.items() if v != "<drop>"]
+
+
+def refusal(raw_headers: Any, value: bytes | None) -> Refusal:
+    verdict = screen(raw_headers, value, HANDLERS, intake=True)
+    assert isinstance(verdict, Refusal), verdict
+    return verdict
+
+
+def test_a_valid_record_is_accepted() -> None:
+    verdict = screen(headers(), b'{"weight": 1.5}', HANDLERS, intake=True)
+    assert isinstance(verdict, tuple)
+    assert verdict[2].data == {"weight": 1.5}
+
+
+@pytest.mark.parametrize(
+    ("raw_headers", "value", "reason"),
+    [
+        (headers(), b"[" * 5000 + b"]" * 5000, f"deeper than {MAX_JSON_DEPTH}"),
+        (headers(), b'{"a":' * 100 + b"1" + b"}" * 100, f"deeper than {MAX_JSON_DEPTH}"),
+        (headers(), b'{"weight": ' + b"1" * (MAX_RECORD_BYTES + 1) + b"}", "at most"),
+        (headers(), b'{"weight": NaN}', "NaN"),
+        (headers(), b'{"weight": Infinity}', "Infinity"),
+        (headers(), b'{"weight": -Infinity}', "-Infinity"),
+        (headers(), b'{"weight": 1e999}', "finite"),
+        (headers(), b'{"weight": "\xff\xfe"}', "not valid JSON"),
+        (headers(), None, "tombstone"),
+        (headers(), b"", "empty"),
+        (headers(), b"[1, 2]", "JSON object"),
+        (headers(**{"content-type": "<drop>"}), b'{"weight": 1}', "missing content-type"),
+        (headers(**{"content-type": "application/xml"}), b'{"weight": 1}', "content-type must be"),
+        (headers(ce_source=b"\xff\xfe"), b'{"weight": 1}', "not UTF-8"),
+        (headers(ce_id="a\x00b"), b'{"weight": 1}', "control characters"),
+        (headers(ce_subject="x" * 9000), b'{"weight": 1}', "larger than"),
+        (headers(ce_time="2999-01-01T00:00:00Z"), b'{"weight": 1}', "in the future"),
+        (headers(ce_time="1970-01-01T00:00:00Z"), b'{"weight": 1}', "before 2000"),
+        (headers(ce_type="org.alliance.test.unknown.v1"), b'{"weight": 1}', "unknown event type"),
+        ([*headers(), ("ce_source", b"urn:other")], b'{"weight": 1}', "repeated"),
+        ([(f"h{i}", b"x") for i in range(100)], b'{"weight": 1}', "headers"),
+        (headers(), b'{"weight": "heavy"}', "does not match"),
+        (headers(), json.dumps({"weight": 1, "items": ["x"] * 20000}).encode(), "does not match"),
+    ],
 )
+def test_bad_input_of_every_class_is_refused_with_a_reason(raw_headers: Any, value: bytes | None, reason: str) -> None:
+    assert reason in refusal(raw_headers, value).reason
 
 
-class Happened(Fact):
-    EVENT_TYPE: ClassVar[str] = "org.alliance.x.happened.v1"
+def test_a_fact_type_this_service_does_not_consume_is_skipped_not_refused() -> None:
+    assert screen(headers(ce_type="org.alliance.test.other.v1"), b"{}", HANDLERS, intake=False) is None
 
 
-RECEIVED = Received(event=EVENT, data=Happened(), topic="t")
-FAST = Settings(retry_initial_seconds=0.001, retry_max_seconds=0.002)
+def test_a_rejection_lists_only_the_first_errors() -> None:
+    value = json.dumps({"weight": "x", "items": [1] * MAX_SMALL_LIST}).encode()  # 51 errors
+    found = refusal(headers(), value)
+    assert len(found.errors) == MAX_REJECTION_ERRORS
+    assert len(found.reason) < 2000
+    assert "more" in found.reason
 
 
-async def test_a_failing_store_is_retried_until_it_recovers() -> None:
+def test_outages_are_told_apart_from_bad_requests() -> None:
+    assert store_unavailable(AutoReconnect("down"))
+    assert store_unavailable(OperationFailure("database is locked", code=1))
+    assert not store_unavailable(OperationFailure("bad value", code=2))
+    assert not store_unavailable(DuplicateKeyError("dup", code=11000))
+    assert not store_unavailable(ValueError("a bug"))
+
+
+# -- the retry policy of a handler, with a messenger that records refusals ------------------------
+
+
+@dataclass
+class RecordingMessenger:
+    settings: Settings = field(default_factory=lambda: Settings(retry_initial_seconds=0.001, retry_max_seconds=0.002))
+    service: str = "test"
+    refusals: list[str] = field(default_factory=list)
+
+    async def refuse(self, record: Any, topic: str, refusal: Refusal) -> None:
+        self.refusals.append(refusal.reason)
+
+
+@dataclass
+class FakeRecord:
+    headers: list[tuple[str, bytes | None]]
+    value: bytes | None
+    topic: str = "intake"
+    partition: int = 0
+    offset: int = 7
+    key: bytes | None = b"k"
+
+
+@dataclass
+class FakeMessage:
+    raw_message: FakeRecord
+
+
+def consumer_with(handler: Any) -> tuple[EventConsumer, RecordingMessenger]:
+    messenger = RecordingMessenger()
+    consumer = EventConsumer(messenger, "intake", "g", intake=True)  # type: ignore[arg-type]
+    consumer.on(Reported)(handler)
+    return consumer, messenger
+
+
+async def deliver(consumer: EventConsumer, value: bytes = b'{"weight": 1}') -> None:
+    await consumer._dispatch(FakeMessage(FakeRecord(headers(), value)))  # type: ignore[arg-type]
+
+
+async def test_a_store_outage_is_waited_out_and_never_refused() -> None:
     calls = 0
 
-    async def handler(_: Received[object]) -> None:
+    async def handler(_: Received[Any]) -> None:
         nonlocal calls
         calls += 1
-        if calls < 3:
-            raise OperationFailure("unable to open database file", code=1)
+        if calls < 12:  # more failures than the bounded attempts for unexpected errors
+            raise OperationFailure("unable to open database file", code=1) if calls % 2 else AutoReconnect("down")
 
-    await with_store_retries(handler, RECEIVED, FAST)
-    assert calls == 3
+    consumer, messenger = consumer_with(handler)
+    await deliver(consumer)
+    assert calls == 12
+    assert messenger.refusals == []
+    assert consumer.processed == 1
 
 
-async def test_a_store_that_keeps_failing_is_given_up_after_the_bounded_attempts() -> None:
+async def test_an_unexpected_failure_is_retried_a_bounded_number_of_times_then_dead_lettered_once() -> None:
     calls = 0
 
-    async def handler(_: Received[object]) -> None:
+    async def handler(_: Received[Any]) -> None:
         nonlocal calls
         calls += 1
-        raise OperationFailure("still broken", code=1)
+        raise KeyError("a bug")
 
-    with pytest.raises(OperationFailure, match="still broken"):
-        await with_store_retries(handler, RECEIVED, FAST, attempts=4)
+    consumer, messenger = consumer_with(handler)
+    await deliver(consumer)
     assert calls == 4
+    assert len(messenger.refusals) == 1
+    assert messenger.refusals[0].startswith("processing failed 4 times: KeyError")
 
 
-async def test_other_errors_are_not_retried() -> None:
+async def test_a_failure_that_heals_is_not_refused() -> None:
     calls = 0
 
-    async def handler(_: Received[object]) -> None:
+    async def handler(_: Received[Any]) -> None:
         nonlocal calls
         calls += 1
-        raise ValueError("a bug")
+        if calls == 1:
+            raise RuntimeError("transient bug")
 
-    with pytest.raises(ValueError, match="a bug"):
-        await with_store_retries(handler, RECEIVED, FAST)
-    assert calls == 1
+    consumer, messenger = consumer_with(handler)
+    await deliver(consumer)
+    assert (calls, messenger.refusals, consumer.processed) == (2, [], 1)
+
+
+async def test_a_domain_rule_violation_is_refused_at_once() -> None:
+    async def handler(_: Received[Any]) -> None:
+        raise DomainRuleViolation("no such seizure")
+
+    consumer, messenger = consumer_with(handler)
+    await deliver(consumer)
+    assert messenger.refusals == ["rule violated: no such seizure"]
+
+
+async def test_a_poison_record_is_refused_once_and_the_handler_never_runs() -> None:
+    calls = 0
+
+    async def handler(_: Received[Any]) -> None:
+        nonlocal calls
+        calls += 1
+
+    consumer, messenger = consumer_with(handler)
+    await deliver(consumer, b"[" * 3000)
+    assert (calls, len(messenger.refusals)) == (0, 1)
+
+
+async def test_while_stopping_a_failing_event_is_released_not_dead_lettered() -> None:
+    async def handler(_: Received[Any]) -> None:
+        raise RuntimeError("store client closed")
+
+    consumer, messenger = consumer_with(handler)
+    consumer.stopping = True
+    with pytest.raises(RuntimeError):
+        await deliver(consumer)
+    assert messenger.refusals == []
+
+
+async def test_facts_derived_while_handling_carry_the_time_of_their_cause() -> None:
+    from alliance.messaging import cause_time
+
+    seen: list[datetime | None] = []
+
+    async def handler(received: Received[Any]) -> None:
+        seen.append(cause_time.get())
+
+    consumer, _ = consumer_with(handler)
+    past = datetime.now(UTC) - timedelta(days=3)
+    await consumer._dispatch(
+        FakeMessage(FakeRecord(headers(ce_time=past.isoformat()), b'{"weight": 1}'))  # type: ignore[arg-type]
+    )
+    assert seen == [past]
+    assert cause_time.get() is None
+
+
+def test_intake_contracts_bound_their_lists() -> None:
+    from alliance.contracts.interdiction import FirearmItem, SeizureContents
+
+    gun = {"serial_number": "X1", "maker": "Glock", "firearm_type": "pistol"}
+    where = {
+        "mode": "land",
+        "seized_at": "2026-11-20T14:30:00-06:00",
+        "place": {"description": "I-35", "country": "US"},
+    }
+    SeizureContents.model_validate({**where, "firearms": [gun] * MAX_ITEMS_PER_SEIZURE})
+    with pytest.raises(ValidationError, match="at most 500 items"):
+        SeizureContents.model_validate({**where, "firearms": [gun] * (MAX_ITEMS_PER_SEIZURE + 1)})
+    assert FirearmItem.model_validate(gun).maker == "Glock"

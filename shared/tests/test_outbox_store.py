@@ -1,4 +1,5 @@
-"""Outbox crash recovery against the real store (FerretDB started by the test command)."""
+"""The store path on the real store (FerretDB started by the test command): commits by unique insert,
+no lost update between separate clients, roll-forward after a crash between writes, outbox recovery."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -14,11 +16,12 @@ from alliance.envelope import CloudEvent
 from alliance.markings import TLP, Markings
 from alliance.outbox import OutboxRelay
 from alliance.settings import Settings
-from alliance.store import AggregateStore, ConcurrentUpdateError, PendingEvent
+from alliance.store import DEADLINES, OUTBOX, AggregateStore, Commit, ConcurrentUpdateError, PendingEvent
 
 pytestmark = pytest.mark.e2e
 
 MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("US",), originators=("us-atf",))
+T0 = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
 
 def pending(record_id: str, n: int) -> PendingEvent:
@@ -33,74 +36,145 @@ def pending(record_id: str, n: int) -> PendingEvent:
     return PendingEvent(topic="t", key=record_id, event=event)
 
 
+def commit(record_id: str, version: int, state: dict[str, Any], *events: int, due: datetime | None = None) -> Commit:
+    return Commit(record_id, version, state, MARKINGS, [pending(record_id, n) for n in events], due)
+
+
 @pytest.fixture
-async def db(stack: None) -> AsyncIterator[object]:
+async def db(stack: None) -> AsyncIterator[Any]:
     settings = Settings()
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
-    name = f"test_outbox_{uuid.uuid4().hex[:8]}"
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+    name = f"test_store_{uuid.uuid4().hex[:8]}"
     yield client[name]
     await client.drop_database(name)
     await client.close()
 
 
-async def test_sweep_publishes_what_a_crash_left_behind_in_order_and_only_once(db: object) -> None:
-    settings = Settings()
-    store = AggregateStore(db, "records", settings)  # type: ignore[arg-type]
+async def test_one_commit_per_version_and_the_sweep_publishes_left_overs_in_order_once(db: Any) -> None:
+    store = AggregateStore(db, "records", Settings())
     published: list[str] = []
 
     async def publish(event: PendingEvent) -> None:
         published.append(event.event.id)
 
-    # A record stored with its events, then the process "crashed" before flushing.
-    assert await store.create("R1", {"status": "open"}, MARKINGS, [pending("R1", 1), pending("R1", 2)])
-    assert not await store.create("R1", {"status": "open"}, MARKINGS, [pending("R1", 9)])  # redelivery: no-op
-    await store.update("R1", 1, {"status": "closed"}, [pending("R1", 3)])
+    # Committed, then the process "crashed" before publishing.
+    await store.commit(commit("R1", 1, {"status": "open"}, 1, 2))
+    await store.commit(commit("R1", 2, {"status": "closed"}, 3))
     with pytest.raises(ConcurrentUpdateError):
-        await store.update("R1", 1, {"status": "reopened"}, [])
+        await store.commit(commit("R1", 2, {"status": "reopened"}, 9))  # decided from a stale version
 
-    relay = OutboxRelay(db, ["records"], publish, settings)  # type: ignore[arg-type]
-    assert await relay.sweep(grace=timedelta(seconds=-1)) == 1
+    relay = OutboxRelay(db, publish, Settings())
+    assert await relay.sweep(grace=timedelta(seconds=-1)) == 2
     assert published == ["R1-1", "R1-2", "R1-3"]
-
     assert await relay.sweep(grace=timedelta(seconds=-1)) == 0
-    await relay.flush("records", "R1")
     assert published == ["R1-1", "R1-2", "R1-3"]
+    assert await db[OUTBOX].count_documents({}) == 0  # published entries are removed
     doc = await store.get("R1")
     assert doc is not None
-    assert (doc["outbox_published"], doc["outbox_pending"], doc["status"], doc["version"]) == (3, False, "closed", 2)
+    assert (doc["status"], doc["version"]) == ("closed", 2)
 
 
-async def test_record_lock_serialises_writers_from_separate_clients(db: object) -> None:
-    from alliance.store import record_lock
-
+async def test_separate_clients_lose_no_update_without_any_lock(db: Any) -> None:
     settings = Settings()
-    clients = [AsyncMongoClient(settings.mongo_uri, tz_aware=True) for _ in range(4)]
-    name = db.name  # type: ignore[attr-defined]
-    await clients[0][name]["counters"].insert_one({"_id": "c", "n": 0})
+    clients = [AsyncMongoClient[dict[str, Any]](settings.mongo_uri, tz_aware=True) for _ in range(4)]
+    name = db.name
+    await AggregateStore(db, "counters", settings).commit(commit("c", 1, {"n": 0}))
+    conflicts = 0
 
-    async def increment(client: AsyncMongoClient[dict[str, object]]) -> None:
-        database = client[name]
+    async def increment(client: AsyncMongoClient[dict[str, Any]]) -> None:
+        nonlocal conflicts
+        store = AggregateStore(client[name], "counters", settings)
         for _ in range(10):
-            async with record_lock(database, "counters", "c", settings):
-                doc = await database["counters"].find_one({"_id": "c"})
+            while True:
+                doc = await store.get("c")
                 assert doc is not None
-                await database["counters"].update_one({"_id": "c"}, {"$set": {"n": int(doc["n"]) + 1}})  # type: ignore[call-overload]
+                try:
+                    await store.commit(commit("c", doc["version"] + 1, {"n": doc["n"] + 1}))
+                    break
+                except ConcurrentUpdateError:
+                    conflicts += 1
 
     try:
         await asyncio.gather(*(increment(c) for c in clients))
-        final = await clients[0][name]["counters"].find_one({"_id": "c"})
+        final = await AggregateStore(db, "counters", settings).get("c")
         assert final is not None
-        assert final["n"] == 40  # no lost update
-        assert await clients[0][name]["_record_locks"].count_documents({}) == 0
+        assert (final["n"], final["version"]) == (40, 41)  # no lost update
+        assert await db["counters.journal"].count_documents({}) == 41
     finally:
         for c in clients:
             await c.close()
 
 
-async def test_a_new_record_keeps_its_empty_lists_and_nulls(db: object) -> None:
-    store = AggregateStore(db, "records", Settings())  # type: ignore[arg-type]
-    assert await store.create("R2", {"tags": [], "note": None, "n": 0}, MARKINGS, [])
+async def test_a_crash_after_the_commit_is_completed_by_the_next_writer(db: Any) -> None:
+    store = AggregateStore(db, "records", Settings())
+    await store.commit(commit("R3", 1, {"status": "open"}, due=T0))
+    # A writer commits version 2 (journal entry) and dies before outbox, head and deadline are written.
+    entry = commit("R3", 2, {"status": "closed"}, 7, due=T0 + timedelta(days=1))
+    await store.journal.insert_one(
+        {
+            "_id": "R3@0000000002",
+            "record": "R3",
+            "version": 2,
+            "state": entry.state,
+            "markings": MARKINGS.model_dump(mode="json"),
+            "events": [e.to_document() for e in entry.events],
+            "next_deadline_at": entry.next_deadline_at,
+            "cause": None,
+            "committed_at": datetime.now(UTC),
+        }
+    )
+    head = await store.get("R3")
+    assert head is not None
+    assert head["version"] == 1
+    # The redelivered event decides again from version 1: the insert conflicts and rolls forward.
+    with pytest.raises(ConcurrentUpdateError):
+        await store.commit(commit("R3", 2, {"status": "closed"}, 7))
+    head = await store.get("R3")
+    assert head is not None
+    assert (head["status"], head["version"]) == ("closed", 2)
+    assert [e["_id"] for e in await db[OUTBOX].find({}).to_list()] == ["records|R3@0000000002"]
+    deadline = await db[DEADLINES].find_one({"_id": "records|R3"})
+    assert deadline is not None
+    assert deadline["due_at"] == T0 + timedelta(days=1)
+
+
+async def test_a_first_version_whose_head_was_never_written_is_found(db: Any) -> None:
+    store = AggregateStore(db, "records", Settings())
+    entry = commit("R4", 1, {"status": "open"})
+    await store.journal.insert_one(
+        {
+            "_id": "R4@0000000001",
+            "record": "R4",
+            "version": 1,
+            "state": entry.state,
+            "markings": MARKINGS.model_dump(mode="json"),
+            "events": [],
+            "next_deadline_at": None,
+            "cause": None,
+            "committed_at": datetime.now(UTC),
+        }
+    )
+    doc = await store.get("R4")
+    assert doc is not None
+    assert doc["status"] == "open"
+
+
+async def test_a_new_record_keeps_its_empty_lists_and_nulls(db: Any) -> None:
+    store = AggregateStore(db, "records", Settings())
+    await store.commit(commit("R2", 1, {"tags": [], "note": None, "n": 0}))
     doc = await store.get("R2")
     assert doc is not None
     assert (doc["tags"], doc["note"], doc["n"]) == ([], None, 0)  # FerretDB's $setOnInsert would drop the first two
-    assert not await store.create("R2", {"tags": ["x"]}, MARKINGS, [])  # an existing record is left alone
+    with pytest.raises(ConcurrentUpdateError):
+        await store.commit(commit("R2", 1, {"tags": ["x"]}))  # an existing record is left alone
+    assert (await store.get("R2") or {})["tags"] == []
+
+
+async def test_deadlines_are_indexed_per_record_and_removed_when_none_remain(db: Any) -> None:
+    store = AggregateStore(db, "records", Settings())
+    await store.commit(commit("R5", 1, {}, due=T0))
+    await store.commit(commit("R6", 1, {}, due=T0 + timedelta(hours=1)))
+    due = await db[DEADLINES].find({"due_at": {"$lte": T0}}).to_list()
+    assert [d["record"] for d in due] == ["R5"]
+    await store.commit(commit("R5", 2, {}, due=None))
+    assert await db[DEADLINES].count_documents({"record": "R5"}) == 0

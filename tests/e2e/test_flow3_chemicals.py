@@ -155,9 +155,9 @@ async def test_reply_deadline_escalates_exactly_once_across_a_restart_and_with_t
     # Crash the service between the warning and the breach, then run two instances side by side. The
     # crash comes after the warning is marked published: a crash inside the publish itself would make
     # the restarted relay publish the same event id again (at-least-once), which is not the clock's doing.
-    notifications = mongo[system.database("chemicals")].pre_export_notifications
+    outbox = mongo[system.database("chemicals")]["_outbox"]
     async with asyncio.timeout(30):
-        while (notifications.find_one({"_id": notification_id}) or {}).get("outbox_pending", True):
+        while outbox.count_documents({"record": notification_id}):
             await asyncio.sleep(0.1)  # observing the stored outbox state
     system.stop("chemicals", signal.SIGKILL)
     chemicals = system.start("chemicals")

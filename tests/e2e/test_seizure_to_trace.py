@@ -109,7 +109,8 @@ async def test_amber_seizure_with_three_guns_opens_two_traces_and_one_restoratio
     assert restorations[0]["maker"] == "Smith & Wesson"
     assert all(t["status"] == "submitted" for t in traces)
     assert all(doc["markings"]["tlp"] in TLP_ORDER[2:] for doc in [*traces, *restorations])
-    assert all(doc["outbox_pending"] is False for doc in [*traces, *restorations])
+    ids = [doc["_id"] for doc in [*traces, *restorations]]
+    assert db["_outbox"].count_documents({"record": {"$in": ids}}) == 0  # published, then removed
 
 
 async def test_same_seizure_delivered_twice_still_yields_two_traces_and_one_restoration(

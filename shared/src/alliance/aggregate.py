@@ -18,6 +18,7 @@ from alliance.deadlines import Deadline, DeadlineApproaching, DeadlineBreached, 
 from alliance.markings import Markings, strictest
 
 _KERNEL_FIELDS = {"_id", "created_at", "updated_at", "next_deadline_at"}
+APPLIED_EVENTS_KEPT = 256
 
 
 class Aggregate(BaseModel):
@@ -44,7 +45,9 @@ class Aggregate(BaseModel):
         return cause in self.applied_events
 
     def mark_applied(self, cause: str) -> None:
-        self.applied_events = [*self.applied_events, cause]
+        # Bounded: a redelivery comes from offsets not yet committed, i.e. the last few events of a
+        # partition, so the most recent causes are enough and the record does not grow forever.
+        self.applied_events = [*self.applied_events, cause][-APPLIED_EVENTS_KEPT:]
 
     def absorb_markings(self, markings: Markings) -> None:
         """Information from another event joined this record: never weaken its markings."""

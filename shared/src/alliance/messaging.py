@@ -12,15 +12,16 @@ Every subscription goes through :class:`EventConsumer`, which enforces the relia
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
 
 import structlog
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -31,12 +32,19 @@ from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import ValidationError
-from pymongo.errors import OperationFailure
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from alliance.contracts.base import EventData
 from alliance.contracts.common import EventRejected, FieldError
 from alliance.envelope import CloudEvent, EnvelopeError, headers_to_dict, parse_record
 from alliance.errors import DomainRuleViolation
+from alliance.limits import (
+    DEAD_LETTER_MAX_BYTES,
+    MAX_ERROR_CHARS,
+    MAX_REASON_CHARS,
+    MAX_REJECTION_ERRORS,
+    LimitExceeded,
+)
 from alliance.markings import TLP, Markings
 from alliance.retry import is_transient, until_available
 from alliance.settings import Settings, dead_letter_topic, reply_topic_for
@@ -53,13 +61,21 @@ def make_broker(settings: Settings, service: str, tracer_provider: TracerProvide
         settings.kafka_bootstrap_servers,
         client_id=f"alliance-{service}",
         enable_idempotence=True,  # acks=all, no duplicates from producer retries
+        graceful_timeout=settings.shutdown_grace_seconds,  # SIGTERM: handlers in flight may finish
         middlewares=middlewares,
         logger=logging.getLogger(f"alliance.{service}.faststream"),  # JSON via our root handler
     )
 
 
-async def ensure_topics(settings: Settings, topics: list[str]) -> None:
-    """Create the topics a service owns (idempotent); waits while the broker is unreachable."""
+async def ensure_topics(
+    settings: Settings, topics: list[str], configs: dict[str, dict[str, str]] | None = None
+) -> None:
+    """Create the topics a service owns (idempotent); waits while the broker is unreachable.
+
+    ``create_topics`` reports failures per topic in its response instead of raising: each is checked,
+    and any error other than "already exists" (another instance was faster) is raised.
+    """
+    configs = configs or {}
 
     async def create() -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
@@ -68,16 +84,26 @@ async def ensure_topics(settings: Settings, topics: list[str]) -> None:
             existing = set(await admin.list_topics())
             missing = [t for t in topics if t not in existing]
             if missing:
-                with contextlib.suppress(TopicAlreadyExistsError):  # another instance was faster
-                    await admin.create_topics(
-                        [NewTopic(t, settings.topic_partitions, settings.topic_replication) for t in missing]
-                    )
+                response = await admin.create_topics(
+                    [
+                        NewTopic(t, settings.topic_partitions, settings.topic_replication, topic_configs=configs.get(t))
+                        for t in missing
+                    ]
+                )
+                for topic, code, *rest in response.topic_errors:
+                    if code not in (0, TopicAlreadyExistsError.errno):
+                        message = rest[0] if rest else ""
+                        raise TopicCreationError(f"cannot create topic {topic}: error {code} {message}")
         finally:
             await admin.close()
 
     await until_available(
         create, what="kafka topics", initial=settings.retry_initial_seconds, maximum=settings.retry_max_seconds
     )
+
+
+class TopicCreationError(RuntimeError):
+    """The broker refused to create a topic (not authorised, bad configuration…)."""
 
 
 D_co = TypeVar("D_co", bound=EventData, covariant=True)
@@ -90,6 +116,15 @@ class Received(Generic[D_co]):
     event: CloudEvent
     data: D_co
     topic: str
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the event happened or was reported (its ce_time, bounded by the envelope check).
+
+        Legal deadlines run from this time, never from when Alliance processed the event, so consumer
+        lag or a replay does not move them.
+        """
+        return self.event.time
 
     @property
     def cause(self) -> str:
@@ -109,6 +144,7 @@ class Messenger:
         self.service = service
         self.source = f"urn:alliance:service:{service}"
         self.dead_letter_topic = settings.topic(dead_letter_topic(service))
+        self._dead_letters: AIOKafkaProducer | None = None  # raw producer: keeps headers byte for byte
 
     async def publish(self, pending: PendingEvent) -> None:
         """Publish one outbox event inside the trace that caused it."""
@@ -126,44 +162,42 @@ class Messenger:
             if token is not None:
                 otel_context.detach(token)
 
-    async def refuse(
-        self,
-        message: Any,
-        topic: str,
-        reason: str,
-        event: CloudEvent | None,
-        errors: list[FieldError],
-        headers: dict[str, str],
-    ) -> None:
-        """Dead-letter the original record with its reason and tell the sender why."""
-        raw = message.raw_message
-        dlq_headers = {
-            **headers,
-            "alliance_dlq_reason": reason[:2000],
-            "alliance_dlq_service": self.service,
-            "alliance_dlq_topic": topic,
-            "alliance_dlq_partition": str(raw.partition),
-            "alliance_dlq_offset": str(raw.offset),
-            "alliance_dlq_time": datetime.now(UTC).isoformat(),
-        }
+    async def refuse(self, record: ConsumerRecord, topic: str, refusal: Refusal) -> None:
+        """Dead-letter the original record with its reason, then tell the sender why (both bounded).
+
+        The dead letter keeps the record's value and headers as they arrived (for replay after a
+        fix); its topic accepts records up to :data:`DEAD_LETTER_MAX_BYTES`, larger than any record
+        an intake topic accepts. The rejection repeats only ids, the reason and the first errors.
+        """
+        event = refusal.event
+        reason = refusal.reason[:MAX_REASON_CHARS]
+        meta = [
+            ("alliance_dlq_reason", reason.encode()),
+            ("alliance_dlq_service", self.service.encode()),
+            ("alliance_dlq_topic", topic.encode()),
+            ("alliance_dlq_partition", str(record.partition).encode()),
+            ("alliance_dlq_offset", str(record.offset).encode()),
+            ("alliance_dlq_time", datetime.now(UTC).isoformat().encode()),
+        ]
+        original = [(k, v) for k, v in (record.headers or []) if v is not None and not k.startswith("alliance_dlq_")]
         await self._retry(
             "dead-letter",
-            lambda: self.broker.publish(
-                raw.value or b"", topic=self.dead_letter_topic, key=raw.key, headers=dlq_headers
-            ),
+            lambda: self._send_dead_letter(record.value, record.key, [*original, *meta]),
         )
-        source = event.source if event else headers.get("ce_source")
+        known = dict(refusal.headers)
+        source = event.source if event else known.get("ce_source")
+        rejected_id = (event.id if event else known.get("ce_id")) or None
         rejection = EventRejected(
-            rejected_event_id=event.id if event else headers.get("ce_id"),
-            rejected_event_type=event.type if event else headers.get("ce_type"),
-            rejected_event_source=source,
+            rejected_event_id=rejected_id[:200] if rejected_id else None,
+            rejected_event_type=((event.type if event else known.get("ce_type")) or "")[:200] or None,
+            rejected_event_source=source[:500] if source else None,
             rejected_by=self.service,
             reason=reason,
-            errors=errors,
+            errors=list(refusal.errors[:MAX_REJECTION_ERRORS]),
             dead_letter_topic=self.dead_letter_topic,
         )
         reply = CloudEvent(
-            id=f"rejection-{raw.topic}-{raw.partition}-{raw.offset}",
+            id=f"rejection-{record.topic}-{record.partition}-{record.offset}",
             source=self.source,
             type=EventRejected.EVENT_TYPE,
             time=datetime.now(UTC),
@@ -176,15 +210,36 @@ class Messenger:
         )
         reply_topic = self.settings.topic(reply_topic_for(source))
         await self._retry("reply topic", lambda: ensure_topics(self.settings, [reply_topic]))
-        await self.publish(PendingEvent(topic=reply_topic, key=rejection.rejected_event_id or "unknown", event=reply))
+        await self._retry(
+            "rejection",
+            lambda: self.publish(
+                PendingEvent(topic=reply_topic, key=rejection.rejected_event_id or "unknown", event=reply)
+            ),
+        )
         log.warning(
             "event refused",
-            reason=reason,
+            reason=reason[:300],
             topic=topic,
-            event_id=rejection.rejected_event_id,
+            offset=record.offset,
             event_type=rejection.rejected_event_type,
             reply_topic=reply_topic,
         )
+
+    async def _send_dead_letter(self, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+        if self._dead_letters is None:
+            self._dead_letters = AIOKafkaProducer(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                client_id=f"alliance-{self.service}-deadletters",
+                enable_idempotence=True,
+                max_request_size=DEAD_LETTER_MAX_BYTES,
+            )
+            await self._dead_letters.start()
+        await self._dead_letters.send_and_wait(self.dead_letter_topic, value, key=key, headers=headers)
+
+    async def close(self) -> None:
+        if self._dead_letters is not None:
+            await self._dead_letters.stop()
+            self._dead_letters = None
 
     async def _retry(self, what: str, op: Callable[[], Awaitable[Any]]) -> Any:
         return await until_available(
@@ -197,6 +252,11 @@ class EventConsumer:
 
     ``intake=True`` for topics agencies write to: an unknown event type there is refused. On other
     services' fact streams, types this service does not handle are skipped.
+
+    What happens to a record (see :func:`screen` and :meth:`_handle`): bad input of any kind ends as
+    one dead letter plus one rejection; a store or broker outage is waited out (the record is never
+    refused for it); any other failure is retried :data:`UNEXPECTED_FAILURE_ATTEMPTS` times with
+    backoff and then dead-lettered, so no record can loop forever.
     """
 
     def __init__(self, messenger: Messenger, topic: str, group: str, *, intake: bool) -> None:
@@ -206,6 +266,8 @@ class EventConsumer:
         self.intake = intake
         self.handlers: dict[str, tuple[type[EventData], Handler]] = {}
         self.processed = 0
+        self.refused = 0
+        self.stopping = False  # set on shutdown: in-flight failures are released, never dead-lettered
 
     def on(
         self, model: type[D]
@@ -232,84 +294,133 @@ class EventConsumer:
 
     async def _dispatch(self, message: KafkaMessage) -> None:
         record = cast(ConsumerRecord, message.raw_message)  # one record: these subscribers are not batched
-        try:
-            headers = headers_to_dict(record.headers or [])
-        except EnvelopeError as exc:
-            await self.messenger.refuse(message, self.topic, str(exc), None, [], {})
-            return
-        try:
-            event = parse_record(headers, record.value)
-        except EnvelopeError as exc:
-            await self.messenger.refuse(message, self.topic, f"invalid envelope: {exc}", None, [], headers)
-            return
-        entry = self.handlers.get(event.type)
-        if entry is None:
-            if self.intake:
-                known = ", ".join(sorted(self.handlers))
-                await self.messenger.refuse(
-                    message, self.topic, f"unknown event type {event.type!r} (accepted: {known})", event, [], headers
-                )
-            return
-        model, handler = entry
-        try:
-            data = model.model_validate(event.data)
-        except ValidationError as exc:
-            errors = [
-                FieldError(location=".".join(str(p) for p in e["loc"]) or "(data)", message=e["msg"])
-                for e in exc.errors()
-            ]
-            summary = "; ".join(f"{e.location}: {e.message}" for e in errors[:5])
-            await self.messenger.refuse(
-                message, self.topic, f"data does not match {event.type}: {summary}", event, errors, headers
+        verdict = screen(record.headers or [], record.value, self.handlers, intake=self.intake)
+        if isinstance(verdict, Refusal):
+            await self._refuse(record, verdict)
+        elif verdict is not None:
+            model, handler, event = verdict
+            await self._handle(
+                record, handler, Received(event=event, data=model.model_validate(event.data), topic=self.topic)
             )
-            return
-        await self._handle(message, handler, Received(event=event, data=data, topic=self.topic), headers)
 
-    async def _handle(
-        self, message: KafkaMessage, handler: Handler, received: Received[Any], headers: dict[str, str]
-    ) -> None:
+    async def _refuse(self, record: ConsumerRecord, refusal: Refusal) -> None:
+        self.refused += 1
+        await self.messenger.refuse(record, self.topic, refusal)
+
+    async def _handle(self, record: ConsumerRecord, handler: Handler, received: Received[Any]) -> None:
         structlog.contextvars.bind_contextvars(event_id=received.event.id, event_type=received.event.type)
+        token = cause_time.set(received.event.time)
+        settings = self.messenger.settings
+        delay = settings.retry_initial_seconds
+        failures = 0
         try:
-            await with_store_retries(handler, received, self.messenger.settings)
-            self.processed += 1
-        except DomainRuleViolation as exc:
-            await self.messenger.refuse(message, self.topic, f"rule violated: {exc}", received.event, [], headers)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if is_transient(exc):
-                raise  # not stored: the offset is not committed and the event is redelivered
-            # A bug or an unexpected record must not stop the consumer nor silently vanish.
-            log.exception("handler failed", topic=self.topic)
-            await self.messenger.refuse(
-                message, self.topic, f"processing failed: {type(exc).__name__}: {exc}", received.event, [], headers
-            )
+            while True:
+                try:
+                    await handler(received)
+                    self.processed += 1
+                    return
+                except (DomainRuleViolation, LimitExceeded) as exc:
+                    label = "rule violated" if isinstance(exc, DomainRuleViolation) else "limit exceeded"
+                    await self._refuse(record, Refusal(f"{label}: {exc}", received.event))
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if self.stopping:
+                        raise  # shutting down: not stored, not committed, redelivered to the next owner
+                    if store_unavailable(exc):
+                        # An outage (or a store that answers with errors) is waited out, never refused.
+                        log.warning("dependency unavailable, waiting", error=f"{type(exc).__name__}: {exc}"[:300])
+                    else:
+                        failures += 1
+                        if failures >= UNEXPECTED_FAILURE_ATTEMPTS:
+                            log.exception("handler failed; dead-lettering", attempts=failures)
+                            reason = f"processing failed {failures} times: {type(exc).__name__}: {exc}"
+                            await self._refuse(record, Refusal(reason, received.event))
+                            return
+                        log.warning("handler failed, retrying", attempt=failures, error=f"{type(exc).__name__}")
+                    await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
+                    delay = min(delay * 2, settings.retry_max_seconds)
         finally:
+            cause_time.reset(token)
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
 
 
-STORE_FAILURE_ATTEMPTS = 5
+# A handler that fails for a reason that is neither bad input nor an outage (a bug, a record the
+# domain cannot load) is retried this many times in all, then its record is dead-lettered.
+UNEXPECTED_FAILURE_ATTEMPTS = 4
+
+# Store error codes that mean "busy or not available", not "this request is wrong". FerretDB answers
+# InternalError (1) when SQLite is locked or its files are unavailable.
+_STORE_UNAVAILABLE_CODES = frozenset({1, 6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
 
 
-async def with_store_retries(
-    handler: Handler, received: Received[Any], settings: Settings, attempts: int = STORE_FAILURE_ATTEMPTS
-) -> None:
-    """Run a handler, retrying with backoff when the store is up but fails (server-side error).
+def store_unavailable(exc: BaseException) -> bool:
+    """True for an outage: the dependency cannot serve now, and the same request will work later."""
+    if is_transient(exc):
+        return True
+    if isinstance(exc, OperationFailure) and not isinstance(exc, DuplicateKeyError):
+        return exc.code in _STORE_UNAVAILABLE_CODES or exc.has_error_label("RetryableWriteError")
+    return False
 
-    Handlers are idempotent (deterministic ids, applied events), so running one again is safe. Only
-    after ``attempts`` failures is the event refused, with the store's error as the reason.
+
+# The time the event being handled happened (its ce_time); facts derived from it carry this time.
+cause_time: ContextVar[datetime | None] = ContextVar("cause_time", default=None)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a record is refused, and the event as far as it could be read."""
+
+    reason: str
+    event: CloudEvent | None = None
+    errors: tuple[FieldError, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+Accepted = tuple[type[EventData], Handler, CloudEvent]
+
+
+def screen(
+    raw_headers: Any, value: bytes | None, handlers: dict[str, tuple[type[EventData], Handler]], *, intake: bool
+) -> Accepted | Refusal | None:
+    """Decide what to do with one record before any handler runs (pure; no I/O).
+
+    Returns the handler to run, a :class:`Refusal` for bad input of any kind, or None for a fact
+    type this service does not consume. Nothing a sender can put in a record makes this raise.
     """
-    delay = settings.retry_initial_seconds
-    for attempt in range(1, attempts + 1):
-        try:
-            await handler(received)
-            return
-        except OperationFailure as exc:
-            if attempt == attempts:
-                raise
-            log.warning("store operation failed, retrying", attempt=attempt, error=str(exc)[:300])
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, settings.retry_max_seconds)
+    try:
+        headers = headers_to_dict(raw_headers)
+    except EnvelopeError as exc:
+        return Refusal(f"invalid envelope: {exc}")
+    known = tuple(headers.items())
+    try:
+        event = parse_record(headers, value)
+    except EnvelopeError as exc:
+        return Refusal(f"invalid envelope: {exc}", headers=known)
+    entry = handlers.get(event.type)
+    if entry is None:
+        if intake:
+            accepted = ", ".join(sorted(handlers))
+            return Refusal(f"unknown event type {event.type!r} (accepted: {accepted})", event, headers=known)
+        return None
+    model, handler = entry
+    try:
+        model.model_validate(event.data)
+    except ValidationError as exc:
+        errors = tuple(
+            FieldError(
+                location=(".".join(str(p) for p in e["loc"]) or "(data)")[:MAX_ERROR_CHARS],
+                message=e["msg"][:MAX_ERROR_CHARS],
+            )
+            for e in exc.errors(include_url=False, include_input=False)[:MAX_REJECTION_ERRORS]
+        )
+        more = exc.error_count() - len(errors)
+        summary = "; ".join(f"{e.location}: {e.message}" for e in errors[:5])
+        if more > 0 or len(errors) > 5:
+            summary += f" (and {exc.error_count() - min(5, len(errors))} more)"
+        return Refusal(f"data does not match {event.type}: {summary}", event, errors, known)
+    return model, handler, event
 
 
 async def _raw_body(message: Any) -> Any:

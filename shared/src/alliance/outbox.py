@@ -1,9 +1,11 @@
-"""Outbox relay: publishes the events stored inside aggregates, then advances their cursor.
+"""Outbox relay: publishes committed events, then removes their outbox entry.
 
-A handler stores a record and its events in one update, then asks the relay to flush that record at
-once (low latency). A background sweep publishes anything left behind by a crash or an outage.
-Delivery is at least once: a crash between publishing and marking republishes the same event ids,
-which consumers treat as duplicates.
+A handler commits a change (its events go into ``_outbox`` with the commit) and publishes them at
+once (low latency). A background sweep publishes whatever a crash or an outage left behind. It reads
+only ``_outbox`` — pending entries, a small collection whatever the amount of data — and it isolates
+entries: one that cannot be published is logged, counted and retried later with backoff, while the
+others go on. Delivery is at least once: a crash between publishing and removing republishes the
+same event ids, which consumers treat as duplicates.
 """
 
 from __future__ import annotations
@@ -17,71 +19,76 @@ from typing import Any
 import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 
-from alliance.retry import until_available
+from alliance.retry import is_transient, until_available
 from alliance.settings import Settings
-from alliance.store import Document, PendingEvent, now, record_lock
+from alliance.store import OUTBOX, Document, PendingEvent, now, outbox_id
 
 log = structlog.get_logger(__name__)
 
 Publish = Callable[[PendingEvent], Awaitable[None]]
 
+SWEEP_BATCH = 500  # entries read per sweep pass; the next pass takes the rest
+MAX_BACKOFF = timedelta(minutes=10)
+
 
 class OutboxRelay:
-    def __init__(
-        self, db: AsyncDatabase[Document], collections: list[str], publish: Publish, settings: Settings
-    ) -> None:
-        self._db = db
-        self._collections = collections
+    def __init__(self, db: AsyncDatabase[Document], publish: Publish, settings: Settings) -> None:
+        self._outbox = db[OUTBOX]
         self._publish = publish
         self._settings = settings
         self.published = 0
+        self.failures = 0  # entries that could not be published (not an outage); retried later
 
-    async def flush(self, collection: str, record_id: str) -> None:
-        """Publish the unpublished events of one record, in order, holding the record's lock."""
-        async with record_lock(self._db, collection, record_id, self._settings):
-            await self.flush_held(collection, record_id)
-
-    async def flush_held(self, collection: str, record_id: str) -> None:
-        """:meth:`flush` for a caller that already holds the record's lock."""
-        coll = self._db[collection]
-        doc = await self._retry("read", lambda: coll.find_one({"_id": record_id}))
-        if doc is None:
-            return
-        outbox = doc.get("outbox", [])
-        start = int(doc.get("outbox_published", 0))
-        for entry in outbox[start:]:
-            pending = PendingEvent.from_document(entry)
+    async def flush(self, collection: str, record_id: str, version: int, events: list[PendingEvent]) -> None:
+        """Publish a just-committed version's events in order, then remove its outbox entry."""
+        for pending in events:
             await self._retry(f"publish {pending.event.type}", functools.partial(self._publish, pending))
             self.published += 1
-        done = len(outbox)
-        # Clear the pending flag only if nothing was appended meanwhile (same version).
-        result = await self._retry(
-            "mark published",
-            lambda: coll.update_one(
-                {"_id": record_id, "version": doc["version"]},
-                {"$set": {"outbox_published": done, "outbox_pending": False}},
-            ),
-        )
-        if result.matched_count == 0:
-            await self._retry(
-                "advance cursor",
-                lambda: coll.update_one({"_id": record_id}, {"$max": {"outbox_published": done}}),
-            )
+        entry = outbox_id(collection, record_id, version)
+        await self._retry("remove", lambda: self._outbox.delete_one({"_id": entry}))
 
     async def sweep(self, grace: timedelta | None = None) -> int:
-        """Flush every record with pending events older than ``grace``; returns how many records."""
+        """Publish entries older than ``grace`` (left by a crash or an outage); returns how many."""
         cutoff = now() - (grace if grace is not None else timedelta(seconds=self._settings.outbox_sweep_seconds))
-        flushed = 0
-        for collection in self._collections:
-            query = {"outbox_pending": True, "outbox_updated_at": {"$lt": cutoff}}
-            pending = await self._retry(f"scan {collection}", functools.partial(self._pending_ids, collection, query))
-            for record_id in pending:
-                await self.flush(collection, record_id)
-                flushed += 1
-        return flushed
+        entries = await self._retry("scan", functools.partial(self._due, cutoff))
+        done = 0
+        # Oldest first: a record's versions are published in order.
+        for entry in sorted(entries, key=lambda e: (e["collection"], e["record"], e["version"])):
+            try:
+                await self._publish_entry(entry)
+                done += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    raise  # an outage: the whole pass waits for the next one
+                self.failures += 1
+                log.exception("outbox entry could not be published", entry=entry["_id"])
+                await self._postpone(entry)
+        return done
 
-    async def _pending_ids(self, collection: str, query: Document) -> list[str]:
-        return [doc["_id"] async for doc in self._db[collection].find(query, projection={"_id": 1})]
+    async def _due(self, cutoff: Any) -> list[Document]:
+        cursor = self._outbox.find({"created_at": {"$lt": cutoff}}, limit=SWEEP_BATCH)
+        entries = [doc async for doc in cursor]
+        moment = now()
+        return [e for e in entries if e.get("retry_at") is None or e["retry_at"] <= moment]
+
+    async def _publish_entry(self, entry: Document) -> None:
+        for doc in entry["events"]:
+            pending = PendingEvent.from_document(doc)
+            await self._retry(f"publish {pending.event.type}", functools.partial(self._publish, pending))
+            self.published += 1
+        await self._retry("remove", lambda: self._outbox.delete_one({"_id": entry["_id"]}))
+
+    async def _postpone(self, entry: Document) -> None:
+        attempts = int(entry.get("attempts", 0)) + 1
+        wait = min(timedelta(seconds=2**attempts), MAX_BACKOFF)
+        await self._retry(
+            "postpone",
+            lambda: self._outbox.update_one(
+                {"_id": entry["_id"]}, {"$set": {"attempts": attempts, "retry_at": now() + wait}}
+            ),
+        )
 
     async def run_forever(self) -> None:
         interval = self._settings.outbox_sweep_seconds
@@ -89,7 +96,7 @@ class OutboxRelay:
             try:
                 count = await self.sweep()
                 if count:
-                    log.info("outbox sweep published left-over events", records=count)
+                    log.info("outbox sweep published left-over events", entries=count)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the sweep must outlive any single failure

@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
@@ -25,15 +26,28 @@ from alliance.aggregate import Aggregate
 from alliance.contracts.base import EventData
 from alliance.envelope import CloudEvent
 from alliance.ids import event_id
+from alliance.limits import DEAD_LETTER_MAX_BYTES
 from alliance.markings import Markings
-from alliance.messaging import EventConsumer, Messenger, ensure_topics, make_broker
+from alliance.messaging import EventConsumer, Messenger, cause_time, ensure_topics, make_broker
 from alliance.outbox import OutboxRelay
-from alliance.retry import until_available
+from alliance.retry import is_transient, until_available
 from alliance.settings import Settings, dead_letter_topic
-from alliance.store import AggregateStore, ConcurrentUpdateError, PendingEvent, connect
+from alliance.store import (
+    DEADLINES,
+    AggregateStore,
+    Commit,
+    ConcurrentUpdateError,
+    PendingEvent,
+    StoreMeter,
+    check_publishable,
+    connect,
+    ensure_service_indexes,
+)
 from alliance.telemetry import current_traceparent, setup_logging, setup_tracing
 
 log = structlog.get_logger(__name__)
+
+DEADLINE_BATCH = 500  # due records escalated per clock pass; the next pass takes the rest
 
 
 A = TypeVar("A", bound=Aggregate)
@@ -48,6 +62,7 @@ class ServiceSpec:
     publishes: dict[str, list[type[EventData]]] = field(default_factory=dict)
     collections: list[str] = field(default_factory=list)
     deadlines: dict[str, type[Aggregate]] = field(default_factory=dict)  # collections the clock watches
+    indexes: dict[str, list[str]] = field(default_factory=dict)  # fields the store's queries look up
     settings: type[Settings] = Settings
 
 
@@ -67,12 +82,15 @@ class Service:
         self.tracer_provider = setup_tracing(spec.name, spec.version, self.settings)
         self.broker = make_broker(self.settings, spec.name, self.tracer_provider)
         self.messenger = Messenger(self.broker, self.settings, spec.name)
-        self.mongo = connect(self.settings)
+        self.store_meter = StoreMeter()
+        self.mongo = connect(self.settings, self.store_meter)
         self.db = self.mongo[self.settings.database(spec.name)]
-        self.relay = OutboxRelay(self.db, spec.collections, self.messenger.publish, self.settings)
+        self.relay = OutboxRelay(self.db, self.messenger.publish, self.settings)
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.deadline_sweeps = 0
+        self.deadline_failures = 0
+        self._deadlines = self.db[DEADLINES]
         self.source = f"urn:alliance:service:{spec.name}"
 
     # -- building blocks for handlers ------------------------------------------------------------
@@ -98,7 +116,7 @@ class Service:
                 id=event_id,
                 source=self.source,
                 type=data.EVENT_TYPE,
-                time=datetime.now(UTC),
+                time=cause_time.get() or datetime.now(UTC),  # a fact happens when its cause did
                 subject=subject or key,
                 markings=markings,
                 data=data.to_data(),
@@ -107,22 +125,38 @@ class Service:
         )
 
     async def save(self, store: AggregateStore, aggregate: Aggregate, topic: str | None = None) -> bool:
-        """Store an aggregate with the events it produced (one update), then publish them at once.
+        """Commit an aggregate's next version with the events it produced, then publish them at once.
 
         A new aggregate (version 0) is created unless it exists already — ids are deterministic, so a
         redelivered event that creates the same record changes nothing and this returns False. An
-        existing one is updated under the record's lock and only if nobody changed it since it was
-        loaded (:class:`ConcurrentUpdateError` otherwise).
+        existing one is committed only if nobody committed its next version since it was loaded
+        (:class:`ConcurrentUpdateError` otherwise).
         """
-        if aggregate.version == 0:
-            created = await store.create(
-                aggregate.id, aggregate.state(), aggregate.markings, self._pending(aggregate, topic)
-            )
-            await self.relay.flush(store.name, aggregate.id)
-            return created
-        async with store.locked(aggregate.id):
-            await self._update_held(store, aggregate, topic)
+        try:
+            await self._commit(store, aggregate, topic)
+        except ConcurrentUpdateError:
+            if aggregate.version == 0:
+                return False
+            raise
         return True
+
+    async def _commit(self, store: AggregateStore, aggregate: Aggregate, topic: str | None) -> None:
+        events = self._pending(aggregate, topic)
+        check_publishable(events)
+        version = aggregate.version + 1
+        await store.commit(
+            Commit(
+                record_id=aggregate.id,
+                version=version,
+                state=aggregate.state(),
+                markings=aggregate.markings,
+                events=events,
+                next_deadline_at=aggregate.next_deadline_at(),
+            )
+        )
+        aggregate.version = version
+        if events:
+            await self.relay.flush(store.name, aggregate.id, version, events)
 
     def _pending(self, aggregate: Aggregate, topic: str | None) -> list[PendingEvent]:
         """Outbox entries for the aggregate's new events; ids derive from record id and version."""
@@ -138,12 +172,6 @@ class Service:
             for i, e in enumerate(aggregate.pending_events)
         ]
 
-    async def _update_held(self, store: AggregateStore, aggregate: Aggregate, topic: str | None) -> None:
-        await store.update(
-            aggregate.id, aggregate.version, aggregate.state(), self._pending(aggregate, topic), aggregate.markings
-        )
-        await self.relay.flush_held(store.name, aggregate.id)
-
     async def load(self, store: AggregateStore, kind: type[A], record_id: str) -> A | None:
         doc = await store.get(record_id)
         return kind.from_document(doc) if doc is not None else None
@@ -158,27 +186,26 @@ class Service:
         cause: str | None = None,
         topic: str | None = None,
     ) -> A | None:
-        """Load a record, apply a domain method, store the outcome; None if there is no such record.
+        """Load a record, apply a domain method, commit the outcome; None if there is no such record.
 
         ``cause`` (the causing event's source|id) makes redelivery harmless: an aggregate that already
         applied it is returned unchanged. A concurrent writer makes this reload and decide again.
         """
-        for _ in range(20):
-            async with store.locked(record_id):
-                aggregate = await self.load(store, kind, record_id)
-                if aggregate is None or (cause is not None and aggregate.has_applied(cause)):
-                    return aggregate
-                before = aggregate.model_dump()
-                apply(aggregate)
-                if cause is not None:
-                    aggregate.mark_applied(cause)
-                elif not aggregate.pending_events and aggregate.model_dump() == before:
-                    return aggregate  # nothing changed: nothing to store
-                try:
-                    await self._update_held(store, aggregate, topic)
-                    return aggregate
-                except ConcurrentUpdateError:
-                    continue  # a writer that ignored the lock (lease expired): decide again
+        for _ in range(50):
+            aggregate = await self.load(store, kind, record_id)
+            if aggregate is None or (cause is not None and aggregate.has_applied(cause)):
+                return aggregate
+            before = aggregate.model_dump()
+            apply(aggregate)
+            if cause is not None:
+                aggregate.mark_applied(cause)
+            elif not aggregate.pending_events and aggregate.model_dump() == before:
+                return aggregate  # nothing changed: nothing to store
+            try:
+                await self._commit(store, aggregate, topic)
+                return aggregate
+            except ConcurrentUpdateError:
+                await asyncio.sleep(random.random() * 0.01)  # another writer won this version: decide again
         raise ConcurrentUpdateError(f"{store.name} {record_id} kept changing under us")
 
     async def change_or_create(
@@ -222,7 +249,11 @@ class Service:
             initial=s.retry_initial_seconds,
             maximum=s.retry_max_seconds,
         )
-        await ensure_topics(s, self.owned_topics())
+        await ensure_service_indexes(self.db, s)
+        for collection, fields in self.spec.indexes.items():
+            await self.store(collection).ensure_indexes(fields)
+        dead_letters = self.settings.topic(dead_letter_topic(self.spec.name))
+        await ensure_topics(s, self.owned_topics(), {dead_letters: {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)}})
         for consumer in self.consumers:
             consumer.subscribe()
 
@@ -239,16 +270,52 @@ class Service:
         )
 
     async def escalate_due_deadlines(self) -> int:
-        """One pass of the deadline clock; returns how many records raised escalations."""
-        now = datetime.now(UTC)
+        """One pass of the deadline clock; returns how many records raised escalations.
+
+        Reads only ``_deadlines`` entries that are due (indexed by time), never the records. Each
+        record is escalated on its own: one that cannot be loaded or escalated is logged, counted
+        and postponed, and the others go on.
+        """
+        moment = datetime.now(UTC)
         escalated = 0
-        for collection, kind in self.spec.deadlines.items():
-            store = self.store(collection)
-            for record_id in await store.due_for_escalation(now):
-                record = await self.change(store, kind, record_id, lambda a: a.escalate_deadlines(now, self.spec.name))
+        for entry in await self._due_deadlines(moment):
+            collection, record_id = entry["collection"], entry["record"]
+            kind = self.spec.deadlines.get(collection)
+            try:
+                if kind is None:
+                    raise LookupError(f"no deadline kind for collection {collection!r}")
+                store = self.store(collection)
+                record = await self.change(
+                    store, kind, record_id, lambda a: a.escalate_deadlines(moment, self.spec.name)
+                )
+                if record is None:
+                    await self._deadlines.delete_one({"_id": entry["_id"], "version": entry.get("version")})
                 escalated += record is not None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    raise  # an outage: this pass ends, the next one retries
+                self.deadline_failures += 1
+                log.exception("deadline escalation failed; postponed", collection=collection, record_id=record_id)
+                await self._deadlines.update_one(
+                    {"_id": entry["_id"]}, {"$set": {"due_at": moment + timedelta(minutes=1)}}
+                )
         self.deadline_sweeps += 1
         return escalated
+
+    async def _due_deadlines(self, moment: datetime) -> list[dict[str, Any]]:
+        async def run() -> list[dict[str, Any]]:
+            cursor = self._deadlines.find({"due_at": {"$lte": moment}}, limit=DEADLINE_BATCH)
+            return [doc async for doc in cursor]
+
+        due: list[dict[str, Any]] = await until_available(
+            run,
+            what="due deadlines",
+            initial=self.settings.retry_initial_seconds,
+            maximum=self.settings.retry_max_seconds,
+        )
+        return due
 
     async def _run_deadline_clock(self) -> None:
         while True:
@@ -260,13 +327,26 @@ class Service:
                 log.exception("deadline clock pass failed")
             await asyncio.sleep(self.settings.deadline_scan_seconds)
 
-    async def _stop(self) -> None:
+    async def _stop_background(self) -> None:
+        """First step of a graceful stop (SIGTERM): no new work starts; in-flight work may finish.
+
+        Consumers then stop taking records and the broker waits up to ``shutdown_grace_seconds``
+        for handlers in flight; one still failing then is released (not committed, redelivered),
+        never dead-lettered. Only after that are the store and producers closed.
+        """
+        for consumer in self.consumers:
+            consumer.stopping = True
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        log.info("service stopping", service=self.spec.name)
+
+    async def _close(self) -> None:
+        await self.messenger.close()
         await self.mongo.close()
         self.tracer_provider.shutdown()
+        log.info("service stopped", service=self.spec.name)
 
     async def health(self) -> dict[str, Any]:
         kafka_ok = await self.broker.ping(timeout=2.0)
@@ -284,6 +364,10 @@ class Service:
             "events_processed": sum(c.processed for c in self.consumers),
             "events_published": self.relay.published,
             "deadline_sweeps": self.deadline_sweeps,
+            "deadline_failures": self.deadline_failures,
+            "outbox_failures": self.relay.failures,
+            "events_refused": sum(c.refused for c in self.consumers),
+            "store_operations": self.store_meter.commands,
         }
 
     def asyncapi_document(self) -> dict[str, Any]:
@@ -311,7 +395,8 @@ class Service:
             logger=logging.getLogger(f"alliance.{self.spec.name}.app"),
             on_startup=[self._connect_and_subscribe],
             after_startup=[self._start_background],
-            on_shutdown=[self._stop],
+            on_shutdown=[self._stop_background],
+            after_shutdown=[self._close],
         )
 
     def run(self) -> None:

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     topic_replication: int = Field(default=1, ge=1)
     outbox_sweep_seconds: float = Field(default=2.0, gt=0)
     deadline_scan_seconds: float = Field(default=5.0, gt=0, description="how often the deadline clock looks")
+    shutdown_grace_seconds: float = Field(default=20.0, gt=0, description="how long SIGTERM waits for work in flight")
     retry_initial_seconds: float = Field(default=0.2, gt=0)
     retry_max_seconds: float = Field(default=15.0, gt=0)
 

@@ -1,47 +1,60 @@
-"""Per-service MongoDB access (PyMongo async) and aggregates with their outbox inside the document.
+"""Per-service MongoDB access (PyMongo async): records committed by unique inserts, outbox, due deadlines.
 
-There are no multi-document transactions (FerretDB lacks them, and they are not needed): a record and
-the events it must publish are written by one single-document update. The relay
-(:mod:`alliance.outbox`) publishes those events and advances the document's publication cursor.
+No multi-document transactions (FerretDB lacks them) and no conditional updates for concurrency
+(FerretDB v1 does not apply them atomically: measured, two writers both "won" 37 of 40 races). The one
+primitive every MongoDB-wire store honours is the unique ``_id``, so a change is committed by
+**inserting** its journal entry ``<record>@<version>``: of two writers deciding from the same version,
+exactly one insert succeeds, the other reloads and decides again. No lock, no lease, no fencing.
 
-Document layout kept by this module, beside the record's own fields::
+Collections of one aggregate kind ``C`` and of the service::
 
-    _id, version, markings, created_at, updated_at,
-    outbox: [ {id, type, source, subject, time, topic, key, markings, data, traceparent}, ... ],
-    outbox_published: <how many outbox entries have been published>,
-    outbox_pending: <true while some are not>, outbox_updated_at
+    C            the record's current state (the "head"): _id, version, markings, fields; queried
+    C.journal    one entry per committed version: _id "<id>@<version>", state, events, cause, time
+    _outbox      events committed but not yet published: _id "<C>|<id>@<version>" (removed once sent)
+    _deadlines   each record's next deadline escalation: _id "<C>|<id>", due_at (removed when none)
+
+A change is written in this order: journal entry (the commit) → outbox entry → head → due deadline;
+then the events are published and the outbox entry removed. A crash or an error between any two
+writes leaves a journal entry ahead of the head; the next writer of that record (the redelivered
+event, the clock) hits the duplicate insert, rolls the head forward from the journal, re-creates the
+outbox entry and the deadline, and decides again. The relay and the clock read only ``_outbox`` and
+``_deadlines``, which hold what is pending or due, never the records: their cost does not grow with
+the amount of data stored.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-import uuid
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from pymongo import AsyncMongoClient
+from pymongo import ASCENDING, AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from alliance.envelope import CloudEvent
+from alliance.limits import MAX_FACT_BYTES, LimitExceeded
 from alliance.markings import Markings
 from alliance.retry import until_available
 from alliance.settings import Settings
 
 Document = dict[str, Any]
 
+OUTBOX = "_outbox"
+DEADLINES = "_deadlines"
+JOURNAL_SUFFIX = ".journal"
+
 
 class ConcurrentUpdateError(RuntimeError):
-    """The record changed since it was read; reload and decide again."""
+    """Another writer committed this version first; reload and decide again."""
 
 
 class PendingEvent(BaseModel):
-    """An event waiting in an aggregate's outbox, with where it must be published."""
+    """An event waiting in the outbox, with where it must be published."""
 
     topic: str
     key: str
@@ -55,64 +68,84 @@ class PendingEvent(BaseModel):
         body = {k: v for k, v in doc.items() if k not in {"topic", "key"}}
         return cls(topic=doc["topic"], key=doc["key"], event=CloudEvent.model_validate(body))
 
+    def size(self) -> int:
+        """Bytes this event takes on Kafka (value and headers), to refuse it before it is stored."""
+        value, headers = self.event.to_kafka()
+        return len(value) + len(self.key) + sum(len(k) + len(v) for k, v in headers)
 
-def connect(settings: Settings) -> AsyncMongoClient[Document]:
+
+def check_publishable(events: list[PendingEvent]) -> None:
+    """Refuse, before anything is stored, an event that Kafka could never take."""
+    for pending in events:
+        size = pending.size()
+        if size > MAX_FACT_BYTES:
+            raise LimitExceeded(
+                f"{pending.event.type} for {pending.key} would be {size} bytes; facts are limited to {MAX_FACT_BYTES}"
+            )
+
+
+class StoreMeter(monitoring.CommandListener):
+    """Counts the store commands a service sends (``/health`` shows them; ``make bench`` reads them)."""
+
+    def __init__(self) -> None:
+        self.commands = 0
+        self.failures = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name not in {"ping", "hello", "isMaster", "ismaster", "endSessions"}:
+            self.commands += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self.failures += 1
+
+
+def connect(settings: Settings, meter: StoreMeter | None = None) -> AsyncMongoClient[Document]:
     # Short server selection so an outage surfaces quickly and is retried by until_available.
-    return AsyncMongoClient(settings.mongo_uri, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, tz_aware=True)
+    return AsyncMongoClient(
+        settings.mongo_uri,
+        serverSelectionTimeoutMS=3000,
+        connectTimeoutMS=3000,
+        tz_aware=True,
+        event_listeners=[meter] if meter else [],
+    )
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-LOCKS = "_record_locks"
-LOCK_LEASE = timedelta(seconds=30)
+def journal_id(record_id: str, version: int) -> str:
+    return f"{record_id}@{version:010d}"
 
 
-@asynccontextmanager
-async def record_lock(
-    db: AsyncDatabase[Document], collection: str, record_id: str, settings: Settings
-) -> AsyncIterator[None]:
-    """Serialise writers of one record across processes and instances.
+def outbox_id(collection: str, record_id: str, version: int) -> str:
+    return f"{collection}|{journal_id(record_id, version)}"
 
-    A version-checked update is atomic on MongoDB but not on FerretDB v1 (measured: two concurrent
-    writers both "won" in 29 of 30 races), while inserting an existing ``_id`` is refused by both.
-    So the lock is an inserted lease document; a holder that died loses it when the lease expires.
-    """
-    locks = db[LOCKS]
-    key = f"{collection}:{record_id}"
-    owner = uuid.uuid4().hex
-    while True:
-        try:
-            await until_available(
-                lambda: locks.insert_one({"_id": key, "owner": owner, "expires_at": now() + LOCK_LEASE}),
-                what=f"lock {key}",
-                initial=settings.retry_initial_seconds,
-                maximum=settings.retry_max_seconds,
-            )
-            break
-        except DuplicateKeyError:
-            held = await locks.find_one({"_id": key})
-            if held is not None and held["expires_at"] < now():
-                await locks.delete_one({"_id": key, "owner": held["owner"]})  # the holder died: take over
-                continue
-            await asyncio.sleep(0.005 + random.random() * 0.02)  # another writer holds it briefly
-    try:
-        yield
-    finally:
-        await until_available(
-            lambda: locks.delete_one({"_id": key, "owner": owner}),
-            what=f"unlock {key}",
-            initial=settings.retry_initial_seconds,
-            maximum=settings.retry_max_seconds,
-        )
+
+@dataclass(frozen=True)
+class Commit:
+    """One version of one record: its full state and the events it publishes."""
+
+    record_id: str
+    version: int
+    state: Document  # the record's own fields, datetimes kept as datetimes
+    markings: Markings
+    events: list[PendingEvent]
+    next_deadline_at: datetime | None
+    cause: str | None = None
 
 
 class AggregateStore:
-    """Stores one kind of aggregate: the record, its version and its outbox in a single document."""
+    """Stores one kind of aggregate: head, journal, and its share of the outbox and deadlines."""
 
     def __init__(self, db: AsyncDatabase[Document], collection: str, settings: Settings) -> None:
         self.collection: AsyncCollection[Document] = db[collection]
+        self.journal: AsyncCollection[Document] = db[collection + JOURNAL_SUFFIX]
+        self.outbox: AsyncCollection[Document] = db[OUTBOX]
+        self.deadlines: AsyncCollection[Document] = db[DEADLINES]
         self.name = collection
         self._settings = settings
 
@@ -124,85 +157,127 @@ class AggregateStore:
             maximum=self._settings.retry_max_seconds,
         )
 
-    async def create(self, record_id: str, fields: Document, markings: Markings, events: list[PendingEvent]) -> bool:
-        """Insert a new record with its events, unless it exists already (then nothing changes).
+    # -- writing ----------------------------------------------------------------------------------
 
-        Returns True when this call created it. Ids are deterministic, so a redelivered event that
-        creates the same record is a harmless no-op.
+    async def commit(self, commit: Commit) -> None:
+        """Commit one version; :class:`ConcurrentUpdateError` if that version exists already.
+
+        On a conflict the head is first rolled forward from the journal, so the caller's reload
+        sees the winner's state (and whatever a crashed writer had committed).
         """
         stamp = now()
-        document = {
-            **fields,
-            "markings": markings.model_dump(mode="json"),
-            "version": 1,
-            "created_at": stamp,
-            "updated_at": stamp,
-            "outbox": [e.to_document() for e in events],
-            "outbox_published": 0,
-            "outbox_pending": bool(events),
-            "outbox_updated_at": stamp,
+        entry = {
+            "_id": journal_id(commit.record_id, commit.version),
+            "record": commit.record_id,
+            "version": commit.version,
+            "state": commit.state,
+            "markings": commit.markings.model_dump(mode="json"),
+            "events": [e.to_document() for e in commit.events],
+            "next_deadline_at": commit.next_deadline_at,
+            "cause": commit.cause,
+            "committed_at": stamp,
         }
         try:
-            # A plain insert, not an upsert with $setOnInsert: FerretDB v1 drops empty arrays and nulls
-            # from $setOnInsert documents (MongoDB keeps them); an existing _id is refused by both.
-            await self._retrying("create", lambda: self.collection.insert_one({"_id": record_id, **document}))
+            await self._retrying("commit", lambda: self.journal.insert_one(entry))
         except DuplicateKeyError:
-            return False  # created before (redelivery) or concurrently by another writer: ids are deterministic
-        return True
+            await self.roll_forward(commit.record_id, commit.version - 1)
+            raise ConcurrentUpdateError(f"{self.name} {commit.record_id} version {commit.version} exists") from None
+        await self._apply(entry)
 
-    def locked(self, record_id: str) -> Any:
-        """``async with store.locked(id):`` — see :func:`record_lock`."""
-        return record_lock(self.collection.database, self.name, record_id, self._settings)
-
-    async def update(
-        self,
-        record_id: str,
-        expected_version: int,
-        changes: Document,
-        events: list[PendingEvent],
-        markings: Markings | None = None,
-    ) -> None:
-        """Apply ``changes`` and append ``events`` if the record is still at ``expected_version``."""
-        stamp = now()
-        update: Document = {
-            "$set": {
-                **changes,
-                "updated_at": stamp,
-                "outbox_updated_at": stamp,
-                **({"markings": markings.model_dump(mode="json")} if markings else {}),
-                **({"outbox_pending": True} if events else {}),
-            },
-            "$inc": {"version": 1},
+    async def _apply(self, entry: Document) -> None:
+        """Make a committed journal entry visible: outbox entry, head, due deadline (each idempotent)."""
+        record_id, version = entry["record"], entry["version"]
+        if entry["events"]:
+            pending = {
+                "_id": outbox_id(self.name, record_id, version),
+                "collection": self.name,
+                "record": record_id,
+                "version": version,
+                "events": entry["events"],
+                "created_at": entry["committed_at"],
+                "attempts": 0,
+            }
+            with contextlib.suppress(DuplicateKeyError):  # written before a crash: published once either way
+                await self._retrying("outbox", lambda: self.outbox.insert_one(pending))
+        head = {
+            **entry["state"],
+            "markings": entry["markings"],
+            "version": version,
+            "updated_at": entry["committed_at"],
         }
-        if events:
-            update["$push"] = {"outbox": {"$each": [e.to_document() for e in events]}}
-        result = await self._retrying(
-            "update",
-            lambda: self.collection.update_one({"_id": record_id, "version": expected_version}, update),
+        # Never move a head backwards (a slower writer of an older version arriving last).
+        await self._retrying(
+            "head",
+            lambda: self.collection.update_one(
+                {"_id": record_id, "version": {"$lt": version}}, {"$set": head}, upsert=False
+            ),
         )
-        if result.matched_count == 0:
-            raise ConcurrentUpdateError(f"{self.name} {record_id} is no longer at version {expected_version}")
+        if version == 1:
+            with contextlib.suppress(DuplicateKeyError):
+                await self._retrying("head", lambda: self.collection.insert_one({"_id": record_id, **head}))
+        due = entry.get("next_deadline_at")
+        key = f"{self.name}|{record_id}"
+        if due is None:
+            await self._retrying("deadline", lambda: self.deadlines.delete_one({"_id": key}))
+        else:
+            await self._retrying(
+                "deadline",
+                lambda: self.deadlines.replace_one(
+                    {"_id": key},
+                    {"collection": self.name, "record": record_id, "due_at": due, "version": version},
+                    upsert=True,
+                ),
+            )
 
-    async def due_for_escalation(self, now: datetime) -> list[str]:
-        """Ids of records whose next deadline escalation time has passed."""
+    async def roll_forward(self, record_id: str, known_version: int) -> int:
+        """Apply journal entries past ``known_version`` that a crash left unapplied; the latest version."""
+        version = known_version
+        while True:
+            entry = await self._retrying(
+                "journal", lambda v=version: self.journal.find_one({"_id": journal_id(record_id, v + 1)})
+            )
+            if entry is None:
+                return version
+            await self._apply(entry)
+            version = entry["version"]
 
-        async def run() -> list[str]:
-            cursor = self.collection.find({"next_deadline_at": {"$lte": now}}, projection={"_id": 1})
-            return [doc["_id"] async for doc in cursor]
-
-        ids: list[str] = await self._retrying("deadline scan", run)
-        return ids
+    # -- reading ----------------------------------------------------------------------------------
 
     async def get(self, record_id: str) -> Document | None:
         doc: Document | None = await self._retrying("get", lambda: self.collection.find_one({"_id": record_id}))
+        if doc is None:
+            # A record whose first version was committed but whose head a crash left unwritten.
+            if await self.roll_forward(record_id, 0) == 0:
+                return None
+            doc = await self._retrying("get", lambda: self.collection.find_one({"_id": record_id}))
         return doc
 
     async def find(
         self, query: Document, *, limit: int = 0, sort: list[tuple[str, int]] | None = None
     ) -> list[Document]:
         async def run() -> list[Document]:
-            cursor = self.collection.find(query, projection={"outbox": 0}, limit=limit, sort=sort)
+            cursor = self.collection.find(query, limit=limit, sort=sort)
             return [doc async for doc in cursor]
 
         docs: list[Document] = await self._retrying("find", run)
         return docs
+
+    async def ensure_indexes(self, fields: list[str]) -> None:
+        """Indexes for the intent-named queries of this kind (idempotent)."""
+        for field in fields:
+            await self._retrying(f"index {field}", lambda f=field: self.collection.create_index([(f, ASCENDING)]))
+
+
+async def ensure_service_indexes(db: AsyncDatabase[Document], settings: Settings) -> None:
+    """Indexes of the kernel's own collections: due deadlines by time, outbox by age."""
+    for collection, field in ((DEADLINES, "due_at"), (OUTBOX, "created_at")):
+
+        async def create(c: str = collection, f: str = field) -> str:
+            return await db[c].create_index([(f, ASCENDING)])
+
+        await until_available(
+            create,
+            what=f"index {collection}.{field}",
+            initial=settings.retry_initial_seconds,
+            maximum=settings.retry_max_seconds,
+        )

@@ -33,6 +33,7 @@ SPEC = ServiceSpec(
         ]
     },
     collections=COLLECTIONS,
+    indexes={NOTIFICATIONS: ["substance.code"]},
     deadlines={NOTIFICATIONS: PreExportNotification},
 )
 

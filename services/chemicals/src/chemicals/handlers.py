@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import structlog
 
 from alliance.contracts.chemicals import (
@@ -40,7 +38,7 @@ def register(service: Service) -> None:
 
     @intake.on(PreExportNotificationSubmitted)
     async def notification_submitted(received: Received[PreExportNotificationSubmitted]) -> None:
-        notification = PreExportNotification.submit(received.data, received.event.markings, datetime.now(UTC))
+        notification = PreExportNotification.submit(received.data, received.event.markings, received.occurred_at)
         await service.save(notifications, notification)
         need = await service.load(
             needs,

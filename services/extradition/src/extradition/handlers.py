@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import structlog
 
 from alliance.contracts.extradition import (
@@ -116,7 +114,7 @@ def register(service: Service) -> None:
                     ExtraditionRequest,
                     request.id,
                     lambda x: x.advance(
-                        ExtraditionStep.WITHDRAWN, datetime.now(UTC).date(), "match rejected by analyst"
+                        ExtraditionStep.WITHDRAWN, received.occurred_at.date(), "match rejected by analyst"
                     ),
                 )
 
@@ -138,7 +136,7 @@ def register(service: Service) -> None:
 
     @intake.on(MlatRequestReceived)
     async def mlat_received(received: Received[MlatRequestReceived]) -> None:
-        await service.save(mlats, MlatRequest.receive(received.data, received.event.markings, datetime.now(UTC)))
+        await service.save(mlats, MlatRequest.receive(received.data, received.event.markings, received.occurred_at))
 
     @intake.on(MlatStatusReported)
     async def mlat_status(received: Received[MlatStatusReported]) -> None:
@@ -146,7 +144,7 @@ def register(service: Service) -> None:
 
         def move(m: MlatRequest) -> None:
             m.absorb_markings(received.event.markings)
-            m.move(report.status, report.grounds, datetime.now(UTC))
+            m.move(report.status, report.grounds, received.occurred_at)
 
         if (
             await service.change(
@@ -168,6 +166,6 @@ def register(service: Service) -> None:
             [MlatRequest.from_document(d) for d in await mlats.find({"priority": True})],
             received.event.markings,
             received.data.language,
-            datetime.now(UTC),
+            received.occurred_at,
         )
         await service.save(reports, report)

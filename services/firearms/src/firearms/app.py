@@ -20,7 +20,7 @@ from alliance.settings import FIREARMS_EVENTS
 from firearms import __version__, handlers
 from firearms.domain import TraceRequest
 from firearms.settings import FirearmsSettings
-from firearms.store import COLLECTIONS, TRACE_REQUESTS
+from firearms.store import COLLECTIONS, EXPORT_LICENCES, RESTORATION_REQUESTS, TRACE_REQUESTS
 
 SPEC = ServiceSpec(
     name="firearms",
@@ -44,6 +44,11 @@ SPEC = ServiceSpec(
         ]
     },
     collections=COLLECTIONS,
+    indexes={
+        EXPORT_LICENCES: ["serial_keys"],
+        TRACE_REQUESTS: ["serial_key", "recovery_date"],
+        RESTORATION_REQUESTS: ["recovery_date"],
+    },
     deadlines={TRACE_REQUESTS: TraceRequest},
     settings=FirearmsSettings,
 )

@@ -4,7 +4,6 @@ report back; indicators follow from the stored records."""
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
 from typing import cast
 
 import structlog
@@ -56,7 +55,7 @@ def register(service: Service) -> None:
                 await service.change(traces, TraceRequest, trace.id, flag)
 
     async def seizure_with_firearms(received: Received[SeizureRecorded]) -> None:
-        now = datetime.now(UTC)
+        now = received.occurred_at
         for request in requests_for_seizure(received.data, received.event.markings, now, settings.trace_reply_period):
             if isinstance(request, TraceRequest):
                 await open_trace(request)
@@ -121,7 +120,7 @@ def register(service: Service) -> None:
         if restoration.restored_serial_number:
             await open_trace(
                 TraceRequest.after_restoration(
-                    restoration, restoration.restored_serial_number, datetime.now(UTC), settings.trace_reply_period
+                    restoration, restoration.restored_serial_number, received.occurred_at, settings.trace_reply_period
                 )
             )
 

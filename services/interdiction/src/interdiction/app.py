@@ -11,7 +11,7 @@ from alliance.contracts.interdiction import (
 from alliance.service import ServiceSpec, entry_point
 from alliance.settings import INTERDICTION_EVENTS
 from interdiction import __version__, handlers
-from interdiction.store import COLLECTIONS
+from interdiction.store import COLLECTIONS, SEIZURES
 
 SPEC = ServiceSpec(
     name="interdiction",
@@ -22,6 +22,7 @@ SPEC = ServiceSpec(
         INTERDICTION_EVENTS: [SeizureRecorded, SeizureCorrected, RouteReportPublished, SeizureStatisticsPublished]
     },
     collections=COLLECTIONS,
+    indexes={SEIZURES: ["contents.seized_at"]},
 )
 
 

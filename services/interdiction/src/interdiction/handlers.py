@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import structlog
 
 from alliance.contracts.interdiction import (
@@ -36,7 +34,7 @@ def register(service: Service) -> None:
             received.data,
             reporting_source=received.event.source,
             markings=strictest([received.event.markings]),
-            recorded_at=datetime.now(UTC),
+            recorded_at=received.occurred_at,
         )
         created = await service.save(seizures, seizure)
         log.info(

@@ -4,7 +4,7 @@ from the other domains (flows 2, 3 and 5)."""
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 
@@ -69,7 +69,7 @@ def register(service: Service) -> None:
         await service.save(reports, report)
         if received.data.alert_id:
             await service.change(alerts, Alert, received.data.alert_id, lambda a: a.answered_by_report())
-        now = datetime.now(UTC)
+        now = received.occurred_at
         for key, (party, transactions) in report.cash_by_party().items():
             await record_cash(report, party, transactions, now)
             log.info("cash activity recorded", party=key)
@@ -154,7 +154,7 @@ def register(service: Service) -> None:
                     [],
                     {"reported_usd": record.reported},
                     record.markings,
-                    datetime.now(UTC),
+                    received.occurred_at,
                 ),
             )
 
@@ -209,7 +209,7 @@ def register(service: Service) -> None:
                         subjects,
                         {"asset_id": asset.id, "seizure_id": s.seizure_id, "declarations_checked": len(found)},
                         combined(asset.markings, *(d.markings for d in found)),
-                        datetime.now(UTC),
+                        received.occurred_at,
                     ),
                 )
 

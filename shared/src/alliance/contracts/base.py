@@ -6,7 +6,12 @@ from pydantic import BaseModel, ConfigDict
 
 
 class EventData(BaseModel):
-    """The data of one event type; ``EVENT_TYPE`` is its versioned CloudEvents type."""
+    """The data of one event type; ``EVENT_TYPE`` is its versioned CloudEvents type.
+
+    Numbers must be finite: NaN and Infinity are not JSON and would be published as invalid records.
+    """
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     EVENT_TYPE: ClassVar[str]
 
@@ -17,13 +22,13 @@ class EventData(BaseModel):
 class Intake(EventData):
     """Data sent in by an agency integration: strict, unknown fields are an error."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Fact(EventData):
     """Data published by an Alliance service: consumers ignore fields they do not know."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 def event_types(*models: type[EventData]) -> dict[str, type[EventData]]:

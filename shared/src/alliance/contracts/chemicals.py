@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, Field
 
 from alliance.contracts.base import Fact, Intake
 from alliance.contracts.common import CountryCode, MassUnit, Place, Text, ValueObject
+from alliance.limits import MAX_SMALL_LIST
 
 SubstanceTerm = Annotated[
     str, Field(min_length=2, max_length=120, description="code, CAS number, English or Spanish name")
@@ -25,7 +26,7 @@ class Company(ValueObject):
 
 class ShipmentRoute(ValueObject):
     port_of_exit: str | None = Field(default=None, max_length=120)
-    transit_countries: list[CountryCode] = Field(default_factory=list)
+    transit_countries: list[CountryCode] = Field(default_factory=list, max_length=MAX_SMALL_LIST)
     port_of_entry: str | None = Field(default=None, max_length=120)
 
 
@@ -104,7 +105,9 @@ class ChemicalIncidentReported(Intake):
     unit: MassUnit
     place: Place
     occurred_on: date
-    companies: list[Text] = Field(default_factory=list, description="companies named in the incident")
+    companies: list[Text] = Field(
+        default_factory=list, max_length=MAX_SMALL_LIST, description="companies named in the incident"
+    )
     pen_reference: str | None = Field(default=None, max_length=60)
     description: str | None = Field(default=None, max_length=2000)
 

@@ -9,6 +9,7 @@ from typing import Annotated, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from alliance.contracts.base import Fact
+from alliance.limits import MAX_SMALL_LIST
 
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
@@ -25,7 +26,7 @@ class MassUnit(StrEnum):
 
 
 class ValueObject(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Place(ValueObject):
@@ -49,10 +50,10 @@ class Person(ValueObject):
 
     given_names: Text
     surnames: list[Text] = Field(min_length=1, max_length=3, description="paternal then maternal")
-    aliases: list[Text] = Field(default_factory=list)
+    aliases: list[Text] = Field(default_factory=list, max_length=MAX_SMALL_LIST)
     date_of_birth: date | None = None
     nationality: CountryCode | None = None
-    documents: list[IdentityDocument] = Field(default_factory=list)
+    documents: list[IdentityDocument] = Field(default_factory=list, max_length=MAX_SMALL_LIST)
 
 
 class FieldError(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from alliance.contracts.base import Fact, Intake
 from alliance.contracts.common import CountryCode, Person, Place, Text
+from alliance.limits import MAX_SMALL_LIST
 
 Reference = Annotated[str, Field(min_length=1, max_length=80)]
 
@@ -48,7 +49,7 @@ class FugitiveRegistered(Intake):
     fugitive_reference: Reference
     wanted_by: CountryCode
     person: Person
-    charges: list[Text] = Field(min_length=1)
+    charges: list[Text] = Field(min_length=1, max_length=MAX_SMALL_LIST)
     warrant_number: str | None = Field(default=None, max_length=80)
     warrant_issued_on: date | None = None
     priority: bool = False
@@ -85,7 +86,9 @@ class MlatRequestReceived(Intake):
     requesting_country: CountryCode
     requested_country: CountryCode
     subject: Text
-    assistance: list[Text] = Field(min_length=1, description="evidence, records, testimony, service of documents…")
+    assistance: list[Text] = Field(
+        min_length=1, max_length=MAX_SMALL_LIST, description="evidence, records, testimony, service of documents…"
+    )
     priority: bool = False
 
 

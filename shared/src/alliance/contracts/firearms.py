@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from alliance.contracts.base import Fact, Intake
 from alliance.contracts.common import CountryCode, Person, Place, Text, ValueObject
 from alliance.contracts.interdiction import FirearmType
+from alliance.limits import MAX_ITEMS_PER_SEIZURE
 
 
 class RecoveredFirearmFact(Fact):
@@ -132,7 +133,7 @@ class ExportLicenceIssued(Intake):
     consignee: Text
     destination_country: CountryCode
     issued_on: date
-    firearms: list[LicensedFirearm] = Field(min_length=1)
+    firearms: list[LicensedFirearm] = Field(min_length=1, max_length=MAX_ITEMS_PER_SEIZURE)
 
 
 class TraceStatisticsRequested(Intake):

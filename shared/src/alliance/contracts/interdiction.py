@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from alliance.contracts.base import Fact, Intake
 from alliance.contracts.common import CountryCode, CurrencyCode, MassUnit, Person, Place, Text, ValueObject
+from alliance.limits import MAX_ITEMS_PER_SEIZURE, MAX_PERSONS, MAX_SMALL_LIST
 
 
 class TransportMode(StrEnum):
@@ -41,7 +42,7 @@ class Conveyance(ValueObject):
 
 class Route(ValueObject):
     origin: CountryCode | None = None
-    transit: list[CountryCode] = Field(default_factory=list)
+    transit: list[CountryCode] = Field(default_factory=list, max_length=MAX_SMALL_LIST)
     destination: CountryCode | None = None
 
 
@@ -89,11 +90,11 @@ class SeizureContents(ValueObject):
     concealment: str | None = Field(default=None, max_length=200, description="free-text description")
     concealment_method: str | None = Field(default=None, max_length=60, description="code")
     route: Route | None = None
-    drugs: list[DrugItem] = Field(default_factory=list)
-    firearms: list[FirearmItem] = Field(default_factory=list)
-    currency: list[CurrencyItem] = Field(default_factory=list)
-    chemicals: list[ChemicalItem] = Field(default_factory=list)
-    detained_persons: list[Person] = Field(default_factory=list)
+    drugs: list[DrugItem] = Field(default_factory=list, max_length=MAX_ITEMS_PER_SEIZURE)
+    firearms: list[FirearmItem] = Field(default_factory=list, max_length=MAX_ITEMS_PER_SEIZURE)
+    currency: list[CurrencyItem] = Field(default_factory=list, max_length=MAX_ITEMS_PER_SEIZURE)
+    chemicals: list[ChemicalItem] = Field(default_factory=list, max_length=MAX_ITEMS_PER_SEIZURE)
+    detained_persons: list[Person] = Field(default_factory=list, max_length=MAX_PERSONS)
 
 
 class SeizureReported(Intake):
@@ -173,10 +174,10 @@ class RouteReportSubmitted(Intake):
     report_reference: Annotated[str, Field(min_length=1, max_length=100)]
     kind: RouteReportKind
     summary: Annotated[str, Field(min_length=10, max_length=4000)]
-    modes: list[TransportMode] = Field(default_factory=list)
+    modes: list[TransportMode] = Field(default_factory=list, max_length=MAX_SMALL_LIST)
     route: Route | None = None
     concealment_method: str | None = Field(default=None, max_length=60, description="code")
-    drugs: list[str] = Field(default_factory=list, description="drug codes")
+    drugs: list[str] = Field(default_factory=list, max_length=MAX_SMALL_LIST, description="drug codes")
     observed_from: date | None = None
     observed_to: date | None = None
 
@@ -205,7 +206,7 @@ class SeizureStatisticsRequested(Intake):
 
     year: int = Field(ge=1990, le=2100)
     quarter: int = Field(ge=1, le=4)
-    countries: list[CountryCode] = Field(default_factory=lambda: ["MX", "US"])
+    countries: list[CountryCode] = Field(default_factory=lambda: ["MX", "US"], max_length=MAX_SMALL_LIST)
     language: Literal["en", "es"] = "en"
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from alliance.contracts.base import Fact, Intake
 from alliance.contracts.common import CountryCode, CurrencyCode, Person, Place, Text, ValueObject
+from alliance.limits import MAX_PERSONS, MAX_SMALL_LIST, MAX_TRANSACTIONS
 
 Reference = Annotated[str, Field(min_length=1, max_length=80)]
 
@@ -73,9 +74,9 @@ class FinancialReportSubmitted(Intake):
     reporting_country: CountryCode
     report_date: date
     reason: str | None = Field(default=None, max_length=4000)
-    indicators: list[Text] = Field(default_factory=list)
-    transactions: list[Transaction] = Field(min_length=1)
-    subjects: list[Party] = Field(default_factory=list)
+    indicators: list[Text] = Field(default_factory=list, max_length=MAX_SMALL_LIST)
+    transactions: list[Transaction] = Field(min_length=1, max_length=MAX_TRANSACTIONS)
+    subjects: list[Party] = Field(default_factory=list, max_length=MAX_PERSONS)
     alert_id: str | None = Field(default=None, max_length=80, description="the alert this report answers")
 
 
@@ -117,9 +118,9 @@ class InvestigationOpened(Intake):
 
     investigation_reference: Reference
     agency: Text
-    subjects: list[Party] = Field(min_length=1)
+    subjects: list[Party] = Field(min_length=1, max_length=MAX_PERSONS)
     coordinated: bool = Field(default=False, description="a binational investigation")
-    alert_ids: list[str] = Field(default_factory=list)
+    alert_ids: list[str] = Field(default_factory=list, max_length=MAX_SMALL_LIST)
 
 
 class AssetForfeited(Intake):
