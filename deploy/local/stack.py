@@ -1,4 +1,4 @@
-"""Local Alliance stack without Docker: Apache Kafka (KRaft) and FerretDB (MongoDB wire, SQLite).
+"""Local Alliance stack without Docker: Apache Kafka (KRaft), PostgreSQL and FerretDB (MongoDB wire).
 
     python deploy/local/stack.py up [--services]     install on first use, start what is not running
     python deploy/local/stack.py down [--services]   stop (services only with --services)
@@ -9,7 +9,9 @@ Everything it downloads, builds and writes lives under ``$ALLIANCE_HOME`` (defau
 repository, git-ignored). ``up`` is idempotent: a component that answers is left alone, a dead one is
 restarted, and it returns only when every component answers a real request (Kafka metadata, Mongo
 ``ping``, service ``/health``). Ports come from ``ALLIANCE_KAFKA_PORT`` (9092),
-``ALLIANCE_KAFKA_CONTROLLER_PORT`` (9093) and ``ALLIANCE_MONGO_PORT`` (27017).
+``ALLIANCE_KAFKA_CONTROLLER_PORT`` (9093), ``ALLIANCE_POSTGRES_PORT`` (5433) and ``ALLIANCE_MONGO_PORT``
+(27017). ``ALLIANCE_STORE_BACKEND=sqlite`` runs FerretDB on SQLite instead of PostgreSQL (for
+comparisons; see the README for why PostgreSQL is the default).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ KAFKA_VERSION = "4.1.1"  # keep in step with deploy/local/kafka/pom.xml
 KAFKA_PORT = int(os.environ.get("ALLIANCE_KAFKA_PORT", "9092"))
 CONTROLLER_PORT = int(os.environ.get("ALLIANCE_KAFKA_CONTROLLER_PORT", "9093"))
 MONGO_PORT = int(os.environ.get("ALLIANCE_MONGO_PORT", "27017"))
+POSTGRES_PORT = int(os.environ.get("ALLIANCE_POSTGRES_PORT", "5433"))
+STORE_BACKEND = os.environ.get("ALLIANCE_STORE_BACKEND", "postgresql")
 KAFKA_HEAP = os.environ.get("ALLIANCE_KAFKA_HEAP", "512m")
 SERVICES = {"interdiction": 8101, "firearms": 8102, "chemicals": 8103, "money_laundering": 8104, "extradition": 8105}
 
@@ -77,7 +81,9 @@ def pid_of(name: str) -> int | None:
     return None if state in {"Z", "X"} else pid
 
 
-def spawn(name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+def spawn(
+    name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, user: str | None = None
+) -> int:
     RUN.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
     log = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
@@ -89,19 +95,20 @@ def spawn(name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Pa
         cwd=cwd or ROOT,
         env={**os.environ, **(env or {})},
         start_new_session=True,
+        user=user,
     )
     (RUN / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
 
 
-def stop(name: str, timeout: float = 20.0) -> None:
+def stop(name: str, timeout: float = 20.0, sig: int = signal.SIGTERM) -> None:
     pid = pid_of(name)
     if pid is None:
         (RUN / f"{name}.pid").unlink(missing_ok=True)
         return
     say(f"stopping {name} (pid {pid})")
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, sig)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -294,6 +301,105 @@ class Kafka(Component):
         spawn(self.name, [*self._java(), "kafka.Kafka", str(self.home / "server.properties")])
 
 
+def postgres_answers() -> bool:
+    return (
+        subprocess.run(
+            ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT)], stdout=subprocess.DEVNULL
+        ).returncode
+        == 0
+        if shutil.which("pg_isready")
+        else False
+    )
+
+
+class PostgreSQL(Component):
+    """A private PostgreSQL cluster under .local/ for FerretDB (Debian's package, installed when missing)."""
+
+    stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for every client to leave
+
+    def __init__(self) -> None:
+        super().__init__("postgres", postgres_answers)
+        self.home = HOME / "postgres"
+        self.data = self.home / "data"
+        self.user = "postgres" if os.geteuid() == 0 else None  # initdb refuses to run as root
+
+    def bin(self, tool: str) -> str:
+        found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{tool}"))
+        if not found:
+            raise StackError(f"PostgreSQL's {tool} is missing")
+        return str(found[-1])
+
+    def install(self) -> None:
+        if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+            if os.geteuid() != 0 or not shutil.which("apt-get"):
+                raise StackError("PostgreSQL server binaries are needed: install Debian's 'postgresql' package")
+            say("postgres: installing Debian's postgresql package (first run only)")
+            subprocess.run(["apt-get", "update", "-qq"], check=True)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
+                check=True,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            )
+        if (self.data / "PG_VERSION").exists():
+            return
+        say("postgres: creating a private cluster (first run only)")
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self.user:
+            HOME.chmod(HOME.stat().st_mode | 0o011)  # let the postgres user reach its directory
+            shutil.chown(self.home, self.user, self.user)
+        subprocess.run(
+            [self.bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            user=self.user,
+        )
+
+    def launch(self) -> None:
+        spawn(
+            self.name,
+            [
+                self.bin("postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(POSTGRES_PORT),
+                "-k",
+                str(self.home),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=300",
+                "-c",
+                "shared_buffers=128MB",
+            ],
+            user=self.user,
+        )
+
+    def up(self) -> None:
+        super().up()
+        exists = subprocess.run(
+            [
+                self.bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(POSTGRES_PORT),
+                "-U",
+                "postgres",
+                "-tAc",
+                "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if exists != "1":
+            subprocess.run(
+                [self.bin("createdb"), "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", "postgres", "ferretdb"],
+                check=True,
+            )
+
+
 class FerretDB(Component):
     def __init__(self) -> None:
         super().__init__("ferretdb", mongo_answers)
@@ -305,7 +411,7 @@ class FerretDB(Component):
         if self.binary.exists() and all(s.stat().st_mtime <= self.binary.stat().st_mtime for s in sources):
             return
         go = require("go", "build FerretDB (the MongoDB-wire store)")
-        say("ferretdb: building FerretDB v1 with the SQLite backend (first run only)")
+        say("ferretdb: building FerretDB v1 with its index bridge (first run only)")
         self.binary.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [go, "build", "-o", str(self.binary), "."],
@@ -316,7 +422,12 @@ class FerretDB(Component):
 
     def launch(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
-        spawn(self.name, [str(self.binary), "-listen", f"127.0.0.1:{MONGO_PORT}", "-data", str(self.data)])
+        backend = (
+            ["-handler", "postgresql", "-postgresql-url", f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/ferretdb"]
+            if STORE_BACKEND == "postgresql"
+            else ["-handler", "sqlite", "-data", str(self.data)]
+        )
+        spawn(self.name, [str(self.binary), "-listen", f"127.0.0.1:{MONGO_PORT}", *backend])
 
 
 class ServiceProcess(Component):
@@ -337,7 +448,8 @@ class ServiceProcess(Component):
 
 
 def infrastructure() -> list[Component]:
-    return [Kafka(), FerretDB()]
+    store: list[Component] = [PostgreSQL(), FerretDB()] if STORE_BACKEND == "postgresql" else [FerretDB()]
+    return [Kafka(), *store]
 
 
 def services() -> list[Component]:
@@ -348,7 +460,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--services", action="store_true", help="also start/stop the Alliance services")
-    parser.add_argument("--only", metavar="NAME", help="act on one component (kafka, ferretdb or a service)")
+    parser.add_argument("--only", metavar="NAME", help="act on one component (kafka, postgres, ferretdb, a service)")
     args = parser.parse_args()
     try:
         chosen = [c for c in infrastructure() + services() if args.only in (None, c.name)]
@@ -361,7 +473,7 @@ def main() -> int:
         elif args.command == "down":
             for component in reversed(chosen):
                 if args.services or args.only or component.name not in SERVICES:
-                    stop(component.name)
+                    stop(component.name, sig=getattr(component, "stop_signal", signal.SIGTERM))
         else:
             healthy = True
             for component in chosen:

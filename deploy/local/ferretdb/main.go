@@ -1,34 +1,42 @@
-// Command ferretdb runs FerretDB v1 with its SQLite backend as a MongoDB-wire server for the local
-// Alliance stack. It embeds the `ferretdb` package rather than using `go install .../cmd/ferretdb`,
-// whose binary panics at start when built outside FerretDB's own tree (missing version file).
+// Command ferretdb runs FerretDB v1 as the MongoDB-wire store of the local Alliance stack, on its
+// PostgreSQL backend (or SQLite with -handler sqlite). It embeds the `ferretdb` package rather than
+// using `go install .../cmd/ferretdb`, whose binary panics at start when built outside FerretDB's own
+// tree (missing version file).
+//
+// Index bridge. FerretDB v1 creates a B-tree index on `(_jsonb -> 'field')` for each MongoDB index,
+// but pushes an equality filter down as `(_jsonb -> 'field') @> '<value>'`, which a B-tree cannot
+// answer: every lookup, `_id` included, is a sequential scan (measured: `find_one({_id})` 2.7 ms at
+// 1,000 documents, 35 ms at 20,000). With -index-bridge (the default on PostgreSQL) this process adds,
+// for every single-field FerretDB index, a GIN `jsonb_path_ops` index on the same expression, which
+// PostgreSQL uses for exactly that containment filter (measured at 20,000 documents: 0.7 ms). It looks
+// for new FerretDB indexes once a second; MongoDB users need none of this.
 package main
 
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/jackc/pgx/v5"
 )
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
-	dataDir := flag.String("data", "data", "directory holding the SQLite database files")
-	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	handler := flag.String("handler", "postgresql", "backend: postgresql or sqlite")
+	postgresURL := flag.String("postgresql-url", "postgres://postgres@127.0.0.1:5433/ferretdb", "PostgreSQL URL")
+	dataDir := flag.String("data", "data", "directory holding the SQLite database files (sqlite handler)")
+	bridge := flag.Bool("index-bridge", true, "add GIN indexes that FerretDB's pushdown can use (postgresql)")
+	logLevel := flag.String("log-level", "error", "debug, info, warn or error")
 	flag.Parse()
-
-	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
-		log.Fatalf("cannot create data directory: %v", err)
-	}
-	abs, err := filepath.Abs(*dataDir)
-	if err != nil {
-		log.Fatalf("bad data directory: %v", err)
-	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -36,12 +44,28 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
-	})
+	config := &ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: *listen},
+		Logger:   logger,
+		Handler:  *handler,
+	}
+	switch *handler {
+	case "postgresql":
+		config.PostgreSQLURL = *postgresURL
+	case "sqlite":
+		if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+			log.Fatalf("cannot create data directory: %v", err)
+		}
+		abs, err := filepath.Abs(*dataDir)
+		if err != nil {
+			log.Fatalf("bad data directory: %v", err)
+		}
+		config.SQLiteURL = "file:" + abs + "/"
+	default:
+		log.Fatalf("unknown handler %q", *handler)
+	}
+
+	f, err := ferretdb.New(config)
 	if err != nil {
 		log.Fatalf("cannot start FerretDB: %v", err)
 	}
@@ -49,8 +73,101 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	logger.Warn("FerretDB listening", "uri", f.MongoDBURI())
+	if *handler == "postgresql" && *bridge {
+		go bridgeIndexes(ctx, *postgresURL, logger)
+	}
+
+	logger.Warn("FerretDB listening", "uri", f.MongoDBURI(), "handler", *handler)
 	if err := f.Run(ctx); err != nil {
 		log.Fatalf("FerretDB stopped: %v", err)
 	}
+}
+
+// A FerretDB single-field index: `CREATE [UNIQUE] INDEX name ON schema.table USING btree (((_jsonb -> 'field'::text)))`.
+var singleField = regexp.MustCompile(`USING btree \(\(\(_jsonb -> '([^']+)'::text\)\)\)$`)
+
+const missing = `
+SELECT b.schemaname, b.tablename, b.indexname, b.indexdef
+FROM pg_indexes b
+WHERE b.indexdef LIKE '%USING btree (((_jsonb -> %'
+  AND NOT EXISTS (
+    SELECT 1 FROM pg_indexes g
+    WHERE g.schemaname = b.schemaname AND g.tablename = b.tablename AND g.indexname = 'g_' || left(b.indexname, 61))`
+
+func bridgeIndexes(ctx context.Context, url string, logger *slog.Logger) {
+	var conn *pgx.Conn
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		if conn == nil || conn.IsClosed() {
+			c, err := pgx.Connect(ctx, url)
+			if err != nil {
+				logger.Warn("index bridge: cannot connect", "error", err)
+				continue
+			}
+			conn = c
+		}
+		if err := bridgeOnce(ctx, conn, logger); err != nil {
+			logger.Warn("index bridge pass failed", "error", err)
+			_ = conn.Close(ctx)
+			conn = nil
+		}
+	}
+}
+
+func bridgeOnce(ctx context.Context, conn *pgx.Conn, logger *slog.Logger) error {
+	rows, err := conn.Query(ctx, missing)
+	if err != nil {
+		return err
+	}
+	type todo struct{ schema, table, index, field string }
+	var work []todo
+	for rows.Next() {
+		var schema, table, index, def string
+		if err := rows.Scan(&schema, &table, &index, &def); err != nil {
+			rows.Close()
+			return err
+		}
+		if m := singleField.FindStringSubmatch(def); m != nil {
+			work = append(work, todo{schema, table, index, m[1]})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, w := range work {
+		name := "g_" + w.index
+		if len(name) > 63 {
+			name = name[:63]
+		}
+		sql := fmt.Sprintf(
+			`CREATE INDEX IF NOT EXISTS %s ON %s.%s USING gin ((_jsonb -> %s) jsonb_path_ops)`,
+			pgx.Identifier{name}.Sanitize(),
+			pgx.Identifier{w.schema}.Sanitize(),
+			pgx.Identifier{w.table}.Sanitize(),
+			quoteLiteral(w.field),
+		)
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			// A table dropped meanwhile (a test database removed) is not an error worth stopping for.
+			logger.Info("index bridge: index not created", "table", w.table, "field", w.field, "error", err)
+			continue
+		}
+		logger.Info("index bridge: GIN index added", "schema", w.schema, "table", w.table, "field", w.field)
+	}
+	return nil
+}
+
+func quoteLiteral(s string) string {
+	out := []byte{'\''}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '\''))
 }

@@ -34,6 +34,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from alliance import kafka_records
 from alliance.contracts.base import EventData
 from alliance.contracts.common import EventRejected, FieldError
 from alliance.envelope import CloudEvent, EnvelopeError, headers_to_dict, parse_record
@@ -56,6 +57,7 @@ _propagator = TraceContextTextMapPropagator()
 
 
 def make_broker(settings: Settings, service: str, tracer_provider: TracerProvider | None) -> KafkaBroker:
+    kafka_records.install()  # an undecodable record becomes one dead letter instead of a wedged partition
     middlewares = [KafkaTelemetryMiddleware(tracer_provider=tracer_provider)] if tracer_provider else []
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
@@ -393,6 +395,8 @@ def screen(
         headers = headers_to_dict(raw_headers)
     except EnvelopeError as exc:
         return Refusal(f"invalid envelope: {exc}")
+    if kafka_records.UNREADABLE_HEADER in headers:
+        return Refusal(f"undecodable Kafka record: {headers[kafka_records.UNREADABLE_HEADER]}")
     known = tuple(headers.items())
     try:
         event = parse_record(headers, value)
