@@ -106,7 +106,16 @@ class Aggregate(BaseModel):
             self.model_dump(mode="json", exclude=exclude), self.model_dump(mode="python", exclude=exclude)
         )
         fields["next_deadline_at"] = self.next_deadline_at()
+        fields.update(self.lookup_keys())
         return fields
+
+    def lookup_keys(self) -> dict[str, Any]:
+        """Top-level fields the store's queries look records up by (equality only, indexed).
+
+        Nested fields are not looked up by the local store's index, so a kind whose queries need one
+        copies it here (e.g. a notification's substance code).
+        """
+        return {}
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> Self:

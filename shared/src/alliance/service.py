@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -33,6 +33,7 @@ from alliance.outbox import OutboxRelay
 from alliance.retry import is_transient, until_available
 from alliance.settings import Settings, dead_letter_topic
 from alliance.store import (
+    CLOCK,
     DEADLINES,
     AggregateStore,
     Commit,
@@ -41,6 +42,7 @@ from alliance.store import (
     StoreMeter,
     check_publishable,
     connect,
+    due_bucket,
     ensure_service_indexes,
 )
 from alliance.telemetry import current_traceparent, setup_logging, setup_tracing
@@ -91,6 +93,8 @@ class Service:
         self.deadline_sweeps = 0
         self.deadline_failures = 0
         self._deadlines = self.db[DEADLINES]
+        self._clock = self.db[CLOCK]
+        self._clock_minute: datetime | None = None
         self.source = f"urn:alliance:service:{spec.name}"
 
     # -- building blocks for handlers ------------------------------------------------------------
@@ -298,24 +302,57 @@ class Service:
                     raise  # an outage: this pass ends, the next one retries
                 self.deadline_failures += 1
                 log.exception("deadline escalation failed; postponed", collection=collection, record_id=record_id)
+                later = moment + timedelta(minutes=1)
                 await self._deadlines.update_one(
-                    {"_id": entry["_id"]}, {"$set": {"due_at": moment + timedelta(minutes=1)}}
+                    {"_id": entry["_id"]}, {"$set": {"due_at": later, "bucket": due_bucket(later)}}
                 )
         self.deadline_sweeps += 1
         return escalated
 
     async def _due_deadlines(self, moment: datetime) -> list[dict[str, Any]]:
-        async def run() -> list[dict[str, Any]]:
-            cursor = self._deadlines.find({"due_at": {"$lte": moment}}, limit=DEADLINE_BATCH)
-            return [doc async for doc in cursor]
+        """Deadline entries due by ``moment``: the minute buckets since the last pass, each by equality.
 
-        due: list[dict[str, Any]] = await until_available(
-            run,
-            what="due deadlines",
-            initial=self.settings.retry_initial_seconds,
-            maximum=self.settings.retry_max_seconds,
+        The clock restarts two minutes before the last minute it looked at (persisted in ``_clock``),
+        so an entry written while a pass ran, or by another instance, is never left behind.
+        """
+        if self._clock_minute is None:
+            stored = await self._retry("clock", lambda: self._clock.find_one({"_id": "watermark"}))
+            if stored is None:
+                # First pass ever on this database: one full look, then minute buckets from here on.
+                async def everything() -> list[dict[str, Any]]:
+                    return [doc async for doc in self._deadlines.find({"due_at": {"$lte": moment}})]
+
+                due_now: list[dict[str, Any]] = await self._retry("due deadlines", everything)
+                await self._retry(
+                    "clock", lambda: self._clock.replace_one({"_id": "watermark"}, {"minute": moment}, upsert=True)
+                )
+                self._clock_minute = moment
+                return due_now
+            self._clock_minute = stored["minute"]
+        assert self._clock_minute is not None
+        start = min(self._clock_minute, moment) - timedelta(minutes=2)
+        minutes = int((moment - start).total_seconds() // 60) + 1
+        due: list[dict[str, Any]] = []
+        for step in range(minutes):
+            bucket = due_bucket(start + timedelta(minutes=step))
+
+            async def run(b: str = bucket) -> list[dict[str, Any]]:
+                return [doc async for doc in self._deadlines.find({"bucket": b}, limit=DEADLINE_BATCH)]
+
+            due.extend(e for e in await self._retry("due deadlines", run) if e["due_at"] <= moment)
+            if len(due) >= DEADLINE_BATCH:
+                return due  # the rest on the next pass, from the same watermark
+        self._clock_minute = moment
+        await self._retry(
+            "clock",
+            lambda: self._clock.replace_one({"_id": "watermark"}, {"minute": moment}, upsert=True),
         )
         return due
+
+    async def _retry(self, what: str, op: Callable[[], Awaitable[Any]]) -> Any:
+        return await until_available(
+            op, what=what, initial=self.settings.retry_initial_seconds, maximum=self.settings.retry_max_seconds
+        )
 
     async def _run_deadline_clock(self) -> None:
         while True:

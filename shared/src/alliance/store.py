@@ -11,7 +11,8 @@ Collections of one aggregate kind ``C`` and of the service::
     C            the record's current state (the "head"): _id, version, markings, fields; queried
     C.journal    one entry per committed version: _id "<id>@<version>", state, events, cause, time
     _outbox      events committed but not yet published: _id "<C>|<id>@<version>" (removed once sent)
-    _deadlines   each record's next deadline escalation: _id "<C>|<id>", due_at (removed when none)
+    _deadlines   each record's next deadline escalation: _id "<C>|<id>", due_at, minute bucket
+                 (removed when none); ``_clock`` keeps the last minute the clock looked at
 
 A change is written in this order: journal entry (the commit) → outbox entry → head → due deadline;
 then the events are published and the outbox entry removed. A crash or an error between any two
@@ -46,6 +47,7 @@ Document = dict[str, Any]
 
 OUTBOX = "_outbox"
 DEADLINES = "_deadlines"
+CLOCK = "_clock"
 JOURNAL_SUFFIX = ".journal"
 
 
@@ -115,6 +117,15 @@ def connect(settings: Settings, meter: StoreMeter | None = None) -> AsyncMongoCl
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def due_bucket(moment: datetime) -> str:
+    """The minute a deadline falls due in: the clock looks up due deadlines by minute, by equality.
+
+    FerretDB pushes only equality filters down to its backend (a range like ``due_at <= now`` makes
+    it read every entry), so due deadlines are found one minute bucket at a time.
+    """
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 def journal_id(record_id: str, version: int) -> str:
@@ -220,14 +231,14 @@ class AggregateStore:
         if due is None:
             await self._retrying("deadline", lambda: self.deadlines.delete_one({"_id": key}))
         else:
-            await self._retrying(
-                "deadline",
-                lambda: self.deadlines.replace_one(
-                    {"_id": key},
-                    {"collection": self.name, "record": record_id, "due_at": due, "version": version},
-                    upsert=True,
-                ),
-            )
+            entry_doc = {
+                "collection": self.name,
+                "record": record_id,
+                "due_at": due,
+                "bucket": due_bucket(max(due, now())),  # never a minute the clock has already left behind
+                "version": version,
+            }
+            await self._retrying("deadline", lambda: self.deadlines.replace_one({"_id": key}, entry_doc, upsert=True))
 
     async def roll_forward(self, record_id: str, known_version: int) -> int:
         """Apply journal entries past ``known_version`` that a crash left unapplied; the latest version."""
@@ -262,6 +273,18 @@ class AggregateStore:
         docs: list[Document] = await self._retrying("find", run)
         return docs
 
+    async def find_any(self, field: str, values: list[Any]) -> list[Document]:
+        """Records whose ``field`` equals (or, for a list field, contains) any of ``values``.
+
+        One equality query per value: FerretDB pushes equality down to an index, but reads every
+        record for ``$in``.
+        """
+        found: dict[str, Document] = {}
+        for value in dict.fromkeys(values):
+            for doc in await self.find({field: value}):
+                found.setdefault(doc["_id"], doc)
+        return list(found.values())
+
     async def ensure_indexes(self, fields: list[str]) -> None:
         """Indexes for the intent-named queries of this kind (idempotent)."""
         for field in fields:
@@ -269,8 +292,8 @@ class AggregateStore:
 
 
 async def ensure_service_indexes(db: AsyncDatabase[Document], settings: Settings) -> None:
-    """Indexes of the kernel's own collections: due deadlines by time, outbox by age."""
-    for collection, field in ((DEADLINES, "due_at"), (OUTBOX, "created_at")):
+    """Indexes of the kernel's own collections: due deadlines by minute."""
+    for collection, field in ((DEADLINES, "bucket"),):
 
         async def create(c: str = collection, f: str = field) -> str:
             return await db[c].create_index([(f, ASCENDING)])

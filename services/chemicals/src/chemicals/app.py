@@ -33,7 +33,7 @@ SPEC = ServiceSpec(
         ]
     },
     collections=COLLECTIONS,
-    indexes={NOTIFICATIONS: ["substance.code"]},
+    indexes={NOTIFICATIONS: ["substance_code"]},
     deadlines={NOTIFICATIONS: PreExportNotification},
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 
 from alliance.aggregate import Aggregate
 from alliance.contracts.chemicals import (
@@ -68,6 +69,9 @@ class PreExportNotification(Aggregate):
     shipment_date: date
     status: NotificationStatus = NotificationStatus.AWAITING_REPLY
     reply_grounds: str | None = None
+
+    def lookup_keys(self) -> dict[str, Any]:
+        return {"substance_code": self.substance.code}
 
     @classmethod
     def submit(

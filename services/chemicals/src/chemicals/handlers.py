@@ -89,7 +89,7 @@ def register(service: Service) -> None:
     seizures.on(SeizureCorrected)(seizure_with_precursors)  # ids are deterministic: only new items add work
 
     async def match_open_notifications(incident: ChemicalIncident) -> None:
-        for doc in await notifications.find({"substance.code": incident.substance.code}):
+        for doc in await notifications.find({"substance_code": incident.substance.code}):
             notification = PreExportNotification.from_document(doc)
             reasons = diversion_evidence(incident, notification)
             if reasons:

@@ -45,7 +45,7 @@ def register(service: Service) -> None:
         """Flow 4: a detained person wanted by the other country is located; provisional arrest follows."""
         seizure = received.data
         for person in seizure.detained_persons:
-            for doc in await fugitives.find({"surname_keys": {"$in": surname_keys(person)}}):
+            for doc in await fugitives.find_any("surname_keys", surname_keys(person)):
                 fugitive = Fugitive.from_document(doc)
                 result = fugitive.compare(person, seizure.place.country)
                 if result is None:
@@ -81,7 +81,7 @@ def register(service: Service) -> None:
     async def trace_completed(received: Received[TraceCompleted]) -> None:
         """Flow 5: a traced gun's purchaser who is a wanted fugitive is linked to the trace."""
         purchaser = received.data.purchaser
-        for doc in await fugitives.find({"surname_keys": {"$in": surname_keys(purchaser)}}):
+        for doc in await fugitives.find_any("surname_keys", surname_keys(purchaser)):
             await service.change(
                 fugitives,
                 Fugitive,

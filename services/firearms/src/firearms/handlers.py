@@ -128,7 +128,7 @@ def register(service: Service) -> None:
     async def licence_issued(received: Received[ExportLicenceIssued]) -> None:
         licence = ExportLicence.record(received.data, received.event.source, received.event.markings)
         await service.save(licences, licence)
-        for doc in await traces.find({"serial_key": {"$in": licence.serial_keys}}):
+        for doc in await traces.find_any("serial_key", licence.serial_keys):
             await service.change(traces, TraceRequest, doc["_id"], lambda t: t.flag_licensed_export(licence))
 
     @intake.on(TraceStatisticsRequested)

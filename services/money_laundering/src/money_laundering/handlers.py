@@ -180,9 +180,7 @@ def register(service: Service) -> None:
         s = received.data
         keys = sorted({k for p in s.detained_persons for k in surname_keys(p)})
         found = (
-            [Declaration.from_document(d) for d in await declarations.find({"surname_keys": {"$in": keys}})]
-            if keys
-            else []
+            [Declaration.from_document(d) for d in await declarations.find_any("surname_keys", keys)] if keys else []
         )
         for item, money in enumerate(s.currency, start=1):
             asset = Asset.seize(
@@ -233,7 +231,7 @@ def register(service: Service) -> None:
     async def trace_completed(received: Received[TraceCompleted]) -> None:
         """Flow 5: a traced gun's purchaser who is an investigation subject is linked to it."""
         purchaser = received.data.purchaser
-        for doc in await investigations.find({"subject_surname_keys": {"$in": surname_keys(purchaser)}}):
+        for doc in await investigations.find_any("subject_surname_keys", surname_keys(purchaser)):
             await service.change(
                 investigations,
                 Investigation,
