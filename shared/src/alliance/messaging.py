@@ -12,6 +12,7 @@ Every subscription goes through :class:`EventConsumer`, which enforces the relia
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -182,10 +183,14 @@ class Messenger:
             ("alliance_dlq_time", datetime.now(UTC).isoformat().encode()),
         ]
         original = [(k, v) for k, v in (record.headers or []) if v is not None and not k.startswith("alliance_dlq_")]
-        await self._retry(
-            "dead-letter",
-            lambda: self._send_dead_letter(record.value, record.key, [*original, *meta]),
-        )
+        try:
+            await self._retry(
+                "dead-letter", lambda: self._send_dead_letter(record.value, record.key, [*original, *meta])
+            )
+        except Exception as exc:  # the copy itself cannot be written: keep at least where it was and why
+            log.exception("dead letter with the original record failed; writing a reference instead")
+            meta.append(("alliance_dlq_copy_failed", f"{type(exc).__name__}: {exc}"[:500].encode()))
+            await self._retry("dead-letter", lambda: self._send_dead_letter(b"", record.key, meta))
         known = dict(refusal.headers)
         source = event.source if event else known.get("ce_source")
         rejected_id = (event.id if event else known.get("ce_id")) or None
@@ -236,6 +241,8 @@ class Messenger:
                 max_request_size=DEAD_LETTER_MAX_BYTES,
             )
             await self._dead_letters.start()
+        if value is None and key is None:
+            value = b""  # a record nothing could be read from (Kafka needs a key or a value)
         await self._dead_letters.send_and_wait(self.dead_letter_topic, value, key=key, headers=headers)
 
     async def close(self) -> None:
@@ -289,6 +296,7 @@ class EventConsumer:
             group_id=self.group,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the effect is stored; redeliver on crash
+            parser=_tolerant_parser,
             decoder=_raw_body,
             max_poll_interval_ms=30 * 60 * 1000,  # a store outage may hold one event for a long time
         )
@@ -425,6 +433,18 @@ def screen(
             summary += f" (and {exc.error_count() - min(5, len(errors))} more)"
         return Refusal(f"data does not match {event.type}: {summary}", event, errors, known)
     return model, handler, event
+
+
+async def _tolerant_parser(record: ConsumerRecord, parse: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's parser decodes every header value as UTF-8 and fails on anything else (or on a
+    null value) before any handler runs. It gets a sanitised copy; the message keeps the original
+    record, byte for byte, for :func:`screen` and the dead letter."""
+    clean = dataclasses.replace(
+        record, headers=tuple((k, (v or b"").decode("utf-8", "replace").encode()) for k, v in record.headers or ())
+    )
+    message = await parse(clean)
+    message.raw_message = record
+    return message
 
 
 async def _raw_body(message: Any) -> Any:

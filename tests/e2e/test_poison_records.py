@@ -1,0 +1,184 @@
+"""No record wedges a consumer: each poison record ends as exactly one dead letter and one rejection,
+and the valid record sent right after it with the same key is recorded. Runs interdiction alone in a
+namespace of its own, so the counts below are of this test's records only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from harness import BOOTSTRAP, ROOT, OtlpReceiver, Record, System, read_all, read_until, wait_drained
+
+pytestmark = pytest.mark.e2e
+
+REPORTED = "org.alliance.interdiction.seizure.reported.v1"
+RECORDED = "org.alliance.interdiction.seizure.recorded.v1"
+REJECTED = "org.alliance.event.rejected.v1"
+
+
+@pytest.fixture(scope="module")
+def alone(stack: None, otlp: OtlpReceiver) -> Iterator[System]:
+    system = System(namespace=f"p{uuid.uuid4().hex[:10]}", otlp=otlp)
+    try:
+        system.start("interdiction")
+        yield system
+    finally:
+        system.stop_all()
+
+
+def seizure(reference: str, guns: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "report_reference": reference,
+        "seizure": {
+            "mode": "land",
+            "seized_at": "2026-11-22T03:00:00-07:00",
+            "place": {"description": "Nogales DeConcini port", "country": "US"},
+            "firearms": guns
+            if guns is not None
+            else [{"serial_number": "S-" + reference, "maker": "Glock", "firearm_type": "pistol"}],
+        },
+    }
+
+
+NULL = b"<null>"  # a header sent with a null value
+
+
+def headers(event_id: str, source: str, **overrides: str | bytes | None) -> list[tuple[str, bytes | None]]:
+    base: dict[str, str | bytes | None] = {
+        "ce_id": event_id,
+        "ce_source": source,
+        "ce_type": REPORTED,
+        "ce_specversion": "1.0",
+        "ce_time": datetime.now(UTC).isoformat(),
+        "content-type": "application/json",
+        "ce_tlp": "AMBER",
+        "ce_releasableto": "US,MX",
+        "ce_originator": "us-cbp",
+        "ce_orcon": "false",
+    }
+    base.update(overrides)
+    return [
+        (k, None if v == NULL else v if isinstance(v, bytes) else v.encode()) for k, v in base.items() if v is not None
+    ]
+
+
+def bad_guns(n: int) -> list[dict[str, Any]]:
+    return [{"serial_number": None, "maker": "", "firearm_type": "cannon"} for _ in range(n)]
+
+
+# name: (value, header overrides); each gets its own ce_id and key
+POISONS: dict[str, tuple[bytes | None, dict[str, str | bytes | None]]] = {
+    "nested arrays": (b'{"a":' + b"[" * 3000 + b"]" * 3000 + b"}", {}),
+    "huge record": (json.dumps({**seizure("huge"), "pad": "a" * 700_000}).encode(), {}),
+    "data not UTF-8": (b'{"report_reference": "\xff\xfe"}', {}),
+    "NaN": (json.dumps(seizure("nan")).replace('"Glock"', '"Glock", "x": NaN').encode(), {}),
+    "Infinity": (b'{"report_reference": "inf", "seizure": Infinity}', {}),
+    "tombstone": (None, {}),
+    "no content-type": (json.dumps(seizure("noct")).encode(), {"content-type": None}),
+    "wrong content-type": (json.dumps(seizure("xml")).encode(), {"content-type": "application/xml"}),
+    "header value not UTF-8": (json.dumps(seizure("hv")).encode(), {"ce_subject": b"\xff\xfe"}),
+    "null header value": (json.dumps(seizure("hn")).encode(), {"ce_source": NULL}),
+    "time in the future": (json.dumps(seizure("future")).encode(), {"ce_time": "2999-01-01T00:00:00Z"}),
+    "too many guns": (
+        json.dumps(seizure("many", [{"serial_number": "X", "maker": "G", "firearm_type": "pistol"}] * 501)).encode(),
+        {},
+    ),
+    "thousands of errors": (json.dumps(seizure("errors", bad_guns(500))).encode(), {}),
+}
+
+
+async def test_every_poison_record_is_dead_lettered_once_and_the_next_record_with_its_key_is_recorded(
+    alone: System,
+) -> None:
+    intake = alone.topic("alliance.interdiction.intake")
+    source = f"urn:agency:us-cbp:poison-{uuid.uuid4().hex[:6]}"
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, max_request_size=2 * 1024 * 1024)
+    await producer.start()
+    poison_ids: dict[str, str] = {}
+    references: list[str] = []
+    try:
+        for name, (value, overrides) in POISONS.items():
+            key = f"key-{uuid.uuid4().hex[:8]}"
+            poison_ids[name] = f"poison-{uuid.uuid4().hex[:8]}"
+            await producer.send_and_wait(
+                intake, value, key=key.encode(), headers=headers(poison_ids[name], source, **overrides)
+            )
+            reference = f"after-{name}-{uuid.uuid4().hex[:6]}".replace(" ", "-")
+            references.append(reference)
+            await producer.send_and_wait(
+                intake,
+                json.dumps(seizure(reference)).encode(),
+                key=key.encode(),
+                headers=headers(str(uuid.uuid4()), source),
+            )
+        # A header name that is not UTF-8 (aiokafka itself cannot decode it), then a valid record.
+        key = f"key-{uuid.uuid4().hex[:8]}"
+        writer = await asyncio.create_subprocess_exec(
+            sys.executable, str(ROOT / "tests" / "tools" / "undecodable_record.py"), BOOTSTRAP, intake, key
+        )
+        assert await writer.wait() == 0
+        reference = f"after-undecodable-{uuid.uuid4().hex[:6]}"
+        references.append(reference)
+        await producer.send_and_wait(
+            intake,
+            json.dumps(seizure(reference)).encode(),
+            key=key.encode(),
+            headers=headers(str(uuid.uuid4()), source),
+        )
+    finally:
+        await producer.stop()
+
+    def recorded(records: list[Record]) -> set[str]:
+        return {r.json()["report_reference"] for r in records if r.type == RECORDED}
+
+    await read_until([alone.topic("alliance.interdiction.events")], lambda rs: set(references) <= recorded(rs))
+    await wait_drained(alone.group("interdiction", "intake"), [intake])
+
+    # Read everything now that the consumer has committed every record.
+    facts = await read_all([alone.topic("alliance.interdiction.events")])
+    letters = await read_all([alone.topic("alliance.interdiction.deadletter")])
+    reply_topics = [
+        alone.topic("alliance.replies." + source.replace(":", "-")),
+        alone.topic("alliance.replies.unknown"),
+    ]
+    rejections = [r for r in await read_all(reply_topics) if r.type == REJECTED]
+
+    assert sorted(r.json()["report_reference"] for r in facts if r.type == RECORDED) == sorted(references)
+    assert len(letters) == len(POISONS) + 1
+    assert all(r.headers.get("alliance_dlq_reason") for r in letters)
+    assert len(rejections) == len(POISONS) + 1
+    by_id = [r.json().get("rejected_event_id") for r in rejections]
+    for name, event_id in poison_ids.items():
+        if name != "header value not UTF-8":  # its headers cannot be read, so neither can its id
+            assert by_id.count(event_id) == 1, name
+    reasons = " | ".join(r.json()["reason"] for r in rejections)
+    for expected in (
+        "deeper than 32",
+        "at most 524288",
+        "not valid JSON",
+        "NaN",
+        "Infinity",
+        "tombstone",
+        "missing content-type",
+        "content-type must be",
+        "not UTF-8",
+        "in the future",
+        "at most 500 items",
+        "cannot be decoded",
+    ):
+        assert expected in reasons, expected
+    [many_errors] = [
+        r.json() for r in rejections if r.json().get("rejected_event_id") == poison_ids["thousands of errors"]
+    ]
+    assert len(many_errors["errors"]) == 20  # the first errors only: the rejection stays small
+    assert len(json.dumps(many_errors)) < 20_000
+    health = alone.services["interdiction"].health()
+    assert health["events_refused"] == len(POISONS) + 1
