@@ -36,8 +36,17 @@ def pending(record_id: str, n: int) -> PendingEvent:
     return PendingEvent(topic="t", key=record_id, event=event)
 
 
-def commit(record_id: str, version: int, state: dict[str, Any], *events: int, due: datetime | None = None) -> Commit:
-    return Commit(record_id, version, state, MARKINGS, [pending(record_id, n) for n in events], due)
+def commit(
+    record_id: str,
+    version: int,
+    state: dict[str, Any],
+    *events: int,
+    due: datetime | None = None,
+    previous: datetime | None = None,
+) -> Commit:
+    return Commit(
+        record_id, version, state, MARKINGS, [pending(record_id, n) for n in events], due, previous_deadline_at=previous
+    )
 
 
 @pytest.fixture
@@ -176,5 +185,10 @@ async def test_deadlines_are_indexed_per_record_and_removed_when_none_remain(db:
     await store.commit(commit("R6", 1, {}, due=T0 + timedelta(hours=1)))
     due = await db[DEADLINES].find({"due_at": {"$lte": T0}}).to_list()
     assert [d["record"] for d in due] == ["R5"]
-    await store.commit(commit("R5", 2, {}, due=None))
+    await store.commit(commit("R5", 2, {}, due=T0 + timedelta(hours=2), previous=T0))
+    moved = await db[DEADLINES].find_one({"record": "R5"})
+    assert moved is not None
+    assert moved["due_at"] == T0 + timedelta(hours=2)
+    await store.commit(commit("R5", 3, {}, due=T0 + timedelta(hours=2), previous=T0 + timedelta(hours=2)))
+    await store.commit(commit("R5", 4, {}, due=None, previous=T0 + timedelta(hours=2)))
     assert await db[DEADLINES].count_documents({"record": "R5"}) == 0

@@ -299,6 +299,9 @@ class EventConsumer:
             parser=_tolerant_parser,
             decoder=_raw_body,
             max_poll_interval_ms=30 * 60 * 1000,  # a store outage may hold one event for a long time
+            # One consumer per partition in this process: records of different partitions are
+            # handled concurrently, each partition in order, each committed after its own effect.
+            max_workers=self.messenger.settings.consumer_concurrency,
         )
         subscriber(self._dispatch)
 
@@ -442,6 +445,8 @@ async def _tolerant_parser(record: ConsumerRecord, parse: Callable[[Any], Awaita
     clean = dataclasses.replace(
         record, headers=tuple((k, (v or b"").decode("utf-8", "replace").encode()) for k, v in record.headers or ())
     )
+    if hasattr(record, "consumer"):  # set by FastStream's concurrent subscriber: the consumer that commits
+        clean.consumer = record.consumer
     message = await parse(clean)
     message.raw_message = record
     return message

@@ -144,7 +144,9 @@ class Service:
             raise
         return True
 
-    async def _commit(self, store: AggregateStore, aggregate: Aggregate, topic: str | None) -> None:
+    async def _commit(
+        self, store: AggregateStore, aggregate: Aggregate, topic: str | None, previous_deadline: datetime | None = None
+    ) -> None:
         events = self._pending(aggregate, topic)
         check_publishable(events)
         version = aggregate.version + 1
@@ -156,6 +158,7 @@ class Service:
                 markings=aggregate.markings,
                 events=events,
                 next_deadline_at=aggregate.next_deadline_at(),
+                previous_deadline_at=previous_deadline,
             )
         )
         aggregate.version = version
@@ -200,13 +203,14 @@ class Service:
             if aggregate is None or (cause is not None and aggregate.has_applied(cause)):
                 return aggregate
             before = aggregate.model_dump()
+            previous_deadline = aggregate.next_deadline_at()
             apply(aggregate)
             if cause is not None:
                 aggregate.mark_applied(cause)
             elif not aggregate.pending_events and aggregate.model_dump() == before:
                 return aggregate  # nothing changed: nothing to store
             try:
-                await self._commit(store, aggregate, topic)
+                await self._commit(store, aggregate, topic, previous_deadline)
                 return aggregate
             except ConcurrentUpdateError:
                 await asyncio.sleep(random.random() * 0.01)  # another writer won this version: decide again

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     http_port: int | None = Field(default=None, description="health/AsyncAPI port; each service has a default")
     log_level: str = "INFO"
     topic_partitions: int = Field(default=3, ge=1)
+    consumer_concurrency: int = Field(
+        default=3, ge=1, description="consumers per subscription in one process (partitions handled concurrently)"
+    )
     topic_replication: int = Field(default=1, ge=1)
     outbox_sweep_seconds: float = Field(default=2.0, gt=0)
     deadline_scan_seconds: float = Field(default=5.0, gt=0, description="how often the deadline clock looks")

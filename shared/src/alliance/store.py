@@ -147,6 +147,7 @@ class Commit:
     events: list[PendingEvent]
     next_deadline_at: datetime | None
     cause: str | None = None
+    previous_deadline_at: datetime | None = None  # the loaded version's; None for a new record
 
 
 class AggregateStore:
@@ -193,10 +194,14 @@ class AggregateStore:
         except DuplicateKeyError:
             await self.roll_forward(commit.record_id, commit.version - 1)
             raise ConcurrentUpdateError(f"{self.name} {commit.record_id} version {commit.version} exists") from None
-        await self._apply(entry)
+        await self._apply(entry, deadline_changed=commit.next_deadline_at != commit.previous_deadline_at)
 
-    async def _apply(self, entry: Document) -> None:
-        """Make a committed journal entry visible: outbox entry, head, due deadline (each idempotent)."""
+    async def _apply(self, entry: Document, *, deadline_changed: bool = True) -> None:
+        """Make a committed journal entry visible: outbox entry, head, due deadline (each idempotent).
+
+        The deadline entry is written only when the record's next deadline changed (always when
+        rolling forward after a crash, where the previous one is not known).
+        """
         record_id, version = entry["record"], entry["version"]
         if entry["events"]:
             pending = {
@@ -216,16 +221,17 @@ class AggregateStore:
             "version": version,
             "updated_at": entry["committed_at"],
         }
-        # Never move a head backwards (a slower writer of an older version arriving last).
-        await self._retrying(
-            "head",
-            lambda: self.collection.update_one(
-                {"_id": record_id, "version": {"$lt": version}}, {"$set": head}, upsert=False
-            ),
-        )
         if version == 1:
             with contextlib.suppress(DuplicateKeyError):
                 await self._retrying("head", lambda: self.collection.insert_one({"_id": record_id, **head}))
+        else:
+            # Never move a head backwards (a slower writer of an older version arriving last).
+            await self._retrying(
+                "head",
+                lambda: self.collection.update_one({"_id": record_id, "version": {"$lt": version}}, {"$set": head}),
+            )
+        if not deadline_changed:
+            return
         due = entry.get("next_deadline_at")
         key = f"{self.name}|{record_id}"
         if due is None:
