@@ -192,3 +192,36 @@ async def test_deadlines_are_indexed_per_record_and_removed_when_none_remain(db:
     await store.commit(commit("R5", 3, {}, due=T0 + timedelta(hours=2), previous=T0 + timedelta(hours=2)))
     await store.commit(commit("R5", 4, {}, due=None, previous=T0 + timedelta(hours=2)))
     assert await db[DEADLINES].count_documents({"record": "R5"}) == 0
+
+
+async def test_two_instances_sweeping_publish_each_left_over_event_once(db: Any) -> None:
+    store = AggregateStore(db, "records", Settings())
+    for n in range(20):
+        await store.commit(commit(f"L{n}", 1, {}, n))
+    published: list[str] = []
+
+    async def publish(event: PendingEvent) -> None:
+        published.append(event.event.id)
+        await asyncio.sleep(0)  # let the other instance interleave
+
+    first, second = OutboxRelay(db, publish, Settings()), OutboxRelay(db, publish, Settings())
+    counts = await asyncio.gather(first.sweep(grace=timedelta(seconds=-1)), second.sweep(grace=timedelta(seconds=-1)))
+    assert sum(counts) == 20
+    assert sorted(published) == sorted(f"L{n}-{n}" for n in range(20))
+    assert await db[OUTBOX].count_documents({}) == 0
+    assert await db["_claims"].count_documents({}) == 0
+
+
+async def test_a_claim_left_by_a_dead_instance_is_taken_over_after_its_lease(db: Any) -> None:
+    from alliance.outbox import CLAIM_LEASE
+
+    store = AggregateStore(db, "records", Settings())
+    await store.commit(commit("D1", 1, {}, 1))
+    await db["_claims"].insert_one({"_id": "records|D1@0000000001#0", "at": datetime.now(UTC) - CLAIM_LEASE * 2})
+    published: list[str] = []
+
+    async def publish(event: PendingEvent) -> None:
+        published.append(event.event.id)
+
+    assert await OutboxRelay(db, publish, Settings()).sweep(grace=timedelta(seconds=-1)) == 1
+    assert published == ["D1-1"]

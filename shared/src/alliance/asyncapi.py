@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alliance.contracts.base import EventData
+from alliance.limits import limits_document
 from alliance.markings import MARKING_ATTRS
 
 
@@ -58,7 +59,9 @@ def document(
         "info": {
             "title": f"Alliance {service} service",
             "version": version,
-            "description": "CloudEvents 1.0 in Kafka binary mode; markings as ce_ extension headers.",
+            "description": "CloudEvents 1.0 in Kafka binary mode; markings as ce_ extension headers. Records over the "
+            "limits in x-alliance-limits are refused (one dead letter, one rejection on alliance.replies.<sender>).",
+            "x-alliance-limits": limits_document(),
         },
         "defaultContentType": "application/json",
         "servers": {"kafka": {"host": bootstrap, "protocol": "kafka"}},

@@ -1,7 +1,8 @@
 """Outbox relay: publishes committed events, then removes their outbox entry.
 
 A handler commits a change (its events go into ``_outbox`` with the commit) and publishes them at
-once (low latency). A background sweep publishes whatever a crash or an outage left behind. It reads
+once (low latency). A background sweep publishes whatever a crash or an outage left behind; with
+several instances, each left-over entry is claimed by one of them (see :meth:`OutboxRelay._claim`). It reads
 only ``_outbox`` — pending entries, a small collection whatever the amount of data — and it isolates
 entries: one that cannot be published is logged, counted and retried later with backoff, while the
 others go on. Delivery is at least once: a crash between publishing and removing republishes the
@@ -18,10 +19,11 @@ from typing import Any
 
 import structlog
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from alliance.retry import is_transient, until_available
 from alliance.settings import Settings
-from alliance.store import OUTBOX, Document, PendingEvent, now, outbox_id
+from alliance.store import CLAIMS, OUTBOX, Document, PendingEvent, now, outbox_id
 
 log = structlog.get_logger(__name__)
 
@@ -29,11 +31,13 @@ Publish = Callable[[PendingEvent], Awaitable[None]]
 
 SWEEP_BATCH = 500  # entries read per sweep pass; the next pass takes the rest
 MAX_BACKOFF = timedelta(minutes=10)
+CLAIM_LEASE = timedelta(seconds=60)
 
 
 class OutboxRelay:
     def __init__(self, db: AsyncDatabase[Document], publish: Publish, settings: Settings) -> None:
         self._outbox = db[OUTBOX]
+        self._claims = db[CLAIMS]
         self._publish = publish
         self._settings = settings
         self.published = 0
@@ -55,7 +59,13 @@ class OutboxRelay:
         # Oldest first: a record's versions are published in order.
         for entry in sorted(entries, key=lambda e: (e["collection"], e["record"], e["version"])):
             try:
-                await self._publish_entry(entry)
+                if not await self._claim(entry):
+                    continue  # another instance holds it
+                current = await self._retry("re-read", functools.partial(self._outbox.find_one, {"_id": entry["_id"]}))
+                if current is None or (current.get("retry_at") and current["retry_at"] > now()):
+                    await self._release(entry)  # published (or postponed) by another instance meanwhile
+                    continue
+                await self._publish_entry(current)
                 done += 1
             except asyncio.CancelledError:
                 raise
@@ -73,12 +83,40 @@ class OutboxRelay:
         moment = now()
         return [e for e in entries if e.get("retry_at") is None or e["retry_at"] <= moment]
 
+    async def _claim(self, entry: Document) -> bool:
+        """Claim a left-over entry so that one instance publishes it (fenced by the entry's epoch).
+
+        The claim is a unique insert of ``<entry>#<epoch>``: of several instances sweeping, one wins.
+        A claim older than :data:`CLAIM_LEASE` belongs to an instance that died or stalled: the next
+        sweeper moves the entry to the next epoch and claims that instead. A stalled holder that wakes
+        up can at worst publish the same event ids again, which consumers drop as duplicates.
+        """
+        epoch = int(entry.get("epoch", 0))
+        claim = {"_id": f"{entry['_id']}#{epoch}", "at": now()}
+        try:
+            await self._retry("claim", lambda: self._claims.insert_one(claim))
+            return True
+        except DuplicateKeyError:
+            held = await self._retry("claim", lambda: self._claims.find_one({"_id": claim["_id"]}))
+            if held is None or now() - held["at"] < CLAIM_LEASE:
+                return False
+            await self._retry(
+                "claim", lambda: self._outbox.update_one({"_id": entry["_id"]}, {"$set": {"epoch": epoch + 1}})
+            )
+            entry["epoch"] = epoch + 1
+            return await self._claim(entry)
+
+    async def _release(self, entry: Document) -> None:
+        claim = f"{entry['_id']}#{int(entry.get('epoch', 0))}"
+        await self._retry("release", lambda: self._claims.delete_one({"_id": claim}))
+
     async def _publish_entry(self, entry: Document) -> None:
         for doc in entry["events"]:
             pending = PendingEvent.from_document(doc)
             await self._retry(f"publish {pending.event.type}", functools.partial(self._publish, pending))
             self.published += 1
         await self._retry("remove", lambda: self._outbox.delete_one({"_id": entry["_id"]}))
+        await self._release(entry)  # after the removal: whoever claims next finds the entry gone
 
     async def _postpone(self, entry: Document) -> None:
         attempts = int(entry.get("attempts", 0)) + 1
@@ -89,6 +127,7 @@ class OutboxRelay:
                 {"_id": entry["_id"]}, {"$set": {"attempts": attempts, "retry_at": now() + wait}}
             ),
         )
+        await self._release(entry)
 
     async def run_forever(self) -> None:
         interval = self._settings.outbox_sweep_seconds

@@ -48,6 +48,7 @@ Document = dict[str, Any]
 OUTBOX = "_outbox"
 DEADLINES = "_deadlines"
 CLOCK = "_clock"
+CLAIMS = "_claims"
 JOURNAL_SUFFIX = ".journal"
 
 
