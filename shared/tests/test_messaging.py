@@ -65,6 +65,7 @@ def test_a_valid_record_is_accepted() -> None:
     verdict = screen(headers(), b'{"weight": 1.5}', HANDLERS, intake=True)
     assert isinstance(verdict, tuple)
     assert verdict[2].data == {"weight": 1.5}
+    assert verdict[0] == Reported(weight=1.5)
 
 
 @pytest.mark.parametrize(

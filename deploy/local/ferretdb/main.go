@@ -96,6 +96,7 @@ WHERE b.indexdef LIKE '%USING btree (((_jsonb -> %'
 
 func bridgeIndexes(ctx context.Context, url string, logger *slog.Logger) {
 	var conn *pgx.Conn
+	var lastSeen int64
 	for {
 		select {
 		case <-ctx.Done():
@@ -110,11 +111,25 @@ func bridgeIndexes(ctx context.Context, url string, logger *slog.Logger) {
 			}
 			conn = c
 		}
+		// New indexes get new OIDs: while the highest OID is unchanged there is nothing to look at,
+		// and this one-row index lookup keeps the idle cost flat however many tables exist.
+		var top int64
+		if err := conn.QueryRow(ctx, "SELECT max(oid)::bigint FROM pg_class").Scan(&top); err != nil {
+			logger.Warn("index bridge: cannot read the catalog", "error", err)
+			_ = conn.Close(ctx)
+			conn = nil
+			continue
+		}
+		if top == lastSeen {
+			continue
+		}
 		if err := bridgeOnce(ctx, conn, logger); err != nil {
 			logger.Warn("index bridge pass failed", "error", err)
 			_ = conn.Close(ctx)
 			conn = nil
+			continue
 		}
+		lastSeen = top
 	}
 }
 

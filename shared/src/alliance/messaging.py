@@ -302,6 +302,7 @@ class EventConsumer:
             # One consumer per partition in this process: records of different partitions are
             # handled concurrently, each partition in order, each committed after its own effect.
             max_workers=self.messenger.settings.consumer_concurrency,
+            fetch_max_wait_ms=1000,  # an idle consumer asks once a second; a new record still returns at once
         )
         subscriber(self._dispatch)
 
@@ -311,10 +312,8 @@ class EventConsumer:
         if isinstance(verdict, Refusal):
             await self._refuse(record, verdict)
         elif verdict is not None:
-            model, handler, event = verdict
-            await self._handle(
-                record, handler, Received(event=event, data=model.model_validate(event.data), topic=self.topic)
-            )
+            data, handler, event = verdict
+            await self._handle(record, handler, Received(event=event, data=data, topic=self.topic))
 
     async def _refuse(self, record: ConsumerRecord, refusal: Refusal) -> None:
         self.refused += 1
@@ -391,7 +390,7 @@ class Refusal:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-Accepted = tuple[type[EventData], Handler, CloudEvent]
+Accepted = tuple[EventData, Handler, CloudEvent]
 
 
 def screen(
@@ -421,7 +420,7 @@ def screen(
         return None
     model, handler = entry
     try:
-        model.model_validate(event.data)
+        data = model.model_validate(event.data)
     except ValidationError as exc:
         errors = tuple(
             FieldError(
@@ -435,7 +434,7 @@ def screen(
         if more > 0 or len(errors) > 5:
             summary += f" (and {exc.error_count() - min(5, len(errors))} more)"
         return Refusal(f"data does not match {event.type}: {summary}", event, errors, known)
-    return model, handler, event
+    return data, handler, event
 
 
 async def _tolerant_parser(record: ConsumerRecord, parse: Callable[[Any], Awaitable[Any]]) -> Any:
