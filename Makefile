@@ -10,7 +10,7 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: setup up down status demo test unit e2e lint fmt eval-matching clean
+.PHONY: setup up down status demo test unit e2e lint fmt eval-matching bench clean
 
 $(UV):
 	@command -v python3 >/dev/null || { echo "python3 (3.11+) is required"; exit 2; }
@@ -39,6 +39,9 @@ demo: setup  ## stack + services + a realistic scenario; leaves everything runni
 eval-matching: setup  ## precision and recall of person matching on the labelled evaluation sets
 	@.venv/bin/alliance-match evaluate shared/evaluation/person_pairs.csv --min-precision 0.98 --min-recall 0.95
 	@.venv/bin/alliance-match evaluate shared/evaluation/person_pairs_hard.csv
+
+bench: up  ## events/s, latency, store operations and idle CPU against a raw Kafka floor (BENCH_ARGS=--quick)
+	$(PY) deploy/bench/bench.py $(BENCH_ARGS)
 
 lint: setup
 	.venv/bin/ruff check .
