@@ -37,6 +37,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from alliance import faults
 from alliance.envelope import CloudEvent
 from alliance.limits import MAX_FACT_BYTES, LimitExceeded
 from alliance.markings import Markings
@@ -178,6 +179,7 @@ class AggregateStore:
         On a conflict the head is first rolled forward from the journal, so the caller's reload
         sees the winner's state (and whatever a crashed writer had committed).
         """
+        faults.before_commit(self.name)
         stamp = now()
         entry = {
             "_id": journal_id(commit.record_id, commit.version),

@@ -59,9 +59,13 @@ def register(service: Service) -> None:
                     seizure.seized_at.date(),
                     received.event.markings,
                 )
-                if not await service.save(matches, match):
-                    continue  # already raised (redelivery or correction of the same seizure)
-                log.warning("fugitive located", fugitive_id=fugitive.id, match_id=match.id, score=result.score)
+                if await service.save(matches, match):
+                    log.warning("fugitive located", fugitive_id=fugitive.id, match_id=match.id, score=result.score)
+                # Whether the match was created now or before a crash, the arrest follows from what is
+                # stored: opened (idempotently, deterministic id) unless an analyst rejected the match.
+                stored = await service.load(matches, PersonMatch, match.id)
+                if stored is None or stored.status is MatchStatus.REJECTED:
+                    continue
                 await service.save(
                     extraditions,
                     ExtraditionRequest.provisional_arrest(

@@ -49,10 +49,10 @@ def register(service: Service) -> None:
     reports = service.store(STATISTICS)
 
     async def open_trace(trace: TraceRequest) -> None:
-        if await service.save(traces, trace):
-            for doc in await licences.find({"serial_keys": trace.serial_key}):
-                flag = functools.partial(TraceRequest.flag_licensed_export, licence=ExportLicence.from_document(doc))
-                await service.change(traces, TraceRequest, trace.id, flag)
+        await service.save(traces, trace)  # unless it exists (a redelivery): the check below runs either way
+        for doc in await licences.find({"serial_keys": trace.serial_key}):
+            flag = functools.partial(TraceRequest.flag_licensed_export, licence=ExportLicence.from_document(doc))
+            await service.change(traces, TraceRequest, trace.id, flag)  # idempotent: one indicator per licence
 
     async def seizure_with_firearms(received: Received[SeizureRecorded]) -> None:
         now = received.occurred_at

@@ -98,15 +98,16 @@ def register(service: Service) -> None:
     async def record_cash(
         report: FinancialReport, party: Party, transactions: list[Transaction], now: datetime
     ) -> None:
-        triggers: list[str] = []
-
         def create() -> CashActivity:
             return CashActivity(id=CashActivity.id_for(party), markings=report.markings, party=party)
 
         def record(activity: CashActivity) -> None:
-            triggers.extend(activity.record(report, transactions, report.markings))
+            activity.record(report, transactions, report.markings)
 
         activity = await service.change_or_create(cash, CashActivity, CashActivity.id_for(party), create, record)
+        # From stored state, not from what this attempt changed: a retry after a crash between the two
+        # writes still raises the alert (deterministic ids make it once).
+        triggers = [k for k in activity.structuring_alerted if k.startswith(f"{report.id}:")]
         for trigger in triggers:  # AP12: several cash reports just under the threshold
             await service.save(
                 alerts,
@@ -128,7 +129,6 @@ def register(service: Service) -> None:
     @intake.on(CrossBorderFiguresReported)
     async def figures_reported(received: Received[CrossBorderFiguresReported]) -> None:
         e = received.data
-        mismatch: list[bool] = []
         record = await service.change_or_create(
             figures,
             CrossBorderFigures,
@@ -141,10 +141,10 @@ def register(service: Service) -> None:
                 year=e.year,
                 month=e.month,
             ),
-            lambda f: mismatch.append(f.report(e, received.event.markings)),
+            lambda f: f.report(e, received.event.markings),
             cause=received.cause,
         )
-        if any(mismatch):
+        if record.alerted:  # stored state, so a retry after a crash still raises it (once: deterministic id)
             await service.save(
                 alerts,
                 Alert.raise_(
@@ -193,8 +193,7 @@ def register(service: Service) -> None:
                 s.detained_persons,
                 received.event.markings,
             )
-            if not await service.save(assets, asset):
-                continue
+            await service.save(assets, asset)  # unless it exists: the comparison below runs either way
             covered = asset.declared_by(found)
             if not covered:
                 subjects = [Party(kind=PartyKind.PERSON, person=p) for p in s.detained_persons]
