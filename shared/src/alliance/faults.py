@@ -2,9 +2,10 @@
 
 ``ALLIANCE_INJECT_FAULTS="extradition_requests:1,alerts:1,alerts:3"`` makes the 1st commit to
 ``extradition_requests`` and the 1st and 3rd commits to ``alerts`` in this process raise
-:class:`InjectedFault`, before anything is written (attempts are counted, failed ones included). The consumer then retries the handler as it would after any
-unexpected failure, exactly like a redelivery: the test checks that the work completes once. Unset in
-production; reading it costs one dictionary lookup per commit.
+:class:`InjectedFault`, before anything is written (attempts are counted, failed ones included).
+The consumer then retries the handler as it would after any unexpected failure, exactly like a
+redelivery: the test checks that the work completes once. Unset in production; it then costs one
+dictionary lookup per commit.
 """
 
 from __future__ import annotations

@@ -25,10 +25,11 @@ from alliance import asyncapi
 from alliance.aggregate import Aggregate
 from alliance.contracts.base import EventData
 from alliance.envelope import CloudEvent
+from alliance.errors import DomainRuleViolation
 from alliance.ids import event_id
 from alliance.limits import DEAD_LETTER_MAX_BYTES
 from alliance.markings import Markings
-from alliance.messaging import EventConsumer, Messenger, cause_time, ensure_topics, make_broker
+from alliance.messaging import EventConsumer, Messenger, Received, cause_time, ensure_topics, make_broker
 from alliance.outbox import OutboxRelay
 from alliance.retry import is_transient, until_available
 from alliance.settings import Settings, dead_letter_topic
@@ -215,6 +216,33 @@ class Service:
             except ConcurrentUpdateError:
                 await asyncio.sleep(random.random() * 0.01)  # another writer won this version: decide again
         raise ConcurrentUpdateError(f"{store.name} {record_id} kept changing under us")
+
+    async def apply(
+        self,
+        store: AggregateStore,
+        kind: type[A],
+        record_id: str,
+        received: Received[Any],
+        method: Callable[[A], object],
+        *,
+        missing: str | None = None,
+        topic: str | None = None,
+    ) -> A:
+        """The received event changes an existing record: the one way a cause reaches a record.
+
+        Idempotent by the causing event (a redelivery changes nothing), absorbs the cause's markings
+        before the domain method runs (so nothing derived from it can be weaker than it), and refuses
+        the event with a clear reason when the record does not exist.
+        """
+
+        def step(aggregate: A) -> None:
+            aggregate.absorb_markings(received.event.markings)
+            method(aggregate)
+
+        record = await self.change(store, kind, record_id, step, cause=received.cause, topic=topic)
+        if record is None:
+            raise DomainRuleViolation(missing or f"no {kind.RECORD_TYPE} {record_id}")
+        return record
 
     async def change_or_create(
         self,

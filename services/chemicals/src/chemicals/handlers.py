@@ -11,7 +11,6 @@ from alliance.contracts.chemicals import (
     PreExportNotificationSubmitted,
 )
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
-from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
 from alliance.messaging import Received
 from alliance.service import Service
@@ -54,17 +53,14 @@ def register(service: Service) -> None:
         reply = received.data
         notification_id = derived_id("PEN", reply.exporting_country, reply.pen_reference)
 
-        def record(n: PreExportNotification) -> None:
-            n.absorb_markings(received.event.markings)
-            n.record_reply(reply.decision, reply.grounds)
-
-        if (
-            await service.change(notifications, PreExportNotification, notification_id, record, cause=received.cause)
-            is None
-        ):
-            raise DomainRuleViolation(
-                f"no pre-export notification {reply.pen_reference} from {reply.exporting_country}"
-            )
+        await service.apply(
+            notifications,
+            PreExportNotification,
+            notification_id,
+            received,
+            lambda n: n.record_reply(reply.decision, reply.grounds),
+            missing=f"no pre-export notification {reply.pen_reference} from {reply.exporting_country}",
+        )
 
     @intake.on(LegitimateNeedDeclared)
     async def need_declared(received: Received[LegitimateNeedDeclared]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alliance.contracts.extradition import (
     ExtraditionStatusChanged,
+    FugitiveLinkedToTrace,
     FugitiveLocated,
     FugitiveRecorded,
     MlatStatusChanged,
@@ -27,6 +28,7 @@ SPEC = ServiceSpec(
         EXTRADITION_EVENTS: [
             FugitiveRecorded,
             FugitiveLocated,
+            FugitiveLinkedToTrace,
             PersonMatchDecided,
             ProvisionalArrestRequested,
             ExtraditionStatusChanged,

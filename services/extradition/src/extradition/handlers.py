@@ -15,7 +15,6 @@ from alliance.contracts.extradition import (
 )
 from alliance.contracts.firearms import TraceCompleted
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
-from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
 from alliance.matching import surname_keys
 from alliance.messaging import Received
@@ -96,15 +95,10 @@ def register(service: Service) -> None:
     @intake.on(PersonMatchReviewed)
     async def match_reviewed(received: Received[PersonMatchReviewed]) -> None:
         review = received.data
-        match = await service.change(
-            matches,
-            PersonMatch,
-            review.match_id,
-            lambda m: m.decide(review.decision, review.analyst),
-            cause=received.cause,
+        # The review's markings join the match (a RED review makes person_match.decided RED).
+        match = await service.apply(
+            matches, PersonMatch, review.match_id, received, lambda m: m.decide(review.decision, review.analyst)
         )
-        if match is None:
-            raise DomainRuleViolation(f"no person match {review.match_id}")
         rejected = match.status is MatchStatus.REJECTED
         person = match.detained_person
         await service.change(
@@ -126,17 +120,13 @@ def register(service: Service) -> None:
     async def step_reported(received: Received[ExtraditionStepReported]) -> None:
         step = received.data
 
-        def advance(x: ExtraditionRequest) -> None:
-            x.absorb_markings(received.event.markings)
-            x.advance(step.step, step.on, step.grounds)
-
-        if (
-            await service.change(
-                extraditions, ExtraditionRequest, step.extradition_request_id, advance, cause=received.cause
-            )
-            is None
-        ):
-            raise DomainRuleViolation(f"no extradition request {step.extradition_request_id}")
+        await service.apply(
+            extraditions,
+            ExtraditionRequest,
+            step.extradition_request_id,
+            received,
+            lambda x: x.advance(step.step, step.on, step.grounds),
+        )
 
     @intake.on(MlatRequestReceived)
     async def mlat_received(received: Received[MlatRequestReceived]) -> None:
@@ -146,21 +136,14 @@ def register(service: Service) -> None:
     async def mlat_status(received: Received[MlatStatusReported]) -> None:
         report = received.data
 
-        def move(m: MlatRequest) -> None:
-            m.absorb_markings(received.event.markings)
-            m.move(report.status, report.grounds, received.occurred_at)
-
-        if (
-            await service.change(
-                mlats,
-                MlatRequest,
-                MlatRequest.id_for(report.requesting_country, report.mlat_reference),
-                move,
-                cause=received.cause,
-            )
-            is None
-        ):
-            raise DomainRuleViolation(f"no MLAT request {report.mlat_reference} from {report.requesting_country}")
+        await service.apply(
+            mlats,
+            MlatRequest,
+            MlatRequest.id_for(report.requesting_country, report.mlat_reference),
+            received,
+            lambda m: m.move(report.status, report.grounds, received.occurred_at),
+            missing=f"no MLAT request {report.mlat_reference} from {report.requesting_country}",
+        )
 
     @intake.on(StatusReportRequested)
     async def status_report(received: Received[StatusReportRequested]) -> None:

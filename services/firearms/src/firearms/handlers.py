@@ -4,6 +4,7 @@ report back; indicators follow from the stored records."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import cast
 
 import structlog
@@ -18,7 +19,6 @@ from alliance.contracts.firearms import (
     TraceStatisticsRequested,
 )
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
-from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
 from alliance.messaging import Received
 from alliance.service import Service
@@ -66,18 +66,9 @@ def register(service: Service) -> None:
     seizures.on(SeizureCorrected)(seizure_with_firearms)  # deterministic ids: only guns not seen before add work
 
     async def change_trace(
-        received: Received[TraceRequestAcknowledged | TraceResultReported], apply: object
+        received: Received[TraceRequestAcknowledged | TraceResultReported], apply: Callable[[TraceRequest], object]
     ) -> TraceRequest:
-        def with_markings(trace: TraceRequest) -> None:
-            trace.absorb_markings(received.event.markings)
-            apply(trace)  # type: ignore[operator]
-
-        trace = await service.change(
-            traces, TraceRequest, received.data.trace_request_id, with_markings, cause=received.cause
-        )
-        if trace is None:
-            raise DomainRuleViolation(f"no trace request {received.data.trace_request_id}")
-        return trace
+        return await service.apply(traces, TraceRequest, received.data.trace_request_id, received, apply)
 
     @intake.on(TraceRequestAcknowledged)
     async def acknowledged(received: Received[TraceRequestAcknowledged]) -> None:
@@ -106,17 +97,14 @@ def register(service: Service) -> None:
         result = received.data
 
         def apply(r: RestorationRequest) -> None:
-            r.absorb_markings(received.event.markings)
             if result.outcome is RestorationOutcome.RESTORED:
                 r.restore(result.restored_serial_number or "", result.notes)
             else:
                 r.fail(result.notes)
 
-        restoration = await service.change(
-            restorations, RestorationRequest, result.restoration_request_id, apply, cause=received.cause
+        restoration = await service.apply(
+            restorations, RestorationRequest, result.restoration_request_id, received, apply
         )
-        if restoration is None:
-            raise DomainRuleViolation(f"no restoration request {result.restoration_request_id}")
         if restoration.restored_serial_number:
             await open_trace(
                 TraceRequest.after_restoration(

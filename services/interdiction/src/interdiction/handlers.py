@@ -10,7 +10,6 @@ from alliance.contracts.interdiction import (
     SeizureReported,
     SeizureStatisticsRequested,
 )
-from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
 from alliance.markings import strictest
 from alliance.messaging import Received
@@ -47,17 +46,14 @@ def register(service: Service) -> None:
     @intake.on(SeizureAmended)
     async def seizure_amended(received: Received[SeizureAmended]) -> None:
         record_id = seizure_id(received.event.source, received.data.report_reference)
-        amended = await service.change(
+        await service.apply(
             seizures,
             Seizure,
             record_id,
+            received,
             lambda s: s.amend(received.data, source=received.event.source, markings=received.event.markings),
-            cause=received.cause,
+            missing=f"no seizure {received.data.report_reference} reported by {received.event.source}",
         )
-        if amended is None:
-            raise DomainRuleViolation(
-                f"no seizure {received.data.report_reference} reported by {received.event.source}"
-            )
 
     @intake.on(RouteReportSubmitted)
     async def route_report(received: Received[RouteReportSubmitted]) -> None:

@@ -22,7 +22,6 @@ from alliance.contracts.money_laundering import (
     PartyKind,
     Transaction,
 )
-from alliance.errors import DomainRuleViolation
 from alliance.ids import derived_id
 from alliance.matching import surname_keys
 from alliance.messaging import Received
@@ -168,12 +167,14 @@ def register(service: Service) -> None:
     async def asset_forfeited(received: Received[AssetForfeited]) -> None:
         e = received.data
 
-        def forfeit(asset: Asset) -> None:
-            asset.absorb_markings(received.event.markings)
-            asset.forfeit(e.forfeited_amount, e.legal_basis, e.ordered_on)
-
-        if await service.change(assets, Asset, e.asset_id, forfeit, cause=received.cause) is None:
-            raise DomainRuleViolation(f"no seized asset {e.asset_id}")
+        await service.apply(
+            assets,
+            Asset,
+            e.asset_id,
+            received,
+            lambda asset: asset.forfeit(e.forfeited_amount, e.legal_basis, e.ordered_on),
+            missing=f"no seized asset {e.asset_id}",
+        )
 
     async def currency_seized(received: Received[SeizureRecorded]) -> None:
         """Flow 2: seized currency becomes an asset, compared with the border declarations."""
