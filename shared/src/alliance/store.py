@@ -195,7 +195,12 @@ class AggregateStore:
         try:
             await self._retrying("commit", lambda: self.journal.insert_one(entry))
         except DuplicateKeyError:
-            await self.roll_forward(commit.record_id, commit.version - 1)
+            # Roll forward from what the head shows, not from the version this writer started at:
+            # versions already applied are not applied again (their events were published).
+            head = await self._retrying(
+                "head", lambda: self.collection.find_one({"_id": commit.record_id}, projection={"version": 1})
+            )
+            await self.roll_forward(commit.record_id, int(head["version"]) if head else 0)
             raise ConcurrentUpdateError(f"{self.name} {commit.record_id} version {commit.version} exists") from None
         await self._apply(entry, deadline_changed=commit.next_deadline_at != commit.previous_deadline_at)
 
