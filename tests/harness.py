@@ -33,6 +33,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from pymongo import MongoClient
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -373,6 +374,35 @@ async def wait_drained(group: str, topics: Sequence[str], timeout: float = 60) -
     finally:
         await probe.stop()
         await admin.close()
+
+
+async def wait_outboxes_empty(system: System, services: Sequence[str], timeout: float = 60) -> None:
+    """Wait until each service's ``_outbox`` is empty: every event it committed has been published.
+
+    Events the deadline clock raises, or that a restart or an outage left behind, are published by
+    the relay and not by a consumer, so a drained consumer group does not cover them.
+    """
+    client: MongoClient[dict[str, Any]] = MongoClient(MONGO_URI, tz_aware=True)
+    try:
+        async with asyncio.timeout(timeout):
+            for service in services:
+                while client[system.database(service)]["_outbox"].count_documents({}):
+                    await asyncio.sleep(0.2)  # observing stored state, as wait_drained observes offsets
+    except TimeoutError:
+        raise AssertionError(f"outboxes of {list(services)} not empty within {timeout}s") from None
+    finally:
+        client.close()
+
+
+async def wait_deadline_sweeps(services: Sequence[ServiceProcess], more: int = 4, timeout: float = 30) -> None:
+    """Wait until each service's deadline clock has looked ``more`` further times (its health counter)."""
+    marks = {id(s): s.health()["deadline_sweeps"] for s in services}
+    try:
+        async with asyncio.timeout(timeout):
+            while any(s.health()["deadline_sweeps"] < marks[id(s)] + more for s in services):
+                await asyncio.sleep(0.25)  # watching the clocks' own counters
+    except TimeoutError:
+        raise AssertionError(f"deadline clocks of {[s.name for s in services]} stalled") from None
 
 
 SEIZURE_RECORDED = "org.alliance.interdiction.seizure.recorded.v1"

@@ -8,7 +8,16 @@ import uuid
 import pytest
 from pymongo import MongoClient
 
-from harness import Agency, System, firearms_events_for, read_until, recorded_seizure_id, stack
+from harness import (
+    Agency,
+    System,
+    firearms_events_for,
+    read_until,
+    recorded_seizure_id,
+    stack,
+    wait_drained,
+    wait_outboxes_empty,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -61,6 +70,11 @@ async def test_store_outage_delays_but_loses_nothing(
     seizure_id = await recorded_seizure_id(system, reference, timeout=90)
     matching = firearms_events_for(seizure_id)
     await read_until([system.topic("alliance.firearms.events")], lambda rs: len(matching(rs)) >= 2, timeout=90)
+    # Count stored records only once all is consumed: interdiction's intake, whatever the outage left in its
+    # outbox, and firearms' reading of the seizures interdiction published.
+    await wait_drained(system.group("interdiction", "intake"), [system.topic("alliance.interdiction.intake")], 90)
+    await wait_outboxes_empty(system, ["interdiction"])
+    await wait_drained(system.group("firearms", "seizures"), [system.topic("alliance.interdiction.events")], 90)
     assert mongo[system.database("interdiction")].seizures.count_documents({"report_reference": reference}) == 1
     db = mongo[system.database("firearms")]
     assert db.trace_requests.count_documents({"seizure_id": seizure_id}) == 1

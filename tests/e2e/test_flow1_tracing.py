@@ -4,6 +4,7 @@ results from the tracing center and the laboratory → time-to-crime and traffic
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from harness import (
     Record,
     System,
     firearms_events_for,
+    read_all,
     read_until,
     recorded_seizure_id,
     traceparent,
@@ -86,7 +88,8 @@ async def test_flow_1_from_seizure_to_trafficking_indicators(
     # The tracing center answers within the trace of the request it answers (AMBER+STRICT results).
     ntc = Agency(producer, "us-atf-ntc")
     intake = system.topic("alliance.firearms.intake")
-    buyer = {"given_names": "Juan Carlos", "surnames": ["Rivera", "Soto"], "date_of_birth": "1990-05-04"}
+    # A purchaser of this test's own: a repeat purchaser counts only the purchases made here.
+    buyer = {"given_names": "Juan Carlos", "surnames": ["Rivera", f"Soto{run}"], "date_of_birth": "1990-05-04"}
     dealer = {"name": "Lone Star Guns LLC", "licence_number": "5-74-123-01-2C-45678", "state": "TX"}
     glock_id, colt_id = glock.json()["trace_request_id"], colt.json()["trace_request_id"]
     await ntc.send(
@@ -165,12 +168,19 @@ async def test_flow_1_from_seizure_to_trafficking_indicators(
         ids = {glock_id, colt_id} | {r.json()["trace_request_id"] for r in restored_trace(rs)}
         return [r for r in indicators(rs) if set(r.json()["trace_request_ids"]) & ids]
 
-    def done(rs: list[Record]) -> bool:
-        kinds = sorted(r.json()["indicator"] for r in mine(rs))
-        return kinds == ["licensed_export_recovered", "repeat_purchaser", "short_time_to_crime", "short_time_to_crime"]
+    expected = ["licensed_export_recovered", "repeat_purchaser", "short_time_to_crime", "short_time_to_crime"]
 
-    records = await read_until([events], done)
-    completed = {r.json()["trace_request_id"]: r for r in of_type("trace.completed.v1")(records)}
+    def kinds(rs: list[Record]) -> list[str]:
+        return sorted(r.json()["indicator"] for r in mine(rs))
+
+    await read_until([events], lambda rs: Counter(kinds(rs)) >= Counter(expected))
+    # Then read everything once firearms has consumed all the results: an extra indicator would show.
+    await wait_drained(system.group("firearms", "intake"), [intake])
+    records = await read_all([events])
+    assert kinds(records) == expected
+    [glock_done] = of_type("trace.completed.v1", trace_request_id=glock_id)(records)
+    [colt_done] = of_type("trace.completed.v1", trace_request_id=colt_id)(records)
+    completed = {glock_id: glock_done, colt_id: colt_done}
     assert completed[glock_id].json()["time_to_crime_days"] == 309  # 2026-01-15 → 2026-11-20
     assert completed[colt_id].json()["time_to_crime_days"] == 354
     assert of_type("trace_request.in_progress.v1", trace_request_id=glock_id)(records)
@@ -195,7 +205,6 @@ async def test_flow_1_from_seizure_to_trafficking_indicators(
     [repeat] = [r for r in mine(records) if r.json()["indicator"] == "repeat_purchaser"]
     assert set(repeat.json()["trace_request_ids"]) == {glock_id, colt_id}
 
-    await wait_drained(system.group("firearms", "intake"), [intake])
     db = mongo[system.database("firearms")]
     stored = db.trace_requests.find_one({"_id": glock_id})
     assert stored is not None
@@ -212,24 +221,64 @@ async def test_trace_statistics_are_reproducible_from_the_stored_records(
     agency: Agency,
     mongo: MongoClient[dict[str, object]],
 ) -> None:
+    # This test's own seizure, recovered in 2025-Q1: no other test records or asks for that period.
+    run = uuid.uuid4().hex[:6].upper()
+    reference = f"STAT-{run}"
+    await agency.send(
+        system.topic("alliance.interdiction.intake"),
+        {
+            "report_reference": reference,
+            "seizure": {
+                "mode": "land",
+                "seized_at": "2025-02-10T10:00:00-06:00",
+                "place": {"description": "Eagle Pass", "country": "US", "port_of_entry": "Eagle Pass"},
+                "firearms": [
+                    {"serial_number": f"S{run}", "maker": "Glock", "firearm_type": "pistol"},
+                    {"serial_number": f"R{run}", "maker": "Colt", "firearm_type": "rifle"},
+                ],
+            },
+        },
+        event_type="org.alliance.interdiction.seizure.reported.v1",
+        key=reference,
+    )
+    seizure_id = await recorded_seizure_id(system, reference)
+    events = system.topic("alliance.firearms.events")
+    opened = firearms_events_for(seizure_id)
+    completed_id = opened(await read_until([events], lambda rs: len(opened(rs)) >= 2))[0].json()["trace_request_id"]
     atf = Agency(agency.producer, "us-atf")
     intake = system.topic("alliance.firearms.intake")
-    ask = {"period_start": "2026-10-01", "period_end": "2026-12-31", "language": "es"}
-    first = await atf.send(intake, ask, event_type="org.alliance.firearms.trace_statistics.requested.v1")
-    second = await atf.send(intake, ask, event_type="org.alliance.firearms.trace_statistics.requested.v1")
+    await Agency(agency.producer, "us-atf-ntc").send(
+        intake,
+        {
+            "trace_request_id": completed_id,
+            "outcome": "completed",
+            "dealer": {"name": "Border Sporting Goods", "state": "TX"},
+            "purchaser": {"given_names": "Ana", "surnames": [f"Stat{run}"], "date_of_birth": "1985-01-01"},
+            "sale_date": "2024-06-01",
+        },
+        event_type="org.alliance.firearms.trace_result.reported.v1",
+        key=completed_id,
+    )
+    await wait_drained(system.group("firearms", "seizures"), [system.topic("alliance.interdiction.events")])
     await wait_drained(system.group("firearms", "intake"), [intake])
 
+    ask = {"period_start": "2025-01-01", "period_end": "2025-03-31", "language": "es"}
+    first = await atf.send(intake, ask, event_type="org.alliance.firearms.trace_statistics.requested.v1")
+    second = await atf.send(intake, ask, event_type="org.alliance.firearms.trace_statistics.requested.v1")
+
     db = mongo[system.database("firearms")]
-    period = {"recovery_date": {"$gte": "2026-10-01", "$lte": "2026-12-31"}}
+    period = {"recovery_date": {"$gte": "2025-01-01", "$lte": "2025-03-31"}}
     expected_total = db.trace_requests.count_documents(period)
     expected_completed = db.trace_requests.count_documents({**period, "status": "completed"})
 
-    published = of_type("trace_statistics.published.v1", period_start="2026-10-01", language="es")
-    records = await read_until([system.topic("alliance.firearms.events")], lambda rs: len(published(rs)) >= 2)
-    figures = [r.json() for r in published(records)][-2:]
+    published = of_type("trace_statistics.published.v1", period_start="2025-01-01", language="es")
+    await read_until([events], lambda rs: len(published(rs)) >= 2)
+    await wait_drained(system.group("firearms", "intake"), [intake])
+    figures = [r.json() for r in published(await read_all([events]))]
+    assert len(figures) == 2  # one publication per request
     assert figures[0] == figures[1]  # the same records give the same figures
-    assert figures[0]["trace_requests"] == expected_total > 0
-    assert figures[0]["by_status"].get("Concluida", 0) == expected_completed
+    assert figures[0]["trace_requests"] == expected_total == 2
+    assert figures[0]["by_status"].get("Concluida", 0) == expected_completed == 1
     assert set(figures[0]["by_status"]) <= {"Enviada", "En trámite", "Concluida", "No concluida"}
-    assert db.trace_statistics.count_documents({}) >= 2
+    assert db.trace_statistics.count_documents({"report.period_start": "2025-01-01"}) == 2
     assert first != second

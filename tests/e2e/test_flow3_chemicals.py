@@ -12,7 +12,17 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import MongoClient
 
-from harness import Agency, Record, System, read_until, recorded_seizure_id, traceparent, wait_drained
+from harness import (
+    Agency,
+    Record,
+    System,
+    read_all,
+    read_until,
+    recorded_seizure_id,
+    traceparent,
+    wait_drained,
+    wait_outboxes_empty,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -91,13 +101,17 @@ async def test_flow_3_precursor_seizure_matches_an_open_notification_and_raises_
     registered = chem("pre_export_notification.registered.v1", pen_reference=pen)
     alerts = chem("diversion_alert.raised.v1", pen_reference=pen)
     incidents = chem("incident.recorded.v1", seizure_id=seizure_id)
-    records = await read_until(
-        [events], lambda rs: bool(registered(rs)) and bool(incidents(rs)) and len(alerts(rs)) >= 2
-    )
+    await read_until([events], lambda rs: bool(registered(rs)) and bool(incidents(rs)) and len(alerts(rs)) >= 2)
+    # Read everything once chemicals has consumed the seizure and its own intake: nothing more can follow.
+    await wait_drained(system.group("interdiction", "intake"), [system.topic("alliance.interdiction.intake")])
+    await wait_drained(system.group("chemicals", "seizures"), [system.topic("alliance.interdiction.events")])
+    await wait_drained(system.group("chemicals", "intake"), [intake])
+    records = await read_all([events])
 
     [incident] = incidents(records)  # sodium chloride is not a scheduled precursor
     assert incident.json()["substance"]["code"] == "P2P"
     assert incident.json()["quantity_kg"] == 800
+    assert sorted(r.json()["reason"].split(" ")[0] for r in alerts(records)) == ["incident", "order"]
     by_reason = {r.json()["reason"].split(" ")[0]: r for r in alerts(records)}
     diversion, excessive = by_reason["incident"], by_reason["order"]
     assert diversion.json()["incident_id"] == incident.json()["incident_id"]
@@ -170,8 +184,10 @@ async def test_reply_deadline_escalates_exactly_once_across_a_restart_and_with_t
             await asyncio.sleep(0.25)  # watching the clocks' own counters
     system.stop("chemicals-2")
     await wait_drained(system.group("chemicals", "intake"), [intake])
+    # The clock publishes through the outbox: once it is empty, every escalation raised is on the topic.
+    await wait_outboxes_empty(system, ["chemicals"])
 
-    records = await read_until([events], lambda rs: bool(escalations(rs, breached, notification_id)))
+    records = await read_all([events])
     assert len(escalations(records, approaching, notification_id)) == 1
     assert len(escalations(records, breached, notification_id)) == 1
     answered_id = next(r.json()["notification_id"] for r in records if r.json().get("pen_reference") == answered)
@@ -219,21 +235,21 @@ async def test_amendment_is_applied_downstream_without_duplicating_work(
         )
 
     seizure_id = await recorded_seizure_id(system, reference)
-    corrections = [
-        r
-        for r in await read_until(
-            [system.topic("alliance.interdiction.events")],
-            lambda rs: any(
-                r.type == "org.alliance.interdiction.seizure.corrected.v1" and r.json()["seizure_id"] == seizure_id
-                for r in rs
-            ),
-        )
-        if r.type == "org.alliance.interdiction.seizure.corrected.v1" and r.json()["seizure_id"] == seizure_id
-    ]
-    assert [c.json()["revision"] for c in corrections] == [2]
+
+    def corrections(rs: list[Record]) -> list[Record]:
+        return [
+            r
+            for r in rs
+            if r.type == "org.alliance.interdiction.seizure.corrected.v1" and r.json()["seizure_id"] == seizure_id
+        ]
+
+    await read_until([system.topic("alliance.interdiction.events")], lambda rs: bool(corrections(rs)))
     for service, topic in (("interdiction", "intake"), ("firearms", "seizures"), ("chemicals", "seizures")):
         source = "alliance.interdiction.intake" if topic == "intake" else "alliance.interdiction.events"
         await wait_drained(system.group(service, topic), [system.topic(source)])
+    # The redelivered amendment is consumed too: a second correction would be on the topic by now.
+    records = await read_all([system.topic("alliance.interdiction.events")])
+    assert [c.json()["revision"] for c in corrections(records)] == [2]
     firearms = mongo[system.database("firearms")]
     assert firearms.trace_requests.count_documents({"seizure_id": seizure_id}) == 2
     assert mongo[system.database("chemicals")].incidents.count_documents({"seizure_id": seizure_id}) == 1

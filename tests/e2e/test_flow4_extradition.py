@@ -79,18 +79,25 @@ async def test_flow_4_detained_person_wanted_in_mexico_triggers_provisional_arre
 
     events = system.topic("alliance.extradition.events")
     located = of("fugitive.located.v1", fugitive_reference=f"FGR-{run}")
-    records = await read_until(
-        [events], lambda rs: bool(located(rs)) and bool(of("provisional_arrest.requested.v1")(rs))
-    )
+
+    def arrests(rs: list[Record]) -> list[Record]:
+        fugitives = {r.json()["fugitive_id"] for r in located(rs)}
+        return [r for r in of("provisional_arrest.requested.v1")(rs) if r.json()["fugitive_id"] in fugitives]
+
+    await read_until([events], lambda rs: bool(arrests(rs)))
+    # Read everything once extradition has consumed the seizure: a second match or arrest would show.
+    for service, topic in (
+        ("interdiction", "alliance.interdiction.intake"),
+        ("extradition", "alliance.interdiction.events"),
+    ):
+        group = system.group(service, "intake" if topic.endswith("intake") else "seizures")
+        await wait_drained(group, [system.topic(topic)])
+    records = await read_all([events])
     [found] = located(records)  # Juana, born 1990, is not the fugitive
     assert (found.json()["wanted_by"], found.json()["located_in"]) == ("MX", "US")
     assert found.json()["reasons"]
-    request_id = next(
-        r.json()["extradition_request_id"]
-        for r in of("provisional_arrest.requested.v1")(records)
-        if r.json()["fugitive_id"] == found.json()["fugitive_id"]
-    )
-    [arrest] = of("provisional_arrest.requested.v1", extradition_request_id=request_id)(records)
+    [arrest] = arrests(records)
+    request_id = arrest.json()["extradition_request_id"]
     assert arrest.json()["formal_request_due_at"].startswith("2027-01-19")  # 60 days after the detention
     assert (arrest.json()["requesting_country"], arrest.json()["requested_country"]) == ("MX", "US")
     for record in (found, arrest):
@@ -104,7 +111,7 @@ async def test_flow_4_detained_person_wanted_in_mexico_triggers_provisional_arre
         {"match_id": found.json()["match_id"], "decision": "rejected", "analyst": "analista.fgr.17"},
         event_type=X + "person_match.reviewed.v1",
     )
-    records = await read_until(
+    await read_until(
         [events],
         lambda rs: bool(of("request.status_changed.v1", extradition_request_id=request_id, status="withdrawn")(rs)),
     )
@@ -121,3 +128,4 @@ async def test_flow_4_detained_person_wanted_in_mexico_triggers_provisional_arre
         await wait_drained(group, [system.topic(topic)])
     records = await read_all([events])
     assert len(located(records)) == 1
+    assert arrests(records) == [arrest]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from harness import Agency, Record, System, read_until, recorded_seizure_id, traceparent, wait_drained
+from harness import Agency, Record, System, read_all, read_until, recorded_seizure_id, traceparent, wait_drained
 
 pytestmark = pytest.mark.e2e
 ML = "org.alliance.money_laundering."
@@ -75,7 +75,7 @@ async def test_flow_2_undeclared_currency_to_forfeiture_and_sharing_proposal(
 
     events = system.topic("alliance.money_laundering.events")
     seized = of(ML, "asset.seized.v1", seizure_id=undeclared_seizure)
-    records = await read_until(
+    await read_until(
         [events],
         lambda rs: (
             bool(seized(rs))
@@ -86,8 +86,10 @@ async def test_flow_2_undeclared_currency_to_forfeiture_and_sharing_proposal(
             )
         ),
     )
+    # Read everything once both seizures are consumed: an alert on the declared one would show.
+    await wait_drained(system.group("interdiction", "intake"), [seizures])
     await wait_drained(system.group("money_laundering", "seizures"), [system.topic("alliance.interdiction.events")])
-    records = await read_until([events], lambda rs: bool(seized(rs)))
+    records = await read_all([events])
     undeclared = [
         r
         for r in of(ML, "alert.raised.v1", kind="undeclared_currency")(records)
@@ -111,8 +113,9 @@ async def test_flow_2_undeclared_currency_to_forfeiture_and_sharing_proposal(
         trace=asset.headers["traceparent"],
     )
     sharing = of(ML, "asset.sharing_proposed.v1", asset_id=asset_id)
-    records = await read_until([events], lambda rs: bool(sharing(rs)))
-    [proposal] = sharing(records)
+    await read_until([events], lambda rs: bool(sharing(rs)))
+    await wait_drained(system.group("money_laundering", "intake"), [intake])
+    [proposal] = sharing(await read_all([events]))
     assert (proposal.json()["from_country"], proposal.json()["to_country"]) == ("US", "MX")
     assert proposal.json()["share_amount"] == 24250
     assert proposal.headers["traceparent"].split("-")[1] == trace_id
@@ -164,7 +167,12 @@ async def test_flow_3_diversion_alert_flags_the_companies_in_money_laundering(
 
     events = system.topic("alliance.money_laundering.events")
     flagged = [of(ML, "company.flagged.v1", name=c["name"]) for c in (exporter, importer)]
-    records = await read_until([events], lambda rs: all(f(rs) for f in flagged))
+    await read_until([events], lambda rs: all(f(rs) for f in flagged))
+    # Read everything once the seizure and the alerts it raised are consumed: a second flag would show.
+    await wait_drained(system.group("interdiction", "intake"), [system.topic("alliance.interdiction.intake")])
+    await wait_drained(system.group("chemicals", "seizures"), [system.topic("alliance.interdiction.events")])
+    await wait_drained(system.group("money_laundering", "diversion"), [system.topic("alliance.chemicals.events")])
+    records = await read_all([events])
     for select in flagged:
         [flag] = select(records)
         assert at_least(flag, "AMBER+STRICT")
@@ -186,8 +194,9 @@ async def test_flow_3_diversion_alert_flags_the_companies_in_money_laundering(
         event_type=ML + "report.submitted.v1",
     )
     reported = of(ML, "alert.raised.v1", kind="flagged_company_reported")
-    records = await read_until([events], lambda rs: any(run in r.json()["summary"] for r in reported(rs)))
-    [alert] = [r for r in reported(records) if run in r.json()["summary"]]
+    await read_until([events], lambda rs: any(run in r.json()["summary"] for r in reported(rs)))
+    await wait_drained(system.group("money_laundering", "intake"), [system.topic("alliance.money_laundering.intake")])
+    [alert] = [r for r in reported(await read_all([events])) if run in r.json()["summary"]]
     assert at_least(alert, "AMBER+STRICT")
 
 
@@ -240,7 +249,10 @@ async def test_flow_5_trace_purchaser_linked_to_fugitive_and_investigation_subje
     )
     seizure_id = await recorded_seizure_id(system, reference)
     opened = of("org.alliance.firearms.", "trace_request.submitted.v1", seizure_id=seizure_id)
-    [trace] = opened(await read_until([system.topic("alliance.firearms.events")], lambda rs: bool(opened(rs))))
+    await read_until([system.topic("alliance.firearms.events")], lambda rs: bool(opened(rs)))
+    await wait_drained(system.group("interdiction", "intake"), [system.topic("alliance.interdiction.intake")])
+    await wait_drained(system.group("firearms", "seizures"), [system.topic("alliance.interdiction.events")])
+    [trace] = opened(await read_all([system.topic("alliance.firearms.events")]))
     trace_request_id = trace.json()["trace_request_id"]
     await ntc.send(
         system.topic("alliance.firearms.intake"),

@@ -4,12 +4,13 @@ and the consumer keeps going."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from harness import Agency, Record, System, read_until
+from harness import Agency, Record, System, read_all, read_until, wait_drained
 
 pytestmark = pytest.mark.e2e
 
@@ -45,110 +46,114 @@ INTAKES = {
     ],
 }
 
-# Well-formed events that break a domain rule: unknown records, illegal transitions, unknown codes.
-RULE_BREAKERS: list[tuple[str, str, dict[str, Any], str]] = [
-    (
-        "money_laundering",
-        "report.submitted",
-        {
-            "report_reference": "STR-EMPTY",
-            "report_code": "STR",
-            "reporting_entity": "Banco",
-            "reporting_country": "MX",
-            "report_date": "2026-11-20",
-            "subjects": [],
-            "indicators": [],
-            "transactions": [{"date": "2026-11-19", "amount": 5000, "currency": "MXN", "mode": "cash"}],
-        },
-        "a suspicious report needs at least one subject",
-    ),
-    (
-        "money_laundering",
-        "asset.forfeited",
-        {"asset_id": "AS-none", "legal_basis": "x", "forfeited_amount": 1, "ordered_on": "2026-11-20"},
-        "no seized asset AS-none",
-    ),
-    (
-        "extradition",
-        "request_step.reported",
-        {"extradition_request_id": "EX-none", "step": "granted", "on": "2026-11-20"},
-        "no extradition request EX-none",
-    ),
-    (
-        "extradition",
-        "mlat_request.received",
-        {
-            "mlat_reference": "M-1",
-            "requesting_country": "US",
-            "requested_country": "US",
-            "subject": "x",
-            "assistance": ["records"],
-        },
-        "requesting and requested country must differ",
-    ),
-    (
-        "firearms",
-        "trace_result.reported",
-        {"trace_request_id": "TR-does-not-exist", "outcome": "not_completed", "reason": "no record"},
-        "no trace request TR-does-not-exist",
-    ),
-    (
-        "chemicals",
-        "pre_export_notification.replied",
-        {"pen_reference": "NOPE-1", "exporting_country": "US", "decision": "no_objection"},
-        "no pre-export notification NOPE-1",
-    ),
-    (
-        "chemicals",
-        "incident.reported",
-        {
-            "incident_reference": "X-1",
-            "kind": "seizure",
-            "substance": "table salt",
-            "quantity": 1,
-            "unit": "kg",
-            "place": {"description": "Tijuana", "country": "MX"},
-            "occurred_on": "2026-11-01",
-        },
-        "not in Table I or II",
-    ),
-    (
-        "interdiction",
-        "seizure.amended",
-        {
-            "report_reference": "NEVER-REPORTED",
-            "reason": "fix weights",
-            "seizure": {
-                "mode": "air",
-                "seized_at": "2026-11-01T00:00:00Z",
-                "place": {"description": "AICM", "country": "MX"},
-                "drugs": [{"drug": "cocaine", "quantity": 1, "unit": "kg"}],
+
+# Well-formed events that break a domain rule: unknown records, illegal transitions, unknown codes. The
+# records looked up carry this run's suffix, so no other test's data can make one of them exist.
+def rule_breakers(run: str) -> list[tuple[str, str, dict[str, Any], str]]:
+    return [
+        (
+            "money_laundering",
+            "report.submitted",
+            {
+                "report_reference": f"STR-EMPTY-{run}",
+                "report_code": "STR",
+                "reporting_entity": "Banco",
+                "reporting_country": "MX",
+                "report_date": "2026-11-20",
+                "subjects": [],
+                "indicators": [],
+                "transactions": [{"date": "2026-11-19", "amount": 5000, "currency": "MXN", "mode": "cash"}],
             },
-        },
-        "no seizure NEVER-REPORTED",
-    ),
-    (
-        "interdiction",
-        "seizure.reported",
-        {
-            "report_reference": "CODE-1",
-            "seizure": {
-                "mode": "air",
-                "seized_at": "2026-11-01T00:00:00Z",
-                "place": {"description": "AICM", "country": "MX"},
-                "drugs": [{"drug": "moon dust", "quantity": 1, "unit": "kg"}],
+            "a suspicious report needs at least one subject",
+        ),
+        (
+            "money_laundering",
+            "asset.forfeited",
+            {"asset_id": f"AS-none-{run}", "legal_basis": "x", "forfeited_amount": 1, "ordered_on": "2026-11-20"},
+            f"no seized asset AS-none-{run}",
+        ),
+        (
+            "extradition",
+            "request_step.reported",
+            {"extradition_request_id": f"EX-none-{run}", "step": "granted", "on": "2026-11-20"},
+            f"no extradition_request EX-none-{run}",  # worded by Service.apply
+        ),
+        (
+            "extradition",
+            "mlat_request.received",
+            {
+                "mlat_reference": f"M-{run}",
+                "requesting_country": "US",
+                "requested_country": "US",
+                "subject": "x",
+                "assistance": ["records"],
             },
-        },
-        "not a known drug",
-    ),
-]
+            "requesting and requested country must differ",
+        ),
+        (
+            "firearms",
+            "trace_result.reported",
+            {"trace_request_id": f"TR-does-not-exist-{run}", "outcome": "not_completed", "reason": "no record"},
+            f"no trace_request TR-does-not-exist-{run}",  # worded by Service.apply
+        ),
+        (
+            "chemicals",
+            "pre_export_notification.replied",
+            {"pen_reference": f"NOPE-{run}", "exporting_country": "US", "decision": "no_objection"},
+            f"no pre-export notification NOPE-{run}",
+        ),
+        (
+            "chemicals",
+            "incident.reported",
+            {
+                "incident_reference": f"X-{run}",
+                "kind": "seizure",
+                "substance": "table salt",
+                "quantity": 1,
+                "unit": "kg",
+                "place": {"description": "Tijuana", "country": "MX"},
+                "occurred_on": "2026-11-01",
+            },
+            "not in Table I or II",
+        ),
+        (
+            "interdiction",
+            "seizure.amended",
+            {
+                "report_reference": f"NEVER-REPORTED-{run}",
+                "reason": "fix weights",
+                "seizure": {
+                    "mode": "air",
+                    "seized_at": "2026-11-01T00:00:00Z",
+                    "place": {"description": "AICM", "country": "MX"},
+                    "drugs": [{"drug": "cocaine", "quantity": 1, "unit": "kg"}],
+                },
+            },
+            f"no seizure NEVER-REPORTED-{run}",
+        ),
+        (
+            "interdiction",
+            "seizure.reported",
+            {
+                "report_reference": f"CODE-{run}",
+                "seizure": {
+                    "mode": "air",
+                    "seized_at": "2026-11-01T00:00:00Z",
+                    "place": {"description": "AICM", "country": "MX"},
+                    "drugs": [{"drug": "moon dust", "quantity": 1, "unit": "kg"}],
+                },
+            },
+            "not a known drug",
+        ),
+    ]
 
 
 async def test_every_intake_refuses_invalid_input_with_a_reason_and_keeps_consuming(
     system: System,
     producer: AIOKafkaProducer,
 ) -> None:
-    sender = Agency(producer, f"test-{uuid.uuid4().hex[:6]}")
+    run = uuid.uuid4().hex[:6]
+    sender = Agency(producer, f"test-{run}")
     expected: dict[str, tuple[str, list[str]]] = {}  # event id → (service, reason fragments)
     for service, types in INTAKES.items():
         for short in types:
@@ -157,7 +162,7 @@ async def test_every_intake_refuses_invalid_input_with_a_reason_and_keeps_consum
                 system.topic(f"alliance.{service}.intake"), {"unexpected": True}, event_type=event_type
             )
             expected[event_id] = (service, [f"data does not match {event_type}"])
-    for service, short, data, reason in RULE_BREAKERS:
+    for service, short, data, reason in rule_breakers(run):
         event_id = await sender.send(
             system.topic(f"alliance.{service}.intake"), data, event_type=f"org.alliance.{service}.{short}.v1"
         )
@@ -171,29 +176,16 @@ async def test_every_intake_refuses_invalid_input_with_a_reason_and_keeps_consum
     )
 
     dead_topics = [system.topic(f"alliance.{s}.deadletter") for s in INTAKES]
+    reply_topic = system.topic(sender.reply_topic_suffix)
 
-    def dead(rs: list[Record]) -> dict[str, Record]:
-        return {r.headers["ce_id"]: r for r in rs if r.headers.get("ce_id") in expected}
+    def dead(rs: list[Record]) -> list[Record]:  # a list: a second dead letter for an event must show
+        return [r for r in rs if r.headers.get("ce_id") in {*expected, after}]
 
-    letters = dead(await read_until(dead_topics, lambda rs: len(dead(rs)) == len(expected)))
-    for event_id, (service, fragments) in expected.items():
-        assert all(f in letters[event_id].headers["alliance_dlq_reason"] for f in fragments), (event_id, fragments)
-        assert letters[event_id].headers["alliance_dlq_service"] == service
+    def rejections(rs: list[Record]) -> list[dict[str, Any]]:  # the sender's own reply stream, whole
+        return [r.json() for r in rs if r.type == "org.alliance.event.rejected.v1"]
 
-    def rejections(rs: list[Record]) -> dict[str, dict[str, Any]]:
-        return {
-            r.json()["rejected_event_id"]: r.json()
-            for r in rs
-            if r.type == "org.alliance.event.rejected.v1" and r.json()["rejected_event_id"] in expected
-        }
-
-    replies = rejections(
-        await read_until([system.topic(sender.reply_topic_suffix)], lambda rs: len(rejections(rs)) == len(expected))
-    )
-    for event_id, (service, fragments) in expected.items():
-        assert all(f in replies[event_id]["reason"] for f in fragments)
-        assert replies[event_id]["rejected_by"] == service
-
+    await read_until(dead_topics, lambda rs: {r.headers["ce_id"] for r in dead(rs)} >= set(expected))
+    await read_until([reply_topic], lambda rs: {r["rejected_event_id"] for r in rejections(rs)} >= set(expected))
     published = await read_until(
         [system.topic("alliance.firearms.events")],
         lambda rs: any(
@@ -203,5 +195,23 @@ async def test_every_intake_refuses_invalid_input_with_a_reason_and_keeps_consum
     )
     assert published
     assert after not in expected
+
+    # Then count everything once every intake is consumed: each event refused exactly once, `after` never.
+    for name in INTAKES:
+        await wait_drained(system.group(name, "intake"), [system.topic(f"alliance.{name}.intake")])
+    letters = dead(await read_all(dead_topics))
+    assert Counter(r.headers["ce_id"] for r in letters) == Counter(list(expected))
+    by_id = {r.headers["ce_id"]: r for r in letters}
+    for event_id, (service, fragments) in expected.items():
+        assert all(f in by_id[event_id].headers["alliance_dlq_reason"] for f in fragments), (event_id, fragments)
+        assert by_id[event_id].headers["alliance_dlq_service"] == service
+
+    replies = rejections(await read_all([reply_topic]))
+    assert Counter(r["rejected_event_id"] for r in replies) == Counter(list(expected))
+    replied = {r["rejected_event_id"]: r for r in replies}
+    for event_id, (service, fragments) in expected.items():
+        assert all(f in replied[event_id]["reason"] for f in fragments)
+        assert replied[event_id]["rejected_by"] == service
+
     for name in INTAKES:
         assert system.services[name].health()["status"] == "ok"

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
 from pymongo import MongoClient
 
 from harness import (
+    SEIZURE_RECORDED,
     Agency,
     Record,
     System,
     firearms_events_for,
+    read_all,
     read_until,
     recorded_seizure_id,
     traceparent,
@@ -88,8 +91,11 @@ async def test_amber_seizure_with_three_guns_opens_two_traces_and_one_restoratio
 
     seizure_id = await recorded_seizure_id(system, reference)
     matching = firearms_events_for(seizure_id)
-    records = await read_until([system.topic("alliance.firearms.events")], lambda rs: len(matching(rs)) >= 3)
-    published = matching(records)
+    await read_until([system.topic("alliance.firearms.events")], lambda rs: len(matching(rs)) >= 3)
+    # the handler returns (and commits) only after its events are published and marked
+    await wait_drained(system.group("interdiction", "intake"), [system.topic("alliance.interdiction.intake")])
+    await wait_drained(system.group("firearms", "seizures"), [system.topic("alliance.interdiction.events")])
+    published = matching(await read_all([system.topic("alliance.firearms.events")]))
 
     assert sorted(r.type for r in published) == sorted([TRACE_SUBMITTED, TRACE_SUBMITTED, RESTORATION_REQUESTED])
     for record in published:
@@ -98,8 +104,6 @@ async def test_amber_seizure_with_three_guns_opens_two_traces_and_one_restoratio
         assert "us-cbp" in record.headers["ce_originator"].split(",")
         assert record.key == record.json().get("trace_request_id", record.json().get("restoration_request_id"))
 
-    # the handler returns (and commits) only after its events are published and marked
-    await wait_drained(system.group("firearms", "seizures"), [system.topic("alliance.interdiction.events")])
     db = mongo[system.database("firearms")]
     traces = list(db.trace_requests.find({"seizure_id": seizure_id}))
     restorations = list(db.restoration_requests.find({"seizure_id": seizure_id}))
@@ -146,8 +150,15 @@ async def test_same_seizure_delivered_twice_still_yields_two_traces_and_one_rest
     assert mongo[system.database("interdiction")].seizures.count_documents({"report_reference": reference}) == 1
 
     matching = firearms_events_for(seizure_id)
-    records = await read_until([system.topic("alliance.firearms.events")], lambda rs: len(matching(rs)) >= 3)
-    assert len({r.headers["ce_id"] for r in matching(records)}) == 3
+    published = matching(await read_all([system.topic("alliance.firearms.events")]))
+    assert len(published) == 3  # each request published once: redelivery added nothing
+    assert len({r.headers["ce_id"] for r in published}) == 3
+    recorded = [
+        r
+        for r in await read_all([system.topic("alliance.interdiction.events")])
+        if r.type == SEIZURE_RECORDED and r.json()["report_reference"] == reference
+    ]
+    assert len(recorded) == 1
 
 
 async def test_malformed_seizures_are_dead_lettered_and_rejected_and_the_next_one_still_flows(
@@ -172,23 +183,27 @@ async def test_malformed_seizures_are_dead_lettered_and_rejected_and_the_next_on
     }
     bad_ids = set(expected_reasons)
 
-    def dead(records: list[Record]) -> dict[str, Record]:
-        return {r.headers["ce_id"]: r for r in records if r.headers.get("ce_id") in bad_ids}
+    def dead(records: list[Record]) -> list[Record]:  # a list: a second dead letter for an event must show
+        return [r for r in records if r.headers.get("ce_id") in bad_ids]
 
-    dead_letters = dead(
-        await read_until([system.topic("alliance.interdiction.deadletter")], lambda rs: len(dead(rs)) == len(bad_ids))
-    )
+    def rejections(records: list[Record]) -> list[dict[str, Any]]:  # this test's agency's own reply stream
+        return [r.json() for r in records if r.type == REJECTED]
+
+    dead_topic, reply_topic = system.topic("alliance.interdiction.deadletter"), system.topic(agency.reply_topic_suffix)
+    await read_until([dead_topic], lambda rs: {r.headers["ce_id"] for r in dead(rs)} == bad_ids)
+    await read_until([reply_topic], lambda rs: {r["rejected_event_id"] for r in rejections(rs)} >= bad_ids)
+    # Count once interdiction has consumed its whole intake: each bad event refused exactly once.
+    await wait_drained(system.group("interdiction", "intake"), [intake])
+    letters = dead(await read_all([dead_topic]))
+    assert Counter(r.headers["ce_id"] for r in letters) == Counter(bad_ids)
+    dead_letters = {r.headers["ce_id"]: r for r in letters}
     for event_id, reason in expected_reasons.items():
         assert reason in dead_letters[event_id].headers["alliance_dlq_reason"]
         assert dead_letters[event_id].headers["alliance_dlq_topic"] == intake
 
-    def rejections(records: list[Record]) -> dict[str, dict[str, Any]]:
-        return {r.json()["rejected_event_id"]: r.json() for r in records if r.type == REJECTED}
-
-    replies = rejections(
-        await read_until([system.topic(agency.reply_topic_suffix)], lambda rs: len(rejections(rs)) == len(bad_ids))
-    )
-    assert set(replies) == bad_ids
+    replied = rejections(await read_all([reply_topic]))
+    assert Counter(r["rejected_event_id"] for r in replied) == Counter(bad_ids)
+    replies = {r["rejected_event_id"]: r for r in replied}
     for event_id, reason in expected_reasons.items():
         assert reason in replies[event_id]["reason"]
         assert replies[event_id]["rejected_by"] == "interdiction"

@@ -1,0 +1,192 @@
+"""Arrival order never decides an outcome: each cross-record match runs from both sides, with the same
+evidence and one outcome whichever input arrives first. Every case sends its two inputs in both
+orders (each order with its own references), then reads everything after the consumers drained."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from harness import Agency, Record, System, read_all, read_until, wait_drained
+
+pytestmark = pytest.mark.e2e
+X = "org.alliance.extradition."
+CHEM = "org.alliance.chemicals."
+REPORTED = "org.alliance.interdiction.seizure.reported.v1"
+
+
+def of(event_type: str, **fields: Any) -> Callable[[list[Record]], list[Record]]:
+    def select(rs: list[Record]) -> list[Record]:
+        return [r for r in rs if r.type == event_type and all(r.json().get(k) == v for k, v in fields.items())]
+
+    return select
+
+
+async def drained(system: System, *groups: tuple[str, str, str]) -> None:
+    for service, purpose, topic in groups:
+        await wait_drained(system.group(service, purpose), [system.topic(topic)])
+
+
+# -- flow 4: a fugitive and a detained person ---------------------------------------------------------
+
+
+async def flow4(system: System, producer: AIOKafkaProducer, fugitive_first: bool) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:6]
+    surname = f"Villarreal{run}"
+    fgr, cbp = Agency(producer, "mx-fgr"), Agency(producer, "us-cbp")
+
+    async def register() -> None:
+        await fgr.send(
+            system.topic("alliance.extradition.intake"),
+            {
+                "fugitive_reference": f"FGR-{run}",
+                "wanted_by": "MX",
+                "priority": False,
+                "person": {"given_names": "Ramón", "surnames": ["Treviño", surname], "date_of_birth": "1979-07-02"},
+                "charges": ["contra la salud"],
+            },
+            event_type=X + "fugitive.registered.v1",
+            key=f"FGR-{run}",
+        )
+        await drained(system, ("extradition", "intake", "alliance.extradition.intake"))
+
+    async def seize() -> None:
+        await cbp.send(
+            system.topic("alliance.interdiction.intake"),
+            {
+                "report_reference": f"ORD-{run}",
+                "seizure": {
+                    "mode": "land",
+                    "seized_at": "2026-11-21T08:00:00-06:00",
+                    "place": {"description": "Eagle Pass", "country": "US"},
+                    "detained_persons": [
+                        {
+                            "given_names": "RAMON",
+                            "surnames": [f"TREVINO {surname.upper()}"],
+                            "date_of_birth": "1979-07-02",
+                        }
+                    ],
+                },
+            },
+            event_type=REPORTED,
+        )
+        await drained(
+            system,
+            ("interdiction", "intake", "alliance.interdiction.intake"),
+            ("extradition", "seizures", "alliance.interdiction.events"),
+        )
+
+    first, second = (register, seize) if fugitive_first else (seize, register)
+    await first()
+    await second()
+    events = system.topic("alliance.extradition.events")
+    arrests = of(X + "provisional_arrest.requested.v1")
+    located = of(X + "fugitive.located.v1", fugitive_reference=f"FGR-{run}")
+    await read_until([events], lambda rs: bool(located(rs)))
+    await drained(system, ("extradition", "seizures", "alliance.interdiction.events"))
+    records = await read_all([events])
+    assert len(located(records)) == 1, [
+        (r.headers["ce_id"], r.json()["match_id"], r.json()["seizure_id"]) for r in located(records)
+    ]
+    [found] = located(records)
+    mine = [r for r in arrests(records) if r.json()["fugitive_id"] == found.json()["fugitive_id"]]
+    assert len(mine) == 1
+    outcome = {k: found.json()[k] for k in ("located_in", "located_on", "score", "reasons", "wanted_by")}
+    outcome["markings"] = (found.headers["ce_tlp"], found.headers["ce_releasableto"])
+    outcome["formal_request_due_at"] = mine[0].json()["formal_request_due_at"]
+    return outcome
+
+
+async def test_a_fugitive_registered_after_the_seizure_is_located_just_the_same(
+    system: System, producer: AIOKafkaProducer
+) -> None:
+    assert await flow4(system, producer, fugitive_first=True) == await flow4(system, producer, fugitive_first=False)
+
+
+# -- flow 3: a pre-export notification and an incident; a notification and a legitimate need ----------
+
+
+def notification(pen: str, run: str, month: int) -> dict[str, Any]:
+    return {
+        "pen_reference": pen,
+        "exporting_country": "US",
+        "importing_country": "MX",
+        "exporter": {"name": f"Bayou Chemicals {run} LLC", "country": "US"},
+        "importer": {"name": f"Reactivos del Pacífico {run}, S.A. de C.V.", "country": "MX"},
+        "substance": "ephedrine",
+        "quantity": 900,
+        "unit": "kg",
+        "shipment_date": f"2026-{month:02d}-10",
+        "route": {"port_of_exit": "Houston", "port_of_entry": "Lázaro Cárdenas"},
+    }
+
+
+async def flow3(system: System, producer: AIOKafkaProducer, notification_first: bool, month: int) -> dict[str, Any]:
+    """Each order in a month of its own: incidents near one notification must not meet the other's."""
+    run = uuid.uuid4().hex[:6].upper()
+    pen = f"US-PEN-{run}"
+    intake = system.topic("alliance.chemicals.intake")
+    dea, cofepris = Agency(producer, "us-dea"), Agency(producer, "mx-cofepris")
+
+    async def notify() -> None:
+        await dea.send(intake, notification(pen, run, month), event_type=CHEM + "pre_export_notification.submitted.v1")
+        await drained(system, ("chemicals", "intake", "alliance.chemicals.intake"))
+
+    async def incident_and_need() -> None:
+        await cofepris.send(
+            intake,
+            {
+                "incident_reference": f"INC-{run}",
+                "kind": "stopped_shipment",
+                "substance": "Ephedrine",
+                "quantity": 400,
+                "unit": "kg",
+                "place": {"description": "Lázaro Cárdenas port", "country": "MX"},
+                "occurred_on": f"2026-{month:02d}-15",
+                "companies": [f"REACTIVOS DEL PACIFICO {run} SA DE CV"],
+            },
+            event_type=CHEM + "incident.reported.v1",
+        )
+        importer = {"name": f"Reactivos del Pacifico {run} SA de CV", "country": "MX"}
+        await cofepris.send(
+            intake,
+            {"importer": importer, "substance": "ephedrine", "year": 2026, "annual_quantity": 100, "unit": "kg"},
+            event_type=CHEM + "legitimate_need.declared.v1",
+        )
+        await drained(system, ("chemicals", "intake", "alliance.chemicals.intake"))
+
+    steps: list[Callable[[], Awaitable[None]]] = [notify, incident_and_need]
+    for step in steps if notification_first else reversed(steps):
+        await step()
+    events = system.topic("alliance.chemicals.events")
+    alerts = of(CHEM + "diversion_alert.raised.v1", pen_reference=pen)
+    await read_until([events], lambda rs: len(alerts(rs)) >= 2)
+    await drained(system, ("chemicals", "intake", "alliance.chemicals.intake"))
+    records = await read_all([events])
+    raised = alerts(records)
+    assert len(raised) == 2, [
+        (r.key[:11], r.json()["reason"][:30], r.json().get("incident_id")) for r in raised
+    ]  # the incident; the excessive order
+
+    def same_shape(value: object) -> str:  # the run's own references and month, made comparable
+        return str(value).replace(run, "RUN").replace(f"-{month:02d}-", "-MM-")
+
+    return {
+        r.json()["reason"].split(" ")[0]: sorted(
+            same_shape(v) for k, v in r.json()["evidence"].items() if k != "incident_id"
+        )
+        for r in raised
+    }
+
+
+async def test_an_incident_and_a_need_before_their_notification_raise_the_same_alerts(
+    system: System, producer: AIOKafkaProducer
+) -> None:
+    before = await flow3(system, producer, notification_first=True, month=2)
+    after = await flow3(system, producer, notification_first=False, month=9)
+    assert set(before) == {"incident", "order"}
+    assert before == after
