@@ -71,6 +71,9 @@ async def test_flow_3_precursor_seizure_matches_an_open_notification_and_raises_
     await dea.send(
         intake, notification(pen, run), event_type=CHEM + "pre_export_notification.submitted.v1", key=pen, tlp="GREEN"
     )
+    # The notification is on file before the seizure, so the alert belongs to the seizure's trace (matching
+    # runs from both sides: a notification arriving second would raise the same alert in its own trace).
+    await wait_drained(system.group("chemicals", "intake"), [intake])
 
     # A Mexican navy seizure at Manzanillo with P-2-P, reported to interdiction under AMBER+STRICT / ORCON.
     trace_id, parent = traceparent()

@@ -143,7 +143,7 @@ async def test_flow_3_diversion_alert_flags_the_companies_in_money_laundering(
             "substance": "P2P",
             "quantity": 2,
             "unit": "t",
-            "shipment_date": "2026-11-20",
+            "shipment_date": "2025-06-20",
         },
         event_type="org.alliance.chemicals.pre_export_notification.submitted.v1",
         tlp="GREEN",
@@ -155,7 +155,7 @@ async def test_flow_3_diversion_alert_flags_the_companies_in_money_laundering(
             "report_reference": f"SEMAR-{run}",
             "seizure": {
                 "mode": "sea",
-                "seized_at": "2026-12-02T10:00:00-06:00",
+                "seized_at": "2025-07-02T10:00:00-06:00",
                 "place": {"description": "Manzanillo", "country": "MX"},
                 "chemicals": [{"substance": "P-2-P", "quantity": 800, "unit": "kg"}],
             },

@@ -14,7 +14,7 @@ from alliance.service import ServiceSpec, entry_point
 from alliance.settings import CHEMICALS_EVENTS
 from chemicals import __version__, handlers
 from chemicals.domain import PreExportNotification
-from chemicals.store import COLLECTIONS, NOTIFICATIONS
+from chemicals.store import COLLECTIONS, INCIDENTS, NOTIFICATIONS
 
 SPEC = ServiceSpec(
     name="chemicals",
@@ -33,7 +33,7 @@ SPEC = ServiceSpec(
         ]
     },
     collections=COLLECTIONS,
-    indexes={NOTIFICATIONS: ["substance_code"]},
+    indexes={NOTIFICATIONS: ["substance_code", "need_id"], INCIDENTS: ["substance_code"]},
     deadlines={NOTIFICATIONS: PreExportNotification},
 )
 

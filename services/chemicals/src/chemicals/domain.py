@@ -71,7 +71,8 @@ class PreExportNotification(Aggregate):
     reply_grounds: str | None = None
 
     def lookup_keys(self) -> dict[str, Any]:
-        return {"substance_code": self.substance.code}
+        need = LegitimateNeed.id_for(self.importer, self.substance.code, self.shipment_date.year)
+        return {"substance_code": self.substance.code, "need_id": need}
 
     @classmethod
     def submit(
@@ -202,6 +203,9 @@ class ChemicalIncident(Aggregate):
     companies: list[str]
     pen_reference: str | None = None
     seizure_id: str | None = None
+
+    def lookup_keys(self) -> dict[str, Any]:
+        return {"substance_code": self.substance.code}
 
     @classmethod
     def report(cls, report: ChemicalIncidentReported, source: str, markings: Markings) -> ChemicalIncident:

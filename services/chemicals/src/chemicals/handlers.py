@@ -39,13 +39,20 @@ def register(service: Service) -> None:
     async def notification_submitted(received: Received[PreExportNotificationSubmitted]) -> None:
         notification = PreExportNotification.submit(received.data, received.event.markings, received.occurred_at)
         await service.save(notifications, notification)
+        # AP11 from both sides: incidents reported before this notification are matched now.
+        stored = await service.load(notifications, PreExportNotification, notification.id) or notification
+        for doc in await incidents.find({"substance_code": stored.substance.code}):
+            await raise_if_diverted(ChemicalIncident.from_document(doc), stored)
         need = await service.load(
             needs,
             LegitimateNeed,
             LegitimateNeed.id_for(notification.importer, notification.substance.code, notification.shipment_date.year),
         )
-        if need is not None and (alert := DiversionAlert.for_excessive_order(notification, need)):
-            await service.save(alerts, alert)
+        if need is not None:
+            await raise_if_excessive(stored, need)
+
+    async def raise_if_excessive(notification: PreExportNotification, need: LegitimateNeed) -> None:
+        if (alert := DiversionAlert.for_excessive_order(notification, need)) and await service.save(alerts, alert):
             log.warning("diversion alert: excessive order", alert_id=alert.id, notification_id=notification.id)
 
     @intake.on(PreExportNotificationReplied)
@@ -64,7 +71,12 @@ def register(service: Service) -> None:
 
     @intake.on(LegitimateNeedDeclared)
     async def need_declared(received: Received[LegitimateNeedDeclared]) -> None:
-        await service.save(needs, LegitimateNeed.declare(received.data, received.event.markings))
+        need = LegitimateNeed.declare(received.data, received.event.markings)
+        await service.save(needs, need)
+        # Notifications filed before the need was declared are checked against it now (same alert id).
+        stored = await service.load(needs, LegitimateNeed, need.id) or need
+        for doc in await notifications.find({"need_id": stored.id}):
+            await raise_if_excessive(PreExportNotification.from_document(doc), stored)
 
     @intake.on(ChemicalIncidentReported)
     async def incident_reported(received: Received[ChemicalIncidentReported]) -> None:
@@ -86,15 +98,18 @@ def register(service: Service) -> None:
 
     async def match_open_notifications(incident: ChemicalIncident) -> None:
         for doc in await notifications.find({"substance_code": incident.substance.code}):
-            notification = PreExportNotification.from_document(doc)
-            reasons = diversion_evidence(incident, notification)
-            if reasons:
-                alert = DiversionAlert.for_incident(incident, notification, reasons)
-                if await service.save(alerts, alert):
-                    log.warning(
-                        "diversion alert",
-                        alert_id=alert.id,
-                        notification_id=notification.id,
-                        incident_id=incident.id,
-                        matched_on=reasons,
-                    )
+            await raise_if_diverted(incident, PreExportNotification.from_document(doc))
+
+    async def raise_if_diverted(incident: ChemicalIncident, notification: PreExportNotification) -> None:
+        """The same evidence and the same alert id whichever of the two arrived first (AP11)."""
+        reasons = diversion_evidence(incident, notification)
+        if reasons:
+            alert = DiversionAlert.for_incident(incident, notification, reasons)
+            if await service.save(alerts, alert):
+                log.warning(
+                    "diversion alert",
+                    alert_id=alert.id,
+                    notification_id=notification.id,
+                    incident_id=incident.id,
+                    matched_on=reasons,
+                )

@@ -17,7 +17,7 @@ from alliance.service import ServiceSpec, entry_point
 from alliance.settings import EXTRADITION_EVENTS
 from extradition import __version__, handlers
 from extradition.domain import ExtraditionRequest, MlatRequest
-from extradition.store import COLLECTIONS, EXTRADITIONS, FUGITIVES, MLAT_REQUESTS
+from extradition.store import COLLECTIONS, DETAINED_PERSONS, EXTRADITIONS, FUGITIVES, MLAT_REQUESTS
 
 SPEC = ServiceSpec(
     name="extradition",
@@ -39,7 +39,12 @@ SPEC = ServiceSpec(
         ]
     },
     collections=COLLECTIONS,
-    indexes={FUGITIVES: ["surname_keys"], EXTRADITIONS: ["priority"], MLAT_REQUESTS: ["priority"]},
+    indexes={
+        FUGITIVES: ["surname_keys"],
+        DETAINED_PERSONS: ["surname_keys"],
+        EXTRADITIONS: ["priority"],
+        MLAT_REQUESTS: ["priority"],
+    },
     deadlines={EXTRADITIONS: ExtraditionRequest, MLAT_REQUESTS: MlatRequest},
 )
 

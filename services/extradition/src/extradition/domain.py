@@ -115,6 +115,34 @@ class MatchStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class DetainedPerson(Aggregate):
+    """A person detained at a seizure, kept so that a fugitive registered later is matched too (AP5).
+
+    Matching runs from both sides with the same evidence: a new seizure against the registered
+    fugitives, and a newly registered fugitive against the people already detained.
+    """
+
+    RECORD_TYPE = "detained_person"
+
+    seizure_id: str
+    person: Person
+    place: Place
+    seized_on: date
+    surname_keys: list[str]
+
+    @classmethod
+    def seen(cls, seizure_id: str, person: Person, place: Place, seized_on: date, markings: Markings) -> DetainedPerson:
+        return cls(
+            id=derived_id("DP", seizure_id, person_key(person)),
+            markings=markings,
+            seizure_id=seizure_id,
+            person=person,
+            place=place,
+            seized_on=seized_on,
+            surname_keys=surname_keys(person),
+        )
+
+
 class PersonMatch(Aggregate):
     """A reversible link between a fugitive and a person detained in a seizure."""
 

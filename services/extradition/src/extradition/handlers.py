@@ -20,8 +20,16 @@ from alliance.matching import surname_keys
 from alliance.messaging import Received
 from alliance.service import Service
 from alliance.settings import EXTRADITION_INTAKE, FIREARMS_EVENTS, INTERDICTION_EVENTS
-from extradition.domain import ExtraditionRequest, Fugitive, MatchStatus, MlatRequest, PersonMatch, StatusReport
-from extradition.store import EXTRADITIONS, FUGITIVES, MATCHES, MLAT_REQUESTS, REPORTS
+from extradition.domain import (
+    DetainedPerson,
+    ExtraditionRequest,
+    Fugitive,
+    MatchStatus,
+    MlatRequest,
+    PersonMatch,
+    StatusReport,
+)
+from extradition.store import DETAINED_PERSONS, EXTRADITIONS, FUGITIVES, MATCHES, MLAT_REQUESTS, REPORTS
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +39,7 @@ def register(service: Service) -> None:
     seizures = service.consumer(INTERDICTION_EVENTS, "seizures", intake=False)
     traces = service.consumer(FIREARMS_EVENTS, "traces", intake=False)
     fugitives = service.store(FUGITIVES)
+    detained = service.store(DETAINED_PERSONS)
     matches = service.store(MATCHES)
     extraditions = service.store(EXTRADITIONS)
     mlats = service.store(MLAT_REQUESTS)
@@ -38,44 +47,45 @@ def register(service: Service) -> None:
 
     @intake.on(FugitiveRegistered)
     async def fugitive_registered(received: Received[FugitiveRegistered]) -> None:
-        await service.save(fugitives, Fugitive.register(received.data, received.event.markings))
+        fugitive = Fugitive.register(received.data, received.event.markings)
+        await service.save(fugitives, fugitive)
+        # Flow 4 from the other side: people detained before this fugitive was registered.
+        stored = await service.load(fugitives, Fugitive, fugitive.id) or fugitive
+        for doc in await detained.find_any("surname_keys", stored.surname_keys):
+            await locate(stored, DetainedPerson.from_document(doc))
 
     async def detained_persons(received: Received[SeizureRecorded]) -> None:
         """Flow 4: a detained person wanted by the other country is located; provisional arrest follows."""
         seizure = received.data
         for person in seizure.detained_persons:
-            for doc in await fugitives.find_any("surname_keys", surname_keys(person)):
-                fugitive = Fugitive.from_document(doc)
-                result = fugitive.compare(person, seizure.place.country)
-                if result is None:
-                    continue
-                match = PersonMatch.located(
-                    fugitive,
-                    person,
-                    result,
-                    seizure.seizure_id,
-                    seizure.place,
-                    seizure.seized_at.date(),
-                    received.event.markings,
-                )
-                if await service.save(matches, match):
-                    log.warning("fugitive located", fugitive_id=fugitive.id, match_id=match.id, score=result.score)
-                # Whether the match was created now or before a crash, the arrest follows from what is
-                # stored: opened (idempotently, deterministic id) unless an analyst rejected the match.
-                stored = await service.load(matches, PersonMatch, match.id)
-                if stored is None or stored.status is MatchStatus.REJECTED:
-                    continue
-                await service.save(
-                    extraditions,
-                    ExtraditionRequest.provisional_arrest(
-                        match.extradition_request_id,
-                        fugitive,
-                        person,
-                        seizure.place.country,
-                        seizure.seized_at.date(),
-                        match.markings,
-                    ),
-                )
+            seen = DetainedPerson.seen(
+                seizure.seizure_id, person, seizure.place, seizure.seized_at.date(), received.event.markings
+            )
+            await service.save(detained, seen)
+            for doc in await fugitives.find_any("surname_keys", seen.surname_keys):
+                await locate(Fugitive.from_document(doc), seen)
+
+    async def locate(fugitive: Fugitive, seen: DetainedPerson) -> None:
+        """One outcome for a fugitive and a detained person, whichever of the two arrived first."""
+        result = fugitive.compare(seen.person, seen.place.country)
+        if result is None:
+            return
+        match = PersonMatch.located(
+            fugitive, seen.person, result, seen.seizure_id, seen.place, seen.seized_on, seen.markings
+        )
+        if await service.save(matches, match):
+            log.warning("fugitive located", fugitive_id=fugitive.id, match_id=match.id, score=result.score)
+        # Whether the match was created now or before a crash, the arrest follows from what is stored:
+        # opened (idempotently, deterministic id) unless an analyst rejected the match.
+        stored = await service.load(matches, PersonMatch, match.id)
+        if stored is None or stored.status is MatchStatus.REJECTED:
+            return
+        await service.save(
+            extraditions,
+            ExtraditionRequest.provisional_arrest(
+                match.extradition_request_id, fugitive, seen.person, seen.place.country, seen.seized_on, match.markings
+            ),
+        )
 
     seizures.on(SeizureRecorded)(detained_persons)
     seizures.on(SeizureCorrected)(detained_persons)
