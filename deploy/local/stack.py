@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -319,9 +320,18 @@ class PostgreSQL(Component):
 
     def __init__(self) -> None:
         super().__init__("postgres", postgres_answers)
-        self.home = HOME / "postgres"
-        self.data = self.home / "data"
         self.user = "postgres" if os.geteuid() == 0 else None  # initdb refuses to run as root
+        self.home = self._cluster_home()
+        self.data = self.home / "data"
+
+    def _cluster_home(self) -> Path:
+        """Under .local/, unless the postgres user cannot reach it (a checkout in a private directory):
+        then in /var/tmp, named after the checkout, so that two checkouts never share a cluster."""
+        inside = HOME / "postgres"
+        if self.user and any(not parent.stat().st_mode & 0o001 for parent in HOME.parents):
+            digest = hashlib.sha1(str(HOME).encode()).hexdigest()[:10]
+            return Path("/var/tmp") / f"alliance-postgres-{digest}"
+        return inside
 
     def bin(self, tool: str) -> str:
         found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{tool}"))
@@ -342,7 +352,7 @@ class PostgreSQL(Component):
             )
         if (self.data / "PG_VERSION").exists():
             return
-        say("postgres: creating a private cluster (first run only)")
+        say(f"postgres: creating a private cluster in {self.home} (first run only)")
         self.home.mkdir(parents=True, exist_ok=True)
         if self.user:
             HOME.chmod(HOME.stat().st_mode | 0o011)  # let the postgres user reach its directory
