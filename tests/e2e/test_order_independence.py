@@ -194,3 +194,86 @@ async def test_an_incident_and_a_need_before_their_notification_raise_the_same_a
     after = await flow3(system, producer, notification_first=False, year=2021)
     assert set(before) == {"incident", "order"}
     assert before == after
+
+
+# -- flow 5: an investigation subject and a traced gun's purchaser ------------------------------------
+
+
+async def flow5(system: System, producer: AIOKafkaProducer, investigation_first: bool) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:6]
+    surname = "Zamb" + "".join(random.choices(string.ascii_lowercase, k=10))
+    buyer = {"given_names": "Ismael", "surnames": ["Quintero", surname], "date_of_birth": "1971-09-03"}
+    uif, cbp, ntc = Agency(producer, "mx-uif"), Agency(producer, "us-cbp"), Agency(producer, "us-atf-ntc")
+
+    async def investigate() -> None:
+        await uif.send(
+            system.topic("alliance.money_laundering.intake"),
+            {
+                "investigation_reference": f"UIF-{run}",
+                "agency": "UIF",
+                "subjects": [{"kind": "person", "person": buyer}],
+            },
+            event_type="org.alliance.money_laundering.investigation.opened.v1",
+        )
+        await drained(system, ("money_laundering", "intake", "alliance.money_laundering.intake"))
+
+    async def trace() -> None:
+        reference = f"NOG-{run}"
+        await cbp.send(
+            system.topic("alliance.interdiction.intake"),
+            {
+                "report_reference": reference,
+                "seizure": {
+                    "mode": "land",
+                    "seized_at": "2026-11-22T09:00:00-07:00",
+                    "place": {"description": "Nogales", "country": "US"},
+                    "firearms": [{"serial_number": f"SW{run}", "maker": "Smith & Wesson", "firearm_type": "pistol"}],
+                },
+            },
+            event_type=REPORTED,
+        )
+        submitted = of("org.alliance.firearms.trace_request.submitted.v1", serial_number=f"SW{run}")
+        [request] = submitted(
+            await read_until([system.topic("alliance.firearms.events")], lambda rs: bool(submitted(rs)))
+        )
+        await ntc.send(
+            system.topic("alliance.firearms.intake"),
+            {
+                "trace_request_id": request.json()["trace_request_id"],
+                "outcome": "completed",
+                "sale_date": "2026-05-01",
+                "dealer": {"name": "Border Arms LLC", "state": "AZ"},
+                "purchaser": {
+                    "given_names": "ISMAEL",
+                    "surnames": [f"QUINTERO {surname.upper()}"],
+                    "date_of_birth": "1971-09-03",
+                },
+            },
+            event_type="org.alliance.firearms.trace_result.reported.v1",
+        )
+        await drained(
+            system,
+            ("firearms", "intake", "alliance.firearms.intake"),
+            ("money_laundering", "traces", "alliance.firearms.events"),
+        )
+
+    first, second = (investigate, trace) if investigation_first else (trace, investigate)
+    await first()
+    await second()
+    events = system.topic("alliance.money_laundering.events")
+    recorded = of("org.alliance.money_laundering.investigation.recorded.v1", investigation_reference=f"UIF-{run}")
+    [investigation] = recorded(await read_until([events], lambda rs: bool(recorded(rs))))
+    linked = of(
+        "org.alliance.money_laundering.subject.linked.v1", investigation_id=investigation.json()["investigation_id"]
+    )
+    await read_until([events], lambda rs: bool(linked(rs)))
+    await drained(system, ("money_laundering", "traces", "alliance.firearms.events"))
+    [link] = linked(await read_all([events]))
+    return {"score": link.json()["score"], "reasons": link.json()["reasons"]}
+
+
+async def test_an_investigation_opened_after_the_trace_is_linked_just_the_same(
+    system: System, producer: AIOKafkaProducer
+) -> None:
+    before = await flow5(system, producer, investigation_first=True)
+    assert before == await flow5(system, producer, investigation_first=False)

@@ -18,7 +18,7 @@ from alliance.service import ServiceSpec, entry_point
 from alliance.settings import MONEY_LAUNDERING_EVENTS
 from money_laundering import __version__, handlers
 from money_laundering.domain import Alert, CashActivity
-from money_laundering.store import ALERTS, CASH, COLLECTIONS, DECLARATIONS, INVESTIGATIONS
+from money_laundering.store import ALERTS, CASH, COLLECTIONS, DECLARATIONS, INVESTIGATIONS, TRACED_PURCHASERS
 
 SPEC = ServiceSpec(
     name="money_laundering",
@@ -41,7 +41,11 @@ SPEC = ServiceSpec(
         ]
     },
     collections=COLLECTIONS,
-    indexes={DECLARATIONS: ["surname_keys"], INVESTIGATIONS: ["subject_surname_keys"]},
+    indexes={
+        DECLARATIONS: ["surname_keys"],
+        INVESTIGATIONS: ["subject_surname_keys"],
+        TRACED_PURCHASERS: ["surname_keys"],
+    },
     deadlines={ALERTS: Alert, CASH: CashActivity},
 )
 

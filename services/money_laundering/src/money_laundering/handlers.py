@@ -37,6 +37,7 @@ from money_laundering.domain import (
     FinancialReport,
     FlaggedCompany,
     Investigation,
+    TracedPurchaser,
     combined,
 )
 from money_laundering.store import (
@@ -48,6 +49,7 @@ from money_laundering.store import (
     FIGURES,
     INVESTIGATIONS,
     REPORTS,
+    TRACED_PURCHASERS,
 )
 
 log = structlog.get_logger(__name__)
@@ -61,6 +63,7 @@ def register(service: Service) -> None:
     reports, cash, declarations = service.store(REPORTS), service.store(CASH), service.store(DECLARATIONS)
     alerts, assets, figures = service.store(ALERTS), service.store(ASSETS), service.store(FIGURES)
     investigations, companies = service.store(INVESTIGATIONS), service.store(COMPANIES)
+    purchasers = service.store(TRACED_PURCHASERS)
 
     @intake.on(FinancialReportSubmitted)
     async def report_submitted(received: Received[FinancialReportSubmitted]) -> None:
@@ -159,9 +162,11 @@ def register(service: Service) -> None:
 
     @intake.on(InvestigationOpened)
     async def investigation_opened(received: Received[InvestigationOpened]) -> None:
-        await service.save(
-            investigations, Investigation.open(received.data, received.event.source, received.event.markings)
-        )
+        investigation = Investigation.open(received.data, received.event.source, received.event.markings)
+        await service.save(investigations, investigation)
+        # Flow 5 from the other side: purchasers of guns traced before the investigation was opened.
+        for doc in await purchasers.find_any("surname_keys", investigation.subject_surname_keys):
+            await link(investigation.id, TracedPurchaser.from_document(doc))
 
     @intake.on(AssetForfeited)
     async def asset_forfeited(received: Received[AssetForfeited]) -> None:
@@ -230,11 +235,15 @@ def register(service: Service) -> None:
     @firearms.on(TraceCompleted)
     async def trace_completed(received: Received[TraceCompleted]) -> None:
         """Flow 5: a traced gun's purchaser who is an investigation subject is linked to it."""
-        purchaser = received.data.purchaser
-        for doc in await investigations.find_any("subject_surname_keys", surname_keys(purchaser)):
-            await service.change(
-                investigations,
-                Investigation,
-                doc["_id"],
-                lambda i: i.link_purchaser(received.data.trace_request_id, purchaser, received.event.markings),
-            )
+        seen = TracedPurchaser.seen(received.data.trace_request_id, received.data.purchaser, received.event.markings)
+        await service.save(purchasers, seen)
+        for doc in await investigations.find_any("subject_surname_keys", seen.surname_keys):
+            await link(doc["_id"], seen)
+
+    async def link(investigation_id: str, seen: TracedPurchaser) -> None:
+        await service.change(
+            investigations,
+            Investigation,
+            investigation_id,
+            lambda i: i.link_purchaser(seen.trace_request_id, seen.purchaser, seen.markings),
+        )
