@@ -302,7 +302,7 @@ class EventConsumer:
             # One consumer per partition in this process: records of different partitions are
             # handled concurrently, each partition in order, each committed after its own effect.
             max_workers=self.messenger.settings.consumer_concurrency,
-            fetch_max_wait_ms=1000,  # an idle consumer asks once a second; a new record still returns at once
+            fetch_max_wait_ms=self.messenger.settings.fetch_max_wait_ms,
         )
         subscriber(self._dispatch)
 

@@ -362,7 +362,10 @@ class Service:
                 return due_now
             self._clock_minute = stored["minute"]
         assert self._clock_minute is not None
-        start = min(self._clock_minute, moment) - timedelta(minutes=2)
+        same_minute = due_bucket(self._clock_minute) == due_bucket(moment)
+        # Within the minute of the last pass, the minute before it covers a writer's clock skew; a new
+        # minute looks two minutes behind the watermark (an entry is never bucketed before its write).
+        start = min(self._clock_minute, moment) - timedelta(minutes=1 if same_minute else 2)
         minutes = int((moment - start).total_seconds() // 60) + 1
         due: list[dict[str, Any]] = []
         for step in range(minutes):
@@ -375,10 +378,11 @@ class Service:
             if len(due) >= DEADLINE_BATCH:
                 return due  # the rest on the next pass, from the same watermark
         self._clock_minute = moment
-        await self._retry(
-            "clock",
-            lambda: self._clock.replace_one({"_id": "watermark"}, {"minute": moment}, upsert=True),
-        )
+        if not same_minute:  # stored once a minute: a restart resumes from here
+            await self._retry(
+                "clock",
+                lambda: self._clock.replace_one({"_id": "watermark"}, {"minute": moment}, upsert=True),
+            )
         return due
 
     async def _retry(self, what: str, op: Callable[[], Awaitable[Any]]) -> Any:

@@ -28,7 +28,12 @@ class Settings(BaseSettings):
         default=3, ge=1, description="consumers per subscription in one process (partitions handled concurrently)"
     )
     topic_replication: int = Field(default=1, ge=1)
-    outbox_sweep_seconds: float = Field(default=2.0, gt=0)
+    outbox_sweep_seconds: float = Field(
+        default=5.0, gt=0, description="how often left-overs of a crash are looked for (the handler publishes at once)"
+    )
+    fetch_max_wait_ms: int = Field(
+        default=5000, ge=10, description="how long an idle consumer's fetch waits; a new record returns at once"
+    )
     deadline_scan_seconds: float = Field(default=5.0, gt=0, description="how often the deadline clock looks")
     shutdown_grace_seconds: float = Field(default=20.0, gt=0, description="how long SIGTERM waits for work in flight")
     retry_initial_seconds: float = Field(default=0.2, gt=0)
