@@ -1,0 +1,12 @@
+from alliance.asyncapi import document
+from alliance.contracts.interdiction import SeizureRecorded, SeizureReported
+from alliance.limits import MAX_ITEMS_PER_SEIZURE, MAX_JSON_DEPTH, MAX_RECORD_BYTES
+
+
+def test_the_limits_are_published_for_integrators() -> None:
+    doc = document("interdiction", "1", {"in": [SeizureReported]}, {"out": [SeizureRecorded]}, "kafka:9092")
+    limits = doc["info"]["x-alliance-limits"]
+    assert (limits["maxRecordBytes"], limits["maxJsonDepth"]) == (MAX_RECORD_BYTES, MAX_JSON_DEPTH)
+    payload = doc["components"]["messages"]["SeizureReported"]["payload"]
+    contents = payload["$defs"]["SeizureContents"]["properties"]
+    assert contents["firearms"]["maxItems"] == MAX_ITEMS_PER_SEIZURE
