@@ -74,12 +74,16 @@ LOGS = ROOT / ".local" / "logs"
 # The tests' harness starts the services as processes in an isolated namespace; it lives in tests/.
 sys.path.insert(0, str(ROOT / "tests"))
 harness: Any = importlib.import_module("harness")
+Settings: Any = importlib.import_module("alliance.settings").Settings
 BOOTSTRAP: str = harness.BOOTSTRAP
 MONGO_URI: str = harness.MONGO_URI
 
 SERVICES = ("interdiction", "firearms", "chemicals", "money_laundering", "extradition")
 # The harness shortens the outbox sweep for tests; the bench runs the services with their defaults.
-SERVICE_ENV = {"ALLIANCE_OUTBOX_SWEEP_SECONDS": "2", "ALLIANCE_DEADLINE_SCAN_SECONDS": "5"}
+SERVICE_ENV = {
+    f"ALLIANCE_{name.upper()}": str(Settings.model_fields[name].default)
+    for name in ("outbox_sweep_seconds", "deadline_scan_seconds")
+}
 # Who consumes what (service, purpose, topic): drained means every group committed every topic's end.
 SUBSCRIPTIONS = (
     ("interdiction", "intake", "alliance.interdiction.intake"),

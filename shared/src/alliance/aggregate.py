@@ -9,7 +9,7 @@ so that a redelivered event changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -18,6 +18,8 @@ from alliance.deadlines import Deadline, DeadlineApproaching, DeadlineBreached, 
 from alliance.markings import Markings, strictest
 
 _KERNEL_FIELDS = {"_id", "created_at", "updated_at", "next_deadline_at"}
+_BOOKKEEPING = {"id", "version", "markings", "deadlines", "applied_events"}
+F = TypeVar("F", bound=EventData)
 APPLIED_EVENTS_KEPT = 256
 
 
@@ -34,6 +36,18 @@ class Aggregate(BaseModel):
 
     def _raise(self, event: EventData) -> None:
         self._events.append(event)
+
+    def fact(self, kind: type[F], **given: Any) -> F:
+        """A fact about this record: the fields it shares with the record are copied, the rest given.
+
+        Replaces hand-kept field lists: a field added to both the record and its fact is carried.
+        """
+        shared = {
+            name: getattr(self, name)
+            for name in kind.model_fields
+            if name not in given and name in type(self).model_fields and name not in _BOOKKEEPING
+        }
+        return kind(**shared, **given)
 
     @property
     def pending_events(self) -> list[EventData]:

@@ -182,12 +182,7 @@ class LegitimateNeed(Aggregate):
             year=need.year,
             annual_quantity_kg=to_kilograms(need.annual_quantity, need.unit),
         )
-        record._raise(
-            LegitimateNeedRecorded(
-                legitimate_need_id=record.id,
-                **record.model_dump(include={"importer", "substance", "year", "annual_quantity_kg"}),
-            )
-        )
+        record._raise(record.fact(LegitimateNeedRecorded, legitimate_need_id=record.id))
         return record
 
 

@@ -64,12 +64,7 @@ class Fugitive(Aggregate):
             priority=event.priority,
             surname_keys=surname_keys(p),
         )
-        fugitive._raise(
-            FugitiveRecorded(
-                fugitive_id=fugitive.id,
-                **fugitive.model_dump(include={"fugitive_reference", "wanted_by", "person", "charges", "priority"}),
-            )
-        )
+        fugitive._raise(fugitive.fact(FugitiveRecorded, fugitive_id=fugitive.id))
         return fugitive
 
     def compare(self, detained: Person, detained_in: str) -> MatchResult | None:

@@ -452,12 +452,7 @@ class Investigation(Aggregate):
             alert_ids=event.alert_ids,
             subject_surname_keys=keys,
         )
-        inv._raise(
-            InvestigationRecorded(
-                investigation_id=inv.id,
-                **inv.model_dump(include={"investigation_reference", "agency", "subjects", "coordinated", "alert_ids"}),
-            )
-        )
+        inv._raise(inv.fact(InvestigationRecorded, investigation_id=inv.id))
         return inv
 
     def link_purchaser(self, trace_request_id: str, purchaser: Person, markings: Markings) -> bool:
