@@ -167,3 +167,13 @@ def test_status_report_on_priority_cases_in_spanish() -> None:
     assert report.report.mlat_requests[0]["status"] == "Recibida"
     assert report.report.totals == {"priority_extraditions": 1, "priority_mlat_requests": 1}
     assert report.markings.tlp is TLP.AMBER_STRICT
+
+
+def test_a_rejected_match_withdraws_only_a_provisional_arrest_still_requested() -> None:
+    requested = ExtraditionRequest.provisional_arrest("EX-1", fugitive(), DETAINED, "US", date(2026, 11, 20), CBP)
+    requested.withdraw_for_rejected_match(date(2026, 11, 21))
+    assert requested.status is ExtraditionStatus.WITHDRAWN
+    arrested = ExtraditionRequest.provisional_arrest("EX-2", fugitive(), DETAINED, "US", date(2026, 11, 20), CBP)
+    arrested.advance(ExtraditionStep.ARRESTED, date(2026, 11, 21), None)
+    arrested.withdraw_for_rejected_match(date(2026, 11, 22))
+    assert arrested.status is ExtraditionStatus.ARRESTED  # past the request: for the central authorities

@@ -293,6 +293,12 @@ class ExtraditionRequest(Aggregate):
         )
         return request
 
+    def withdraw_for_rejected_match(self, on: date) -> None:
+        """An analyst found the detained person is not the fugitive: a provisional arrest still only
+        requested is withdrawn; a request already further along is left to the central authorities."""
+        if self.status is ExtraditionStatus.PROVISIONAL_ARREST_REQUESTED:
+            self.advance(ExtraditionStep.WITHDRAWN, on, "match rejected by analyst")
+
     def advance(self, step: ExtraditionStep, on: date, grounds: str | None) -> None:
         allowed, target = TRANSITIONS[step]
         if self.status not in allowed:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import structlog
 
 from alliance.contracts.extradition import (
-    ExtraditionStep,
     ExtraditionStepReported,
     FugitiveRegistered,
     MlatRequestReceived,
@@ -110,21 +109,22 @@ def register(service: Service) -> None:
             matches, PersonMatch, review.match_id, received, lambda m: m.decide(review.decision, review.analyst)
         )
         rejected = match.status is MatchStatus.REJECTED
-        person = match.detained_person
-        await service.change(
-            fugitives, Fugitive, match.fugitive_id, lambda f: f.reject(person) if rejected else f.unreject(person)
-        )
+        person, markings, on = match.detained_person, received.event.markings, received.occurred_at.date()
+
+        def remember(f: Fugitive) -> None:
+            f.absorb_markings(markings)  # what the review says joins the record: never weaker than it
+            if rejected:
+                f.reject(person)
+            else:
+                f.unreject(person)
+
+        def withdraw(x: ExtraditionRequest) -> None:
+            x.absorb_markings(markings)
+            x.withdraw_for_rejected_match(on)
+
+        await service.change(fugitives, Fugitive, match.fugitive_id, remember)
         if rejected:  # no provisional arrest for someone who is not the fugitive
-            request = await service.load(extraditions, ExtraditionRequest, match.extradition_request_id)
-            if request is not None and request.status.value == "provisional_arrest_requested":
-                await service.change(
-                    extraditions,
-                    ExtraditionRequest,
-                    request.id,
-                    lambda x: x.advance(
-                        ExtraditionStep.WITHDRAWN, received.occurred_at.date(), "match rejected by analyst"
-                    ),
-                )
+            await service.change(extraditions, ExtraditionRequest, match.extradition_request_id, withdraw)
 
     @intake.on(ExtraditionStepReported)
     async def step_reported(received: Received[ExtraditionStepReported]) -> None:
