@@ -110,6 +110,8 @@ async def test_flow_4_detained_person_wanted_in_mexico_triggers_provisional_arre
         system.topic("alliance.extradition.intake"),
         {"match_id": found.json()["match_id"], "decision": "rejected", "analyst": "analista.fgr.17"},
         event_type=X + "person_match.reviewed.v1",
+        tlp="RED",
+        releasable_to="MX",
     )
     await read_until(
         [events],
@@ -129,3 +131,11 @@ async def test_flow_4_detained_person_wanted_in_mexico_triggers_provisional_arre
     records = await read_all([events])
     assert len(located(records)) == 1
     assert arrests(records) == [arrest]
+    # The RED, Mexico-only review reaches everything it changed: no weaker copy of the analyst's decision.
+    decided = of("person_match.decided.v1", match_id=found.json()["match_id"])(records)
+    withdrawn = of("request.status_changed.v1", extradition_request_id=request_id, status="withdrawn")(records)
+    assert len(decided) == 1
+    assert len(withdrawn) == 1
+    for record in (*decided, *withdrawn):
+        assert record.headers["ce_tlp"] == "RED"
+        assert record.headers["ce_releasableto"] == "MX"
