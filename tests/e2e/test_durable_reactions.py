@@ -248,7 +248,8 @@ async def test_seized_currency_raises_one_undeclared_currency_alert_despite_a_fa
     [alert] = undeclared(records)
     [asset] = of(ML + "asset.seized.v1", seizure_id=seizure_id)(records)
     assert alert.json()["evidence"]["asset_id"] == asset.json()["asset_id"]
-    assert_fault_fired(money_laundering, mark, SEIZURE_RECORDED)
+    # The alert is the policy on the closed declaration window (the clock's own fact), so the fault hits there.
+    assert_fault_fired(money_laundering, mark, "org.alliance.deadline.breached.v1")
     await assert_no_dead_letters(durable, "money_laundering")
 
 

@@ -8,10 +8,12 @@ import random
 import string
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from pymongo import MongoClient
 
 from harness import Agency, Record, System, read_all, read_until, wait_drained
 
@@ -277,3 +279,85 @@ async def test_an_investigation_opened_after_the_trace_is_linked_just_the_same(
 ) -> None:
     before = await flow5(system, producer, investigation_first=True)
     assert before == await flow5(system, producer, investigation_first=False)
+
+
+# -- flow 2: a currency declaration and the seizure of that money -------------------------------------
+
+
+async def flow2(
+    system: System, producer: AIOKafkaProducer, mongo: MongoClient[dict[str, Any]], declaration_first: bool
+) -> dict[str, Any]:
+    """Seized today, so the declaration window is open while both inputs arrive (it closes in a day)."""
+    run = uuid.uuid4().hex[:6]
+    today = datetime.now(UTC)
+    traveller = {
+        "given_names": "Rosa Elena",
+        "surnames": ["Fuentes", "Ibar" + "".join(random.choices(string.ascii_lowercase, k=10))],
+        "date_of_birth": "1983-04-12",
+    }
+    cbp = Agency(producer, "us-cbp")
+
+    async def declare() -> None:
+        await cbp.send(
+            system.topic("alliance.money_laundering.intake"),
+            {
+                "declaration_reference": f"CMIR-{run}",
+                "direction": "outbound",
+                "filed_in": "US",
+                "port": "Laredo",
+                "traveller": traveller,
+                "amount": 25000,
+                "currency": "USD",
+                "declared_on": today.date().isoformat(),
+            },
+            event_type="org.alliance.money_laundering.currency_declaration.filed.v1",
+        )
+        await drained(system, ("money_laundering", "intake", "alliance.money_laundering.intake"))
+
+    async def seize() -> None:
+        await cbp.send(
+            system.topic("alliance.interdiction.intake"),
+            {
+                "report_reference": f"LRD-C-{run}",
+                "seizure": {
+                    "mode": "land",
+                    "seized_at": today.isoformat(),
+                    "place": {"description": "Laredo, southbound", "country": "US"},
+                    "currency": [{"amount": 25000, "currency": "USD"}],
+                    "detained_persons": [traveller],
+                },
+            },
+            event_type=REPORTED,
+        )
+        await drained(
+            system,
+            ("interdiction", "intake", "alliance.interdiction.intake"),
+            ("money_laundering", "seizures", "alliance.interdiction.events"),
+        )
+
+    first, second = (declare, seize) if declaration_first else (seize, declare)
+    await first()
+    await second()
+    await drained(system, ("money_laundering", "intake", "alliance.money_laundering.intake"))
+    seized = of("org.alliance.money_laundering.asset.seized.v1", amount=25000)
+    records = await read_all([system.topic("alliance.money_laundering.events")])
+    [asset_id] = {
+        r.json()["asset_id"] for r in seized(records) if r.json()["seizure_id"] in await _seizure_ids(system, run)
+    }
+    stored = mongo[system.database("money_laundering")].assets.find_one({"_id": asset_id})
+    assert stored is not None
+    window = next(d for d in stored["deadlines"] if d["kind"] == "declaration_check")
+    return {"declarations": [d.replace(run, "RUN") for d in stored["declarations"]], "window": window["state"]}
+
+
+async def _seizure_ids(system: System, run: str) -> set[str]:
+    recorded = of("org.alliance.interdiction.seizure.recorded.v1", report_reference=f"LRD-C-{run}")
+    return {r.json()["seizure_id"] for r in recorded(await read_all([system.topic("alliance.interdiction.events")]))}
+
+
+async def test_a_declaration_reported_after_the_seizure_counts_just_the_same(
+    system: System, producer: AIOKafkaProducer, mongo: MongoClient[dict[str, Any]]
+) -> None:
+    before = await flow2(system, producer, mongo, declaration_first=True)
+    assert before == {"declarations": ["CMIR-RUN"], "window": "met"}
+    assert before == await flow2(system, producer, mongo, declaration_first=False)

@@ -118,6 +118,21 @@ def test_seized_currency_is_compared_with_the_declarations() -> None:
     assert asset([ANA]).declared_by([declaration(48500, other)]) == []
 
 
+def test_undeclared_is_decided_when_the_declaration_window_closes_whatever_arrived_first() -> None:
+    closes = datetime(2026, 11, 21, tzinfo=UTC)
+    late = asset([ANA])  # the declaration is reported after the seizure, within the window
+    late.record_declarations([declaration(48500)])
+    late.escalate_deadlines(closes, "money_laundering")
+    assert late.declarations == ["CMIR-48500"]
+    assert not late.undeclared
+    assert late.next_deadline_at() is None  # the window was met: the clock has nothing left to do
+    missing = asset([ANA])
+    missing.record_declarations([declaration(10000)])  # less than was carried: does not count
+    assert not missing.undeclared  # not before the window closes
+    missing.escalate_deadlines(closes, "money_laundering")
+    assert missing.undeclared
+
+
 def test_forfeiture_produces_a_sharing_proposal_to_the_other_country() -> None:
     a = asset([ANA])
     a.forfeit(40000, "21 U.S.C. 881", date(2027, 2, 1))

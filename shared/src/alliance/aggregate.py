@@ -81,6 +81,17 @@ class Aggregate(BaseModel):
     def deadline(self, kind: str) -> Deadline | None:
         return next((d for d in self.deadlines if d.kind == kind), None)
 
+    def trace_deadlines(self, traceparent: str | None) -> None:
+        """Stamp deadlines set by the current work with its trace (escalations later continue it)."""
+        if traceparent and any(d.traceparent is None for d in self.deadlines):
+            self.deadlines = [
+                d if d.traceparent else d.model_copy(update={"traceparent": traceparent}) for d in self.deadlines
+            ]
+
+    def next_deadline_trace(self) -> str | None:
+        pending = [(t, d.traceparent) for d in self.deadlines if (t := d.next_escalation_at()) is not None]
+        return min(pending)[1] if pending else None
+
     def next_deadline_at(self) -> datetime | None:
         times = [t for d in self.deadlines if (t := d.next_escalation_at()) is not None]
         return min(times) if times else None

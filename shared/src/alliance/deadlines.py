@@ -32,6 +32,7 @@ class Deadline(BaseModel):
     state: DeadlineState = DeadlineState.OPEN
     approaching_raised: bool = False
     breached_raised: bool = False
+    traceparent: str | None = None  # the flow that set it: its escalations continue that trace
 
     @classmethod
     def starting(

@@ -46,7 +46,7 @@ from alliance.store import (
     due_bucket,
     ensure_service_indexes,
 )
-from alliance.telemetry import current_traceparent, setup_logging, setup_tracing
+from alliance.telemetry import current_traceparent, in_trace, setup_logging, setup_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -148,6 +148,7 @@ class Service:
     async def _commit(
         self, store: AggregateStore, aggregate: Aggregate, topic: str | None, previous_deadline: datetime | None = None
     ) -> None:
+        aggregate.trace_deadlines(current_traceparent())
         events = self._pending(aggregate, topic)
         check_publishable(events)
         version = aggregate.version + 1
@@ -160,6 +161,7 @@ class Service:
                 events=events,
                 next_deadline_at=aggregate.next_deadline_at(),
                 previous_deadline_at=previous_deadline,
+                deadline_traceparent=aggregate.next_deadline_trace(),
             )
         )
         aggregate.version = version
@@ -321,9 +323,10 @@ class Service:
                 if kind is None:
                     raise LookupError(f"no deadline kind for collection {collection!r}")
                 store = self.store(collection)
-                record = await self.change(
-                    store, kind, record_id, lambda a: a.escalate_deadlines(moment, self.spec.name)
-                )
+                with in_trace(entry.get("traceparent"), f"deadline {collection}"):
+                    record = await self.change(
+                        store, kind, record_id, lambda a: a.escalate_deadlines(moment, self.spec.name)
+                    )
                 if record is None:
                     await self._deadlines.delete_one({"_id": entry["_id"], "version": entry.get("version")})
                 escalated += record is not None

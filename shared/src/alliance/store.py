@@ -150,6 +150,7 @@ class Commit:
     next_deadline_at: datetime | None
     cause: str | None = None
     previous_deadline_at: datetime | None = None  # the loaded version's; None for a new record
+    deadline_traceparent: str | None = None  # the trace the next escalation continues
 
 
 class AggregateStore:
@@ -189,6 +190,7 @@ class AggregateStore:
             "markings": commit.markings.model_dump(mode="json"),
             "events": [e.to_document() for e in commit.events],
             "next_deadline_at": commit.next_deadline_at,
+            "deadline_traceparent": commit.deadline_traceparent,
             "cause": commit.cause,
             "committed_at": stamp,
         }
@@ -251,6 +253,7 @@ class AggregateStore:
                 "due_at": due,
                 "bucket": due_bucket(max(due, now())),  # never a minute the clock has already left behind
                 "version": version,
+                "traceparent": entry.get("deadline_traceparent"),
             }
             await self._retrying("deadline", lambda: self.deadlines.replace_one({"_id": key}, entry_doc, upsert=True))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -11,6 +13,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from alliance.settings import Settings
 
@@ -83,3 +86,18 @@ def current_traceparent() -> str | None:
     if not ctx.is_valid:
         return None
     return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
+
+
+_tracer = trace.get_tracer("alliance")
+
+
+@contextmanager
+def in_trace(traceparent: str | None, name: str) -> Iterator[None]:
+    """Run work started by the service itself (the deadline clock) as a span of the flow that caused
+    it, so an operator follows a case from the seizure to its escalations in one trace."""
+    if not traceparent:
+        yield
+        return
+    parent = TraceContextTextMapPropagator().extract({"traceparent": traceparent})
+    with _tracer.start_as_current_span(name, context=parent):
+        yield

@@ -17,8 +17,8 @@ from alliance.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.service import ServiceSpec, entry_point
 from alliance.settings import MONEY_LAUNDERING_EVENTS
 from money_laundering import __version__, handlers
-from money_laundering.domain import Alert, CashActivity
-from money_laundering.store import ALERTS, CASH, COLLECTIONS, DECLARATIONS, INVESTIGATIONS, TRACED_PURCHASERS
+from money_laundering.domain import Alert, Asset, CashActivity
+from money_laundering.store import ALERTS, ASSETS, CASH, COLLECTIONS, DECLARATIONS, INVESTIGATIONS, TRACED_PURCHASERS
 
 SPEC = ServiceSpec(
     name="money_laundering",
@@ -45,8 +45,9 @@ SPEC = ServiceSpec(
         DECLARATIONS: ["surname_keys"],
         INVESTIGATIONS: ["subject_surname_keys"],
         TRACED_PURCHASERS: ["surname_keys"],
+        ASSETS: ["surname_keys"],
     },
-    deadlines={ALERTS: Alert, CASH: CashActivity},
+    deadlines={ALERTS: Alert, CASH: CashActivity, ASSETS: Asset},
 )
 
 

@@ -270,6 +270,10 @@ class Declaration(Aggregate):
         return record
 
 
+DECLARATION_CHECK = "declaration_check"
+DECLARATION_WINDOW = timedelta(days=1)  # a declaration is reported within a day of the crossing
+
+
 class AssetStatus(StrEnum):
     SEIZED = "seized"
     FORFEITED = "forfeited"
@@ -289,6 +293,8 @@ class Asset(Aggregate):
     detained: list[Person]
     status: AssetStatus = AssetStatus.SEIZED
     forfeited_amount: float | None = None
+    declarations: list[str] = []
+    surname_keys: list[str] = []
 
     @classmethod
     def seize(
@@ -312,6 +318,18 @@ class Asset(Aggregate):
             place=place,
             seized_on=seized_on,
             detained=detained,
+            surname_keys=sorted({k for p in detained for k in surname_keys(p)}),
+        )
+        # AP12: whether the money was declared is decided when the declaration window has closed, so a
+        # declaration reported after the seizure counts the same as one reported before it.
+        asset._set_deadline(
+            Deadline.starting(
+                DECLARATION_CHECK,
+                "cross-border currency declaration window",
+                datetime.combine(seized_on, time(), UTC),
+                DECLARATION_WINDOW,
+                warn_fraction=0.0,
+            )
         )
         asset._raise(
             AssetSeized(
@@ -326,6 +344,19 @@ class Asset(Aggregate):
             )
         )
         return asset
+
+    def record_declarations(self, declarations: list[Declaration]) -> None:
+        """Declarations that cover this money close the declaration window: no alert will follow."""
+        covering = [r for r in self.declared_by(declarations) if r not in self.declarations]
+        if covering:
+            self.declarations = [*self.declarations, *covering]
+            self._close_deadline(DECLARATION_CHECK)
+
+    @property
+    def undeclared(self) -> bool:
+        """The declaration window closed with no declaration covering the money."""
+        window = self.deadline(DECLARATION_CHECK)
+        return not self.declarations and window is not None and window.breached_raised
 
     def declared_by(self, declarations: list[Declaration]) -> list[str]:
         """Declarations by people detained with the currency, within 3 days, covering the amount."""

@@ -22,13 +22,21 @@ from alliance.contracts.money_laundering import (
     PartyKind,
     Transaction,
 )
+from alliance.deadlines import DeadlineBreached
 from alliance.ids import derived_id
 from alliance.matching import surname_keys
 from alliance.messaging import Received
 from alliance.service import Service
-from alliance.settings import CHEMICALS_EVENTS, FIREARMS_EVENTS, INTERDICTION_EVENTS, MONEY_LAUNDERING_INTAKE
+from alliance.settings import (
+    CHEMICALS_EVENTS,
+    FIREARMS_EVENTS,
+    INTERDICTION_EVENTS,
+    MONEY_LAUNDERING_EVENTS,
+    MONEY_LAUNDERING_INTAKE,
+)
 from money_laundering.domain import (
     CASH_REPORTING_THRESHOLD,
+    DECLARATION_CHECK,
     Alert,
     Asset,
     CashActivity,
@@ -60,6 +68,7 @@ def register(service: Service) -> None:
     seizures = service.consumer(INTERDICTION_EVENTS, "seizures", intake=False)
     chemicals = service.consumer(CHEMICALS_EVENTS, "diversion", intake=False)
     firearms = service.consumer(FIREARMS_EVENTS, "traces", intake=False)
+    own = service.consumer(MONEY_LAUNDERING_EVENTS, "policies", intake=False)  # reactions to our own facts
     reports, cash, declarations = service.store(REPORTS), service.store(CASH), service.store(DECLARATIONS)
     alerts, assets, figures = service.store(ALERTS), service.store(ASSETS), service.store(FIGURES)
     investigations, companies = service.store(INVESTIGATIONS), service.store(COMPANIES)
@@ -126,7 +135,33 @@ def register(service: Service) -> None:
 
     @intake.on(CurrencyDeclarationFiled)
     async def declaration_filed(received: Received[CurrencyDeclarationFiled]) -> None:
-        await service.save(declarations, Declaration.file(received.data, received.event.markings))
+        declaration = Declaration.file(received.data, received.event.markings)
+        await service.save(declarations, declaration)
+        # Flow 2 from the other side: currency seized before the declaration was reported.
+        stored = await service.load(declarations, Declaration, declaration.id) or declaration
+        for doc in await assets.find_any("surname_keys", stored.surname_keys):
+            await service.change(assets, Asset, doc["_id"], lambda a: a.record_declarations([stored]))
+
+    @own.on(DeadlineBreached)
+    async def declaration_window_closed(received: Received[DeadlineBreached]) -> None:
+        """Policy on this service's own fact: the window closed; money no declaration covers is an alert."""
+        if received.data.record_type != Asset.RECORD_TYPE or received.data.kind != DECLARATION_CHECK:
+            return
+        asset = await service.load(assets, Asset, received.data.record_id)
+        if asset is None or not asset.undeclared:
+            return
+        await service.save(
+            alerts,
+            Alert.raise_(
+                derived_id("AL", asset.id, "undeclared"),
+                AlertKind.UNDECLARED_CURRENCY,
+                f"{asset.amount:,.2f} {asset.currency} seized at {asset.place.description} was not declared",
+                [Party(kind=PartyKind.PERSON, person=p) for p in asset.detained],
+                {"asset_id": asset.id, "seizure_id": asset.seizure_id, "declarations_checked": "window closed"},
+                asset.markings,
+                received.occurred_at,
+            ),
+        )
 
     @intake.on(CrossBorderFiguresReported)
     async def figures_reported(received: Received[CrossBorderFiguresReported]) -> None:
@@ -199,22 +234,9 @@ def register(service: Service) -> None:
                 s.detained_persons,
                 received.event.markings,
             )
-            await service.save(assets, asset)  # unless it exists: the comparison below runs either way
-            covered = asset.declared_by(found)
-            if not covered:
-                subjects = [Party(kind=PartyKind.PERSON, person=p) for p in s.detained_persons]
-                await service.save(
-                    alerts,
-                    Alert.raise_(
-                        derived_id("AL", asset.id, "undeclared"),
-                        AlertKind.UNDECLARED_CURRENCY,
-                        f"{money.amount:,.2f} {money.currency} seized at {s.place.description} was not declared",
-                        subjects,
-                        {"asset_id": asset.id, "seizure_id": s.seizure_id, "declarations_checked": len(found)},
-                        combined(asset.markings, *(d.markings for d in found)),
-                        received.occurred_at,
-                    ),
-                )
+            await service.save(assets, asset)  # unless it exists: the declarations are recorded either way
+            if found:
+                await service.change(assets, Asset, asset.id, lambda a: a.record_declarations(found))
 
     seizures.on(SeizureRecorded)(currency_seized)
     seizures.on(SeizureCorrected)(currency_seized)
