@@ -217,7 +217,16 @@ async def flow5(system: System, producer: AIOKafkaProducer, investigation_first:
             },
             event_type="org.alliance.money_laundering.investigation.opened.v1",
         )
-        await drained(system, ("money_laundering", "intake", "alliance.money_laundering.intake"))
+        await Agency(producer, "mx-fgr").send(
+            system.topic("alliance.extradition.intake"),
+            {"fugitive_reference": f"FGR-{run}", "wanted_by": "MX", "person": buyer, "charges": ["acopio de armas"]},
+            event_type=X + "fugitive.registered.v1",
+        )
+        await drained(
+            system,
+            ("money_laundering", "intake", "alliance.money_laundering.intake"),
+            ("extradition", "intake", "alliance.extradition.intake"),
+        )
 
     async def trace() -> None:
         reference = f"NOG-{run}"
@@ -271,10 +280,18 @@ async def flow5(system: System, producer: AIOKafkaProducer, investigation_first:
     await read_until([events], lambda rs: bool(linked(rs)))
     await drained(system, ("money_laundering", "traces", "alliance.firearms.events"))
     [link] = linked(await read_all([events]))
-    return {"score": link.json()["score"], "reasons": link.json()["reasons"]}
+    wanted = of(X + "fugitive.linked_to_trace.v1", fugitive_reference=f"FGR-{run}")
+    x_events = system.topic("alliance.extradition.events")
+    await read_until([x_events], lambda rs: bool(wanted(rs)))
+    await drained(system, ("extradition", "traces", "alliance.firearms.events"))
+    [fugitive_link] = wanted(await read_all([x_events]))
+    return {
+        "subject": (link.json()["score"], link.json()["reasons"]),
+        "fugitive": (fugitive_link.json()["score"], fugitive_link.json()["reasons"]),
+    }
 
 
-async def test_an_investigation_opened_after_the_trace_is_linked_just_the_same(
+async def test_an_investigation_or_a_fugitive_after_the_trace_is_linked_just_the_same(
     system: System, producer: AIOKafkaProducer
 ) -> None:
     before = await flow5(system, producer, investigation_first=True)

@@ -17,7 +17,14 @@ from alliance.service import ServiceSpec, entry_point
 from alliance.settings import EXTRADITION_EVENTS
 from extradition import __version__, handlers
 from extradition.domain import ExtraditionRequest, MlatRequest
-from extradition.store import COLLECTIONS, DETAINED_PERSONS, EXTRADITIONS, FUGITIVES, MLAT_REQUESTS
+from extradition.store import (
+    COLLECTIONS,
+    DETAINED_PERSONS,
+    EXTRADITIONS,
+    FUGITIVES,
+    MLAT_REQUESTS,
+    TRACED_PURCHASERS,
+)
 
 SPEC = ServiceSpec(
     name="extradition",
@@ -42,6 +49,7 @@ SPEC = ServiceSpec(
     indexes={
         FUGITIVES: ["surname_keys"],
         DETAINED_PERSONS: ["surname_keys"],
+        TRACED_PURCHASERS: ["surname_keys"],
         EXTRADITIONS: ["priority"],
         MLAT_REQUESTS: ["priority"],
     },

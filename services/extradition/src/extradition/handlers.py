@@ -15,10 +15,10 @@ from alliance.contracts.extradition import (
 from alliance.contracts.firearms import TraceCompleted
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
 from alliance.ids import derived_id
-from alliance.matching import surname_keys
 from alliance.messaging import Received
 from alliance.service import Service
 from alliance.settings import EXTRADITION_INTAKE, FIREARMS_EVENTS, INTERDICTION_EVENTS
+from alliance.sightings import TracedPurchaser
 from extradition.domain import (
     DetainedPerson,
     ExtraditionRequest,
@@ -28,7 +28,15 @@ from extradition.domain import (
     PersonMatch,
     StatusReport,
 )
-from extradition.store import DETAINED_PERSONS, EXTRADITIONS, FUGITIVES, MATCHES, MLAT_REQUESTS, REPORTS
+from extradition.store import (
+    DETAINED_PERSONS,
+    EXTRADITIONS,
+    FUGITIVES,
+    MATCHES,
+    MLAT_REQUESTS,
+    REPORTS,
+    TRACED_PURCHASERS,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +47,7 @@ def register(service: Service) -> None:
     traces = service.consumer(FIREARMS_EVENTS, "traces", intake=False)
     fugitives = service.store(FUGITIVES)
     detained = service.store(DETAINED_PERSONS)
+    purchasers = service.store(TRACED_PURCHASERS)
     matches = service.store(MATCHES)
     extraditions = service.store(EXTRADITIONS)
     mlats = service.store(MLAT_REQUESTS)
@@ -52,6 +61,9 @@ def register(service: Service) -> None:
         stored = await service.load(fugitives, Fugitive, fugitive.id) or fugitive
         for doc in await detained.find_any("surname_keys", stored.surname_keys):
             await locate(stored, DetainedPerson.from_document(doc))
+        # Flow 5 from the other side: purchasers of guns traced before the fugitive was registered.
+        for doc in await purchasers.find_any("surname_keys", stored.surname_keys):
+            await link(stored.id, TracedPurchaser.from_document(doc))
 
     async def detained_persons(received: Received[SeizureRecorded]) -> None:
         """Flow 4: a detained person wanted by the other country is located; provisional arrest follows."""
@@ -92,14 +104,18 @@ def register(service: Service) -> None:
     @traces.on(TraceCompleted)
     async def trace_completed(received: Received[TraceCompleted]) -> None:
         """Flow 5: a traced gun's purchaser who is a wanted fugitive is linked to the trace."""
-        purchaser = received.data.purchaser
-        for doc in await fugitives.find_any("surname_keys", surname_keys(purchaser)):
-            await service.change(
-                fugitives,
-                Fugitive,
-                doc["_id"],
-                lambda f: f.link_trace(received.data.trace_request_id, purchaser, received.event.markings),
-            )
+        seen = TracedPurchaser.seen(received.data.trace_request_id, received.data.purchaser, received.event.markings)
+        await service.save(purchasers, seen)
+        for doc in await fugitives.find_any("surname_keys", seen.surname_keys):
+            await link(doc["_id"], seen)
+
+    async def link(fugitive_id: str, seen: TracedPurchaser) -> None:
+        await service.change(
+            fugitives,
+            Fugitive,
+            fugitive_id,
+            lambda f: f.link_trace(seen.trace_request_id, seen.purchaser, seen.markings),
+        )
 
     @intake.on(PersonMatchReviewed)
     async def match_reviewed(received: Received[PersonMatchReviewed]) -> None:

@@ -438,27 +438,6 @@ class CrossBorderFigures(Aggregate):
         return True
 
 
-class TracedPurchaser(Aggregate):
-    """The first retail purchaser of a traced crime gun, kept so that an investigation opened later is
-    linked too (flow 5 from both sides: same evidence whichever arrives first)."""
-
-    RECORD_TYPE = "traced_purchaser"
-
-    trace_request_id: str
-    purchaser: Person
-    surname_keys: list[str]
-
-    @classmethod
-    def seen(cls, trace_request_id: str, purchaser: Person, markings: Markings) -> TracedPurchaser:
-        return cls(
-            id=derived_id("TP", trace_request_id),
-            markings=markings,
-            trace_request_id=trace_request_id,
-            purchaser=purchaser,
-            surname_keys=surname_keys(purchaser),
-        )
-
-
 class Investigation(Aggregate):
     RECORD_TYPE = "investigation"
 

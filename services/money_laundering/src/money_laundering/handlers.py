@@ -34,6 +34,7 @@ from alliance.settings import (
     MONEY_LAUNDERING_EVENTS,
     MONEY_LAUNDERING_INTAKE,
 )
+from alliance.sightings import TracedPurchaser
 from money_laundering.domain import (
     CASH_REPORTING_THRESHOLD,
     DECLARATION_CHECK,
@@ -45,7 +46,6 @@ from money_laundering.domain import (
     FinancialReport,
     FlaggedCompany,
     Investigation,
-    TracedPurchaser,
     combined,
 )
 from money_laundering.store import (
