@@ -98,6 +98,60 @@ class Alert(Aggregate):
         )
         return alert
 
+    # One factory per kind of alert (AP12): the id formula, the wording, the evidence and the markings.
+
+    @classmethod
+    def for_flagged_company(
+        cls, flagged: FlaggedCompany, report: FinancialReport, party: Party, now: datetime
+    ) -> Alert:
+        return cls.raise_(
+            derived_id("AL", flagged.id, report.id),
+            AlertKind.FLAGGED_COMPANY_REPORTED,
+            f"{party.company_name}, flagged for precursor diversion, appears in report "
+            f"{report.report.report_reference}",
+            [party],
+            {"flagged_by": flagged.alerts},
+            combined(flagged.markings, report.markings),
+            now,
+        )
+
+    @classmethod
+    def for_structuring(cls, activity: CashActivity, trigger: str, party: Party, now: datetime) -> Alert:
+        return cls.raise_(
+            derived_id("AL", activity.id, trigger),
+            AlertKind.STRUCTURING,
+            f"structuring: cash amounts just under {CASH_REPORTING_THRESHOLD:,.0f} within a week",
+            [party],
+            activity.structuring_evidence(trigger),
+            activity.markings,
+            now,
+        )
+
+    @classmethod
+    def for_undeclared_currency(cls, asset: Asset, now: datetime) -> Alert:
+        return cls.raise_(
+            derived_id("AL", asset.id, "undeclared"),
+            AlertKind.UNDECLARED_CURRENCY,
+            f"{asset.amount:,.2f} {asset.currency} seized at {asset.place.description} was not declared",
+            [Party(kind=PartyKind.PERSON, person=p) for p in asset.detained],
+            {"asset_id": asset.id, "seizure_id": asset.seizure_id, "declarations_checked": "window closed"},
+            asset.markings,
+            now,
+        )
+
+    @classmethod
+    def for_unreconciled_figures(cls, figures: CrossBorderFigures, now: datetime) -> Alert:
+        return cls.raise_(
+            derived_id("AL", figures.id),
+            AlertKind.UNRECONCILED_FIGURES,
+            f"{figures.from_country}→{figures.to_country} currency figures for "
+            f"{figures.year}-{figures.month:02d} do not reconcile",
+            [],
+            {"reported_usd": figures.reported},
+            figures.markings,
+            now,
+        )
+
     def answered_by_report(self) -> None:
         self._close_deadline(SUSPICIOUS_REPORT)
 

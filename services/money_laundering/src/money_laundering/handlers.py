@@ -12,7 +12,6 @@ from alliance.contracts.chemicals import Company, DiversionAlertRaised
 from alliance.contracts.firearms import TraceCompleted
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
 from alliance.contracts.money_laundering import (
-    AlertKind,
     AssetForfeited,
     CrossBorderFiguresReported,
     CurrencyDeclarationFiled,
@@ -23,7 +22,6 @@ from alliance.contracts.money_laundering import (
     Transaction,
 )
 from alliance.deadlines import DeadlineBreached
-from alliance.ids import derived_id
 from alliance.matching import surname_keys
 from alliance.messaging import Received
 from alliance.service import Service
@@ -36,7 +34,6 @@ from alliance.settings import (
 )
 from alliance.sightings import TracedPurchaser
 from money_laundering.domain import (
-    CASH_REPORTING_THRESHOLD,
     DECLARATION_CHECK,
     Alert,
     Asset,
@@ -46,7 +43,6 @@ from money_laundering.domain import (
     FinancialReport,
     FlaggedCompany,
     Investigation,
-    combined,
 )
 from money_laundering.store import (
     ALERTS,
@@ -94,16 +90,7 @@ def register(service: Service) -> None:
                 if flagged is not None:
                     await service.save(
                         alerts,
-                        Alert.raise_(
-                            derived_id("AL", flagged.id, report.id),
-                            AlertKind.FLAGGED_COMPANY_REPORTED,
-                            f"{party.company_name}, flagged for precursor diversion, appears in report "
-                            f"{received.data.report_reference}",
-                            [party],
-                            {"flagged_by": flagged.alerts},
-                            combined(flagged.markings, report.markings),
-                            now,
-                        ),
+                        Alert.for_flagged_company(flagged, report, party, now),
                     )
 
     async def record_cash(
@@ -122,15 +109,7 @@ def register(service: Service) -> None:
         for trigger in triggers:  # AP12: several cash reports just under the threshold
             await service.save(
                 alerts,
-                Alert.raise_(
-                    derived_id("AL", activity.id, trigger),
-                    AlertKind.STRUCTURING,
-                    f"structuring: cash amounts just under {CASH_REPORTING_THRESHOLD:,.0f} within a week",
-                    [party],
-                    activity.structuring_evidence(trigger),
-                    activity.markings,
-                    now,
-                ),
+                Alert.for_structuring(activity, trigger, party, now),
             )
 
     @intake.on(CurrencyDeclarationFiled)
@@ -152,15 +131,7 @@ def register(service: Service) -> None:
             return
         await service.save(
             alerts,
-            Alert.raise_(
-                derived_id("AL", asset.id, "undeclared"),
-                AlertKind.UNDECLARED_CURRENCY,
-                f"{asset.amount:,.2f} {asset.currency} seized at {asset.place.description} was not declared",
-                [Party(kind=PartyKind.PERSON, person=p) for p in asset.detained],
-                {"asset_id": asset.id, "seizure_id": asset.seizure_id, "declarations_checked": "window closed"},
-                asset.markings,
-                received.occurred_at,
-            ),
+            Alert.for_undeclared_currency(asset, received.occurred_at),
         )
 
     @intake.on(CrossBorderFiguresReported)
@@ -184,15 +155,7 @@ def register(service: Service) -> None:
         if record.alerted:  # stored state, so a retry after a crash still raises it (once: deterministic id)
             await service.save(
                 alerts,
-                Alert.raise_(
-                    derived_id("AL", record.id),
-                    AlertKind.UNRECONCILED_FIGURES,
-                    f"{e.from_country}→{e.to_country} currency figures for {e.year}-{e.month:02d} do not reconcile",
-                    [],
-                    {"reported_usd": record.reported},
-                    record.markings,
-                    received.occurred_at,
-                ),
+                Alert.for_unreconciled_figures(record, received.occurred_at),
             )
 
     @intake.on(InvestigationOpened)
