@@ -77,9 +77,10 @@ def register(service: Service) -> None:
         if received.data.alert_id:
             await service.change(alerts, Alert, received.data.alert_id, lambda a: a.answered_by_report())
         now = received.occurred_at
-        for key, (party, transactions) in report.cash_by_party().items():
+        for party, transactions in report.cash_by_party().values():
             await record_cash(report, party, transactions, now)
-            log.info("cash activity recorded", party=key)
+            # The record id (a hash), never the party key: that is the folded name and date of birth.
+            log.info("cash activity recorded", activity_id=CashActivity.id_for(party))
         for party in received.data.subjects:
             if party.kind is PartyKind.COMPANY and party.company_name and party.country:
                 flagged = await service.load(
