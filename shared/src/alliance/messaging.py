@@ -48,7 +48,7 @@ from alliance.limits import (
     LimitExceeded,
 )
 from alliance.markings import TLP, Markings
-from alliance.retry import is_transient, until_available
+from alliance.retry import is_transient, waiting
 from alliance.settings import Settings, dead_letter_topic, reply_topic_for
 from alliance.store import PendingEvent
 
@@ -100,9 +100,7 @@ async def ensure_topics(
         finally:
             await admin.close()
 
-    await until_available(
-        create, what="kafka topics", initial=settings.retry_initial_seconds, maximum=settings.retry_max_seconds
-    )
+    await waiting(settings, "kafka topics", create)
 
 
 class TopicCreationError(RuntimeError):
@@ -251,9 +249,7 @@ class Messenger:
             self._dead_letters = None
 
     async def _retry(self, what: str, op: Callable[[], Awaitable[Any]]) -> Any:
-        return await until_available(
-            op, what=what, initial=self.settings.retry_initial_seconds, maximum=self.settings.retry_max_seconds
-        )
+        return await waiting(self.settings, what, op)
 
 
 class EventConsumer:

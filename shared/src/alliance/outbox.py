@@ -21,7 +21,7 @@ import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from alliance.retry import is_transient, until_available
+from alliance.retry import is_transient, waiting
 from alliance.settings import Settings
 from alliance.store import CLAIMS, OUTBOX, Document, PendingEvent, now, outbox_id
 
@@ -143,9 +143,4 @@ class OutboxRelay:
             await asyncio.sleep(interval)
 
     async def _retry(self, what: str, op: Callable[[], Awaitable[Any]]) -> Any:
-        return await until_available(
-            op,
-            what=f"outbox {what}",
-            initial=self._settings.retry_initial_seconds,
-            maximum=self._settings.retry_max_seconds,
-        )
+        return await waiting(self._settings, f"outbox {what}", op)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
 from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
+
+if TYPE_CHECKING:
+    from alliance.settings import Settings
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -59,3 +62,10 @@ async def until_available(
             )
             await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
             delay = min(delay * 2, maximum)
+
+
+async def waiting(settings: Settings, what: str, operation: Callable[[], Awaitable[T]]) -> T:
+    """:func:`until_available` with the service's configured backoff (one place for every caller)."""
+    return await until_available(
+        operation, what=what, initial=settings.retry_initial_seconds, maximum=settings.retry_max_seconds
+    )

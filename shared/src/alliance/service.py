@@ -31,7 +31,7 @@ from alliance.limits import DEAD_LETTER_MAX_BYTES
 from alliance.markings import Markings
 from alliance.messaging import EventConsumer, Messenger, Received, cause_time, ensure_topics, make_broker
 from alliance.outbox import OutboxRelay
-from alliance.retry import is_transient, until_available
+from alliance.retry import is_transient, waiting
 from alliance.settings import Settings, dead_letter_topic
 from alliance.store import (
     CLOCK,
@@ -281,12 +281,7 @@ class Service:
     async def _connect_and_subscribe(self) -> None:
         """Before the broker starts: wait for the store and Kafka, create topics, register subscribers."""
         s = self.settings
-        await until_available(
-            lambda: self.mongo.admin.command("ping"),
-            what="store",
-            initial=s.retry_initial_seconds,
-            maximum=s.retry_max_seconds,
-        )
+        await waiting(s, "store", lambda: self.mongo.admin.command("ping"))
         await ensure_service_indexes(self.db, s)
         for collection, fields in self.spec.indexes.items():
             await self.store(collection).ensure_indexes(fields)
@@ -389,9 +384,7 @@ class Service:
         return due
 
     async def _retry(self, what: str, op: Callable[[], Awaitable[Any]]) -> Any:
-        return await until_available(
-            op, what=what, initial=self.settings.retry_initial_seconds, maximum=self.settings.retry_max_seconds
-        )
+        return await waiting(self.settings, what, op)
 
     async def _run_deadline_clock(self) -> None:
         while True:

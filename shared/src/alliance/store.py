@@ -41,7 +41,7 @@ from alliance import faults
 from alliance.envelope import CloudEvent
 from alliance.limits import MAX_FACT_BYTES, LimitExceeded
 from alliance.markings import Markings
-from alliance.retry import until_available
+from alliance.retry import waiting
 from alliance.settings import Settings
 
 Document = dict[str, Any]
@@ -165,12 +165,7 @@ class AggregateStore:
         self._settings = settings
 
     async def _retrying(self, what: str, op: Any) -> Any:
-        return await until_available(
-            op,
-            what=f"{self.name}: {what}",
-            initial=self._settings.retry_initial_seconds,
-            maximum=self._settings.retry_max_seconds,
-        )
+        return await waiting(self._settings, f"{self.name}: {what}", op)
 
     # -- writing ----------------------------------------------------------------------------------
 
@@ -315,9 +310,4 @@ async def ensure_service_indexes(db: AsyncDatabase[Document], settings: Settings
         async def create(c: str = collection, f: str = field) -> str:
             return await db[c].create_index([(f, ASCENDING)])
 
-        await until_available(
-            create,
-            what=f"index {collection}.{field}",
-            initial=settings.retry_initial_seconds,
-            maximum=settings.retry_max_seconds,
-        )
+        await waiting(settings, f"index {collection}.{field}", create)
