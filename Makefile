@@ -17,7 +17,7 @@ $(UV):
 	python3 -m venv $(BOOTSTRAP)
 	$(BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.venv/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+.venv/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml matching/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(UV) sync --all-packages --frozen
 	@touch $@
 
@@ -37,8 +37,8 @@ demo: setup  ## stack + services + a realistic scenario; leaves everything runni
 	$(PY) deploy/demo/scenario.py
 
 eval-matching: setup  ## precision and recall of person matching on the labelled evaluation sets
-	@.venv/bin/alliance-match evaluate shared/evaluation/person_pairs.csv --min-precision 0.98 --min-recall 0.95
-	@.venv/bin/alliance-match evaluate shared/evaluation/person_pairs_hard.csv
+	@.venv/bin/alliance-match evaluate matching/evaluation/person_pairs.csv --min-precision 0.98 --min-recall 0.95
+	@.venv/bin/alliance-match evaluate matching/evaluation/person_pairs_hard.csv
 
 bench: up  ## events/s, latency, store operations and idle CPU against a raw Kafka floor (BENCH_ARGS=--quick)
 	$(PY) deploy/bench/bench.py $(BENCH_ARGS)

@@ -74,7 +74,7 @@ LOGS = ROOT / ".local" / "logs"
 # The tests' harness starts the services as processes in an isolated namespace; it lives in tests/.
 sys.path.insert(0, str(ROOT / "tests"))
 harness: Any = importlib.import_module("harness")
-Settings: Any = importlib.import_module("alliance.settings").Settings
+Settings: Any = importlib.import_module("alliance.runtime.settings").Settings
 BOOTSTRAP: str = harness.BOOTSTRAP
 MONGO_URI: str = harness.MONGO_URI
 

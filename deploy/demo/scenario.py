@@ -24,9 +24,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from alliance.envelope import CloudEvent
-from alliance.markings import TLP, Markings
-from alliance.settings import (
+from alliance.contracts.envelope import CloudEvent
+from alliance.contracts.markings import TLP, Markings
+from alliance.contracts.topics import (
     CHEMICALS_EVENTS,
     CHEMICALS_INTAKE,
     EXTRADITION_EVENTS,

@@ -1,6 +1,6 @@
-from alliance.asyncapi import document
 from alliance.contracts.interdiction import SeizureRecorded, SeizureReported
-from alliance.limits import MAX_ITEMS_PER_SEIZURE, MAX_JSON_DEPTH, MAX_RECORD_BYTES
+from alliance.contracts.limits import MAX_ITEMS_PER_SEIZURE, MAX_JSON_DEPTH, MAX_RECORD_BYTES
+from alliance.runtime.asyncapi import document
 
 
 def test_the_limits_are_published_for_integrators() -> None:

@@ -1,8 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
-from alliance.aggregate import Aggregate
-from alliance.deadlines import Deadline, DeadlineApproaching, DeadlineBreached, DeadlineState
-from alliance.markings import TLP, Markings
+from alliance.contracts.markings import TLP, Markings
+from alliance.domain.aggregate import Aggregate
+from alliance.domain.deadlines import Deadline, DeadlineApproaching, DeadlineBreached, DeadlineState
 
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
 MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("mx-cofepris",))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alliance.deadlines import DeadlineApproaching, DeadlineBreached
+from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ["interdiction", "firearms", "chemicals", "money_laundering", "extradition"]

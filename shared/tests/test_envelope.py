@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alliance.envelope import CloudEvent, EnvelopeError, headers_to_dict, parse_record
-from alliance.markings import TLP, Markings
+from alliance.contracts.envelope import CloudEvent, EnvelopeError, headers_to_dict, parse_record
+from alliance.contracts.markings import TLP, Markings
 
 MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("US", "MX"), originators=("us-cbp",))
 

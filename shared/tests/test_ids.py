@@ -1,4 +1,4 @@
-from alliance.ids import derived_id, event_id
+from alliance.domain.ids import derived_id, event_id
 
 
 def test_derived_ids_are_deterministic_and_distinct() -> None:
@@ -10,7 +10,7 @@ def test_derived_ids_are_deterministic_and_distinct() -> None:
 
 
 def test_company_names_match_across_legal_forms_accents_and_case() -> None:
-    from alliance.names import company_key, fold
+    from alliance.domain.names import company_key, fold
 
     assert fold("  Química   Sánchez-López ") == "quimica sanchez lopez"
     keys = {

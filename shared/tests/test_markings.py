@@ -1,6 +1,6 @@
 import pytest
 
-from alliance.markings import TLP, MarkingError, Markings, strictest
+from alliance.contracts.markings import TLP, MarkingError, Markings, strictest
 
 
 def m(tlp: str, countries: str = "MX,US", originators: str = "us-cbp", orcon: bool = False) -> Markings:

@@ -13,16 +13,16 @@ from pydantic import Field, ValidationError
 from pymongo.errors import AutoReconnect, DuplicateKeyError, OperationFailure
 
 from alliance.contracts.base import Intake
-from alliance.errors import DomainRuleViolation
-from alliance.limits import (
+from alliance.contracts.limits import (
     MAX_ITEMS_PER_SEIZURE,
     MAX_JSON_DEPTH,
     MAX_RECORD_BYTES,
     MAX_REJECTION_ERRORS,
     MAX_SMALL_LIST,
 )
-from alliance.messaging import EventConsumer, Received, Refusal, screen, store_unavailable
-from alliance.settings import Settings
+from alliance.domain.errors import DomainRuleViolation
+from alliance.runtime.messaging import EventConsumer, Received, Refusal, screen, store_unavailable
+from alliance.runtime.settings import Settings
 
 
 class Reported(Intake):
@@ -237,7 +237,7 @@ async def test_while_stopping_a_failing_event_is_released_not_dead_lettered() ->
 
 
 async def test_facts_derived_while_handling_carry_the_time_of_their_cause() -> None:
-    from alliance.messaging import cause_time
+    from alliance.runtime.messaging import cause_time
 
     seen: list[datetime | None] = []
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from alliance.envelope import CloudEvent
-from alliance.markings import TLP, Markings
-from alliance.outbox import OutboxRelay
-from alliance.settings import Settings
-from alliance.store import DEADLINES, OUTBOX, AggregateStore, Commit, ConcurrentUpdateError, PendingEvent
+from alliance.contracts.envelope import CloudEvent
+from alliance.contracts.markings import TLP, Markings
+from alliance.runtime.outbox import OutboxRelay
+from alliance.runtime.settings import Settings
+from alliance.runtime.store import DEADLINES, OUTBOX, AggregateStore, Commit, ConcurrentUpdateError, PendingEvent
 
 pytestmark = pytest.mark.e2e
 
@@ -213,7 +213,7 @@ async def test_two_instances_sweeping_publish_each_left_over_event_once(db: Any)
 
 
 async def test_a_claim_left_by_a_dead_instance_is_taken_over_after_its_lease(db: Any) -> None:
-    from alliance.outbox import CLAIM_LEASE
+    from alliance.runtime.outbox import CLAIM_LEASE
 
     store = AggregateStore(db, "records", Settings())
     await store.commit(commit("D1", 1, {}, 1))

@@ -13,9 +13,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import MongoClient
 
-from alliance.envelope import CloudEvent
-from alliance.markings import TLP, Markings
-from alliance.store import PendingEvent, due_bucket
+from alliance.contracts.envelope import CloudEvent
+from alliance.contracts.markings import TLP, Markings
+from alliance.runtime.store import PendingEvent, due_bucket
 from harness import BOOTSTRAP, Agency, OtlpReceiver, Record, System, read_all, read_until, wait_drained
 
 pytestmark = pytest.mark.e2e

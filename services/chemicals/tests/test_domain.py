@@ -12,9 +12,9 @@ from alliance.contracts.chemicals import (
     ReplyDecision,
 )
 from alliance.contracts.interdiction import SeizureRecorded
-from alliance.deadlines import DeadlineState
-from alliance.errors import DomainRuleViolation
-from alliance.markings import TLP, Markings
+from alliance.contracts.markings import TLP, Markings
+from alliance.domain.deadlines import DeadlineState
+from alliance.domain.errors import DomainRuleViolation
 from chemicals.domain import (
     REPLY_DEADLINE,
     ChemicalIncident,

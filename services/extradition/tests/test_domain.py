@@ -11,8 +11,8 @@ from alliance.contracts.extradition import (
     MlatStatus,
     ProvisionalArrestRequested,
 )
-from alliance.errors import DomainRuleViolation
-from alliance.markings import TLP, Markings
+from alliance.contracts.markings import TLP, Markings
+from alliance.domain.errors import DomainRuleViolation
 from extradition.domain import (
     FORMAL_REQUEST,
     MLAT_EXECUTION,

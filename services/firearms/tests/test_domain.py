@@ -5,7 +5,7 @@ import pytest
 
 from alliance.contracts.firearms import RestorationRequested, TraceRequestSubmitted
 from alliance.contracts.interdiction import SeizureRecorded
-from alliance.markings import TLP, Markings
+from alliance.contracts.markings import TLP, Markings
 from firearms.domain import RestorationRequest, TraceRequest, TraceStatus, requests_for_seizure
 
 NOW = datetime(2026, 11, 20, 21, tzinfo=UTC)
@@ -81,7 +81,7 @@ from alliance.contracts.firearms import (  # noqa: E402
     TraceCompleted,
     TraffickingIndicatorRaised,
 )
-from alliance.errors import DomainRuleViolation  # noqa: E402
+from alliance.domain.errors import DomainRuleViolation  # noqa: E402
 from firearms.domain import (  # noqa: E402
     TRACING_CENTER_REPLY,
     ExportLicence,

@@ -5,8 +5,8 @@ import pytest
 from pydantic import ValidationError
 
 from alliance.contracts.interdiction import MassUnit, SeizureRecorded, SeizureReported
-from alliance.markings import TLP, Markings
-from alliance.units import to_kilograms
+from alliance.contracts.markings import TLP, Markings
+from alliance.domain.units import to_kilograms
 from interdiction.domain import Seizure, seizure_id
 
 MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-cbp",))
@@ -76,7 +76,7 @@ from alliance.contracts.interdiction import (  # noqa: E402
     SeizureAmended,
     SeizureCorrected,
 )
-from alliance.errors import DomainRuleViolation  # noqa: E402
+from alliance.domain.errors import DomainRuleViolation  # noqa: E402
 from interdiction.domain import CODES, RouteReport, SeizureStatistics  # noqa: E402
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)

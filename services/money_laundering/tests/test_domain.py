@@ -5,6 +5,7 @@ import pytest
 
 from alliance.contracts.chemicals import Company
 from alliance.contracts.common import Person, Place
+from alliance.contracts.markings import TLP, Markings
 from alliance.contracts.money_laundering import (
     AssetSharingProposed,
     CrossBorderFiguresReported,
@@ -14,8 +15,7 @@ from alliance.contracts.money_laundering import (
     Party,
     SubjectLinked,
 )
-from alliance.errors import DomainRuleViolation
-from alliance.markings import TLP, Markings
+from alliance.domain.errors import DomainRuleViolation
 from money_laundering.domain import (
     CURRENCY_REPORT,
     Asset,

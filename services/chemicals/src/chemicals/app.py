@@ -9,9 +9,9 @@ from alliance.contracts.chemicals import (
     PreExportNotificationRegistered,
     PreExportNotificationReplyRecorded,
 )
-from alliance.deadlines import DeadlineApproaching, DeadlineBreached
-from alliance.service import ServiceSpec, entry_point
-from alliance.settings import CHEMICALS_EVENTS
+from alliance.contracts.topics import CHEMICALS_EVENTS
+from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
+from alliance.runtime.service import ServiceSpec, entry_point
 from chemicals import __version__, handlers
 from chemicals.domain import PreExportNotification
 from chemicals.store import COLLECTIONS, INCIDENTS, NOTIFICATIONS

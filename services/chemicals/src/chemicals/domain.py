@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from alliance.aggregate import Aggregate
 from alliance.contracts.chemicals import (
     ChemicalIncidentRecorded,
     ChemicalIncidentReported,
@@ -24,12 +23,13 @@ from alliance.contracts.chemicals import (
 )
 from alliance.contracts.common import Place
 from alliance.contracts.interdiction import ChemicalItem, SeizureRecorded
-from alliance.deadlines import Deadline
-from alliance.errors import DomainRuleViolation
-from alliance.ids import derived_id
-from alliance.markings import Markings, strictest
-from alliance.names import company_key
-from alliance.units import to_kilograms
+from alliance.contracts.markings import Markings, strictest
+from alliance.domain.aggregate import Aggregate
+from alliance.domain.deadlines import Deadline
+from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.ids import derived_id
+from alliance.domain.names import company_key
+from alliance.domain.units import to_kilograms
 from chemicals.substances import catalogue
 
 REPLY_DEADLINE = "importing_country_reply"

@@ -11,10 +11,10 @@ from alliance.contracts.chemicals import (
     PreExportNotificationSubmitted,
 )
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
-from alliance.ids import derived_id
-from alliance.messaging import Received
-from alliance.service import Service
-from alliance.settings import CHEMICALS_INTAKE, INTERDICTION_EVENTS
+from alliance.contracts.topics import CHEMICALS_INTAKE, INTERDICTION_EVENTS
+from alliance.domain.ids import derived_id
+from alliance.runtime.messaging import Received
+from alliance.runtime.service import Service
 from chemicals.domain import (
     ChemicalIncident,
     DiversionAlert,

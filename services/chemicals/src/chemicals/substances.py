@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 
 from alliance.contracts.chemicals import SubstanceRef
-from alliance.names import fold
+from alliance.domain.names import fold
 
 
 class SubstanceCatalogue:

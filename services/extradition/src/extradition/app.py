@@ -12,9 +12,9 @@ from alliance.contracts.extradition import (
     ProvisionalArrestRequested,
     StatusReportPublished,
 )
-from alliance.deadlines import DeadlineApproaching, DeadlineBreached
-from alliance.service import ServiceSpec, entry_point
-from alliance.settings import EXTRADITION_EVENTS
+from alliance.contracts.topics import EXTRADITION_EVENTS
+from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
+from alliance.runtime.service import ServiceSpec, entry_point
 from extradition import __version__, handlers
 from extradition.domain import ExtraditionRequest, MlatRequest
 from extradition.store import (

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from alliance.aggregate import Aggregate
-from alliance.codes import Language, load_code_lists
 from alliance.contracts.common import Person, Place
 from alliance.contracts.extradition import (
     ExtraditionStatusChanged,
@@ -22,11 +20,13 @@ from alliance.contracts.extradition import (
     ProvisionalArrestRequested,
     StatusReportPublished,
 )
-from alliance.deadlines import Deadline
-from alliance.errors import DomainRuleViolation
-from alliance.ids import derived_id
-from alliance.markings import Markings, strictest
-from alliance.matching import MatchResult, match_persons, person_key, surname_keys
+from alliance.contracts.markings import Markings, strictest
+from alliance.domain.aggregate import Aggregate
+from alliance.domain.codes import Language, load_code_lists
+from alliance.domain.deadlines import Deadline
+from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.ids import derived_id
+from person_matching.matching import MatchResult, match_persons, person_key, surname_keys
 
 CODES = load_code_lists("extradition")
 # 1978 US-Mexico Extradition Treaty, Art. 11: the provisionally arrested person is released if the

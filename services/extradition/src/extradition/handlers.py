@@ -14,11 +14,11 @@ from alliance.contracts.extradition import (
 )
 from alliance.contracts.firearms import TraceCompleted
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
-from alliance.ids import derived_id
-from alliance.messaging import Received
-from alliance.service import Service
-from alliance.settings import EXTRADITION_INTAKE, FIREARMS_EVENTS, INTERDICTION_EVENTS
-from alliance.sightings import TracedPurchaser
+from alliance.contracts.topics import EXTRADITION_INTAKE, FIREARMS_EVENTS, INTERDICTION_EVENTS
+from alliance.domain.ids import derived_id
+from alliance.domain.sightings import TracedPurchaser
+from alliance.runtime.messaging import Received
+from alliance.runtime.service import Service
 from extradition.domain import (
     DetainedPerson,
     ExtraditionRequest,

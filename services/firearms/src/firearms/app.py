@@ -1,60 +1,26 @@
-"""Firearms service entry point: ``alliance-firearms`` (or ``uvicorn firearms.app:app``)."""
+"""Firearms service entry point: ``alliance-firearms``."""
 
 from __future__ import annotations
 
-from alliance.contracts.firearms import (
-    ExportLicenceRecorded,
-    RestorationFailed,
-    RestorationRequested,
-    RestorationSucceeded,
-    TraceCompleted,
-    TraceNotCompleted,
-    TraceRequestInProgress,
-    TraceRequestSubmitted,
-    TraceStatisticsPublished,
-    TraffickingIndicatorRaised,
-)
-from alliance.deadlines import DeadlineApproaching, DeadlineBreached
-from alliance.service import ServiceSpec, entry_point
-from alliance.settings import FIREARMS_EVENTS
-from firearms import __version__, handlers
-from firearms.domain import TraceRequest
+from alliance.contracts import firearms as contracts
+from alliance.contracts.topics import FIREARMS_EVENTS
+from alliance.runtime.service import ServiceSpec, entry_point
+from firearms import __version__
+from firearms.handlers import ROUTES, FirearmsDeps
 from firearms.settings import FirearmsSettings
-from firearms.store import COLLECTIONS, EXPORT_LICENCES, RESTORATION_REQUESTS, TRACE_REQUESTS
 
 SPEC = ServiceSpec(
     name="firearms",
     version=__version__,
     default_http_port=8102,
     events_topic=FIREARMS_EVENTS,
-    publishes={
-        FIREARMS_EVENTS: [
-            TraceRequestSubmitted,
-            TraceRequestInProgress,
-            TraceCompleted,
-            TraceNotCompleted,
-            RestorationRequested,
-            RestorationSucceeded,
-            RestorationFailed,
-            ExportLicenceRecorded,
-            TraffickingIndicatorRaised,
-            TraceStatisticsPublished,
-            DeadlineApproaching,
-            DeadlineBreached,
-        ]
-    },
-    collections=COLLECTIONS,
-    indexes={
-        EXPORT_LICENCES: ["serial_keys"],
-        TRACE_REQUESTS: ["serial_key", "recovery_date"],
-        RESTORATION_REQUESTS: ["recovery_date"],
-    },
-    deadlines={TRACE_REQUESTS: TraceRequest},
+    contracts=contracts,
+    routes=ROUTES,
+    dependencies=FirearmsDeps,
     settings=FirearmsSettings,
 )
 
-
-main = entry_point(SPEC, handlers.register)
+main = entry_point(SPEC)
 
 if __name__ == "__main__":
     main()

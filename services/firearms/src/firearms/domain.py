@@ -8,9 +8,8 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from alliance.aggregate import Aggregate
-from alliance.codes import CodeList, Language, load_code_lists
 from alliance.contracts.common import Person, Place
 from alliance.contracts.firearms import (
     Dealer,
@@ -29,12 +28,15 @@ from alliance.contracts.firearms import (
     TraffickingIndicatorRaised,
 )
 from alliance.contracts.interdiction import FirearmItem, FirearmType, SeizureRecorded
-from alliance.deadlines import Deadline
-from alliance.errors import DomainRuleViolation
-from alliance.ids import derived_id
-from alliance.markings import Markings, strictest
-from alliance.matching import person_key
-from alliance.names import fold
+from alliance.contracts.markings import Markings, strictest
+from alliance.domain.aggregate import Aggregate
+from alliance.domain.codes import CodeList, Language, load_code_lists
+from alliance.domain.deadlines import Deadline
+from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.ids import derived_id
+from alliance.domain.names import fold
+from alliance.domain.periods import month_of
+from person_matching.matching import person_key
 
 CODES = load_code_lists("firearms")
 TRACING_CENTER_REPLY = "tracing_center_reply"
@@ -79,6 +81,9 @@ class RecoveredFirearm(Aggregate):
     recovery_place: Place
     recovery_date: date
     requesting_agency: str
+
+    def lookup_keys(self) -> dict[str, Any]:
+        return {"recovery_month": month_of(self.recovery_date)}  # statistics look records up by month
 
 
 class TraceRequest(RecoveredFirearm):

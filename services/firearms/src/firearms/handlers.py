@@ -1,14 +1,16 @@
-"""Thin subscribers: seizures open requests; the tracing center, laboratories and licensing authorities
-report back; indicators follow from the stored records."""
+"""Firearms handlers: seizures open trace and restoration requests; the tracing centre, laboratories and
+licensing authorities report back; indicators follow from the stored records (AP6, AP7).
+
+Each handler is a plain function of the received event and :class:`FirearmsDeps`; ``ROUTES`` says
+which topic and event type reach it.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import cast
+from dataclasses import dataclass
 
-import structlog
-
+from alliance.application.handling import Received, Route
 from alliance.contracts.firearms import (
     ExportLicenceIssued,
     RestorationOutcome,
@@ -19,10 +21,8 @@ from alliance.contracts.firearms import (
     TraceStatisticsRequested,
 )
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
-from alliance.ids import derived_id
-from alliance.messaging import Received
-from alliance.service import Service
-from alliance.settings import FIREARMS_INTAKE, INTERDICTION_EVENTS
+from alliance.contracts.topics import FIREARMS_INTAKE, INTERDICTION_EVENTS
+from alliance.domain.ids import derived_id
 from firearms.domain import (
     ExportLicence,
     Purchaser,
@@ -33,103 +33,114 @@ from firearms.domain import (
     requests_for_seizure,
 )
 from firearms.settings import FirearmsSettings
-from firearms.store import EXPORT_LICENCES, PURCHASERS, RESTORATION_REQUESTS, STATISTICS, TRACE_REQUESTS
+from firearms.store import (
+    ExportLicences,
+    Purchasers,
+    RestorationRequests,
+    TraceRequests,
+    TraceStatisticsReports,
+)
 
-log = structlog.get_logger(__name__)
+
+@dataclass(frozen=True)
+class FirearmsDeps:
+    traces: TraceRequests
+    restorations: RestorationRequests
+    licences: ExportLicences
+    purchasers: Purchasers
+    reports: TraceStatisticsReports
+    settings: FirearmsSettings
 
 
-def register(service: Service) -> None:
-    settings = cast(FirearmsSettings, service.settings)
-    seizures = service.consumer(INTERDICTION_EVENTS, "seizures", intake=False)
-    intake = service.consumer(FIREARMS_INTAKE, "intake", intake=True)
-    traces = service.store(TRACE_REQUESTS)
-    restorations = service.store(RESTORATION_REQUESTS)
-    licences = service.store(EXPORT_LICENCES)
-    purchasers = service.store(PURCHASERS)
-    reports = service.store(STATISTICS)
+async def open_trace(trace: TraceRequest, f: FirearmsDeps) -> None:
+    """Store the trace request (unless a redelivery stored it) and check it against export licences.
 
-    async def open_trace(trace: TraceRequest) -> None:
-        await service.save(traces, trace)  # unless it exists (a redelivery): the check below runs either way
-        for doc in await licences.find({"serial_keys": trace.serial_key}):
-            flag = functools.partial(TraceRequest.flag_licensed_export, licence=ExportLicence.from_document(doc))
-            await service.change(traces, TraceRequest, trace.id, flag)  # idempotent: one indicator per licence
+    The licence check runs on every delivery, not only when the request is new: a failure between
+    the two writes is completed by the redelivery (one indicator per licence, by the domain).
+    """
+    await f.traces.add(trace)
+    for licence in await f.licences.covering(trace.serial_key):
+        await f.traces.change(trace.id, functools.partial(TraceRequest.flag_licensed_export, licence=licence))
 
-    async def seizure_with_firearms(received: Received[SeizureRecorded]) -> None:
-        now = received.occurred_at
-        for request in requests_for_seizure(received.data, received.event.markings, now, settings.trace_reply_period):
-            if isinstance(request, TraceRequest):
-                await open_trace(request)
-            else:
-                await service.save(restorations, request)
 
-    seizures.on(SeizureRecorded)(seizure_with_firearms)
-    seizures.on(SeizureCorrected)(seizure_with_firearms)  # deterministic ids: only guns not seen before add work
+async def seizure_with_firearms(received: Received[SeizureRecorded | SeizureCorrected], f: FirearmsDeps) -> None:
+    """Each recovered gun gets a trace request, or a restoration request when its serial is obliterated.
 
-    async def change_trace(
-        received: Received[TraceRequestAcknowledged | TraceResultReported], apply: Callable[[TraceRequest], object]
-    ) -> TraceRequest:
-        return await service.apply(traces, TraceRequest, received.data.trace_request_id, received, apply)
-
-    @intake.on(TraceRequestAcknowledged)
-    async def acknowledged(received: Received[TraceRequestAcknowledged]) -> None:
-        await change_trace(received, lambda t: t.acknowledge(received.data.tracing_center_reference))
-
-    @intake.on(TraceResultReported)
-    async def result_reported(received: Received[TraceResultReported]) -> None:
-        result = received.data
-        dealer, purchaser, sale_date = result.dealer, result.purchaser, result.sale_date
-        if result.outcome is TraceOutcome.COMPLETED and dealer and purchaser and sale_date:  # the contract ensures
-            trace = await change_trace(received, lambda t: t.complete(dealer, purchaser, sale_date))
-            if trace.purchaser is not None:
-                person = trace.purchaser
-                await service.change_or_create(
-                    purchasers,
-                    Purchaser,
-                    derived_id("PU", purchaser_key(person)),
-                    lambda: Purchaser.first_seen(person, trace.markings),
-                    lambda p: p.record_purchase(trace),
-                )
+    Ids are deterministic, so a correction only adds work for guns not seen before.
+    """
+    period = f.settings.trace_reply_period
+    for request in requests_for_seizure(received.data, received.event.markings, received.occurred_at, period):
+        if isinstance(request, TraceRequest):
+            await open_trace(request, f)
         else:
-            await change_trace(received, lambda t: t.fail(result.reason or ""))
+            await f.restorations.add(request)
 
-    @intake.on(RestorationResultReported)
-    async def restoration_reported(received: Received[RestorationResultReported]) -> None:
-        result = received.data
 
-        def apply(r: RestorationRequest) -> None:
-            if result.outcome is RestorationOutcome.RESTORED:
-                r.restore(result.restored_serial_number or "", result.notes)
-            else:
-                r.fail(result.notes)
+async def trace_acknowledged(received: Received[TraceRequestAcknowledged], f: FirearmsDeps) -> None:
+    reference = received.data.tracing_center_reference
+    await f.traces.apply(received.data.trace_request_id, received, lambda t: t.acknowledge(reference))
 
-        restoration = await service.apply(
-            restorations, RestorationRequest, result.restoration_request_id, received, apply
+
+async def trace_result_reported(received: Received[TraceResultReported], f: FirearmsDeps) -> None:
+    result = received.data
+    dealer, purchaser, sale_date = result.dealer, result.purchaser, result.sale_date
+    if result.outcome is not TraceOutcome.COMPLETED or not (dealer and purchaser and sale_date):
+        await f.traces.apply(result.trace_request_id, received, lambda t: t.fail(result.reason or ""))
+        return
+    trace = await f.traces.apply(result.trace_request_id, received, lambda t: t.complete(dealer, purchaser, sale_date))
+    if trace.purchaser is not None:  # recomputed on every delivery: the purchase is recorded once per trace
+        person = trace.purchaser
+        await f.purchasers.change_or_create(
+            derived_id("PU", purchaser_key(person)),
+            lambda: Purchaser.first_seen(person, trace.markings),
+            lambda p: p.record_purchase(trace),
         )
-        if restoration.restored_serial_number:
-            await open_trace(
-                TraceRequest.after_restoration(
-                    restoration, restoration.restored_serial_number, received.occurred_at, settings.trace_reply_period
-                )
-            )
 
-    @intake.on(ExportLicenceIssued)
-    async def licence_issued(received: Received[ExportLicenceIssued]) -> None:
-        licence = ExportLicence.record(received.data, received.event.source, received.event.markings)
-        await service.save(licences, licence)
-        for doc in await traces.find_any("serial_key", licence.serial_keys):
-            await service.change(traces, TraceRequest, doc["_id"], lambda t: t.flag_licensed_export(licence))
 
-    @intake.on(TraceStatisticsRequested)
-    async def statistics_requested(received: Received[TraceStatisticsRequested]) -> None:
-        ask = received.data
-        period = {"recovery_date": {"$gte": ask.period_start.isoformat(), "$lte": ask.period_end.isoformat()}}
-        report = TraceStatisticsReport.compile(
-            derived_id("TS", received.cause),
-            [TraceRequest.from_document(d) for d in await traces.find(period)],
-            [RestorationRequest.from_document(d) for d in await restorations.find(period)],
-            received.event.markings,
-            ask.period_start,
-            ask.period_end,
-            ask.language,
-        )
-        await service.save(reports, report)
+async def restoration_reported(received: Received[RestorationResultReported], f: FirearmsDeps) -> None:
+    result = received.data
+
+    def report(r: RestorationRequest) -> None:
+        if result.outcome is RestorationOutcome.RESTORED:
+            r.restore(result.restored_serial_number or "", result.notes)
+        else:
+            r.fail(result.notes)
+
+    restoration = await f.restorations.apply(result.restoration_request_id, received, report)
+    if restoration.restored_serial_number:  # the restored serial is traced like any other gun
+        period = f.settings.trace_reply_period
+        serial = restoration.restored_serial_number
+        await open_trace(TraceRequest.after_restoration(restoration, serial, received.occurred_at, period), f)
+
+
+async def licence_issued(received: Received[ExportLicenceIssued], f: FirearmsDeps) -> None:
+    """A licence is checked against guns already traced, as a trace is against licences already issued."""
+    licence = ExportLicence.record(received.data, received.event.source, received.event.markings)
+    await f.licences.add(licence)
+    for trace in await f.traces.of_guns(licence.serial_keys):
+        await f.traces.change(trace.id, lambda t: t.flag_licensed_export(licence))
+
+
+async def statistics_requested(received: Received[TraceStatisticsRequested], f: FirearmsDeps) -> None:
+    ask = received.data
+    report = TraceStatisticsReport.compile(
+        derived_id("TS", received.cause),
+        await f.traces.recovered_between(ask.period_start, ask.period_end),
+        await f.restorations.recovered_between(ask.period_start, ask.period_end),
+        received.event.markings,
+        ask.period_start,
+        ask.period_end,
+        ask.language,
+    )
+    await f.reports.add(report)
+
+
+ROUTES: list[Route[FirearmsDeps]] = [
+    Route.facts_of(INTERDICTION_EVENTS, "seizures", SeizureRecorded, seizure_with_firearms),
+    Route.facts_of(INTERDICTION_EVENTS, "seizures", SeizureCorrected, seizure_with_firearms),
+    Route.intake_of(FIREARMS_INTAKE, TraceRequestAcknowledged, trace_acknowledged),
+    Route.intake_of(FIREARMS_INTAKE, TraceResultReported, trace_result_reported),
+    Route.intake_of(FIREARMS_INTAKE, RestorationResultReported, restoration_reported),
+    Route.intake_of(FIREARMS_INTAKE, ExportLicenceIssued, licence_issued),
+    Route.intake_of(FIREARMS_INTAKE, TraceStatisticsRequested, statistics_requested),
+]

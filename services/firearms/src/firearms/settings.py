@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from alliance.settings import Settings
+from alliance.runtime.settings import Settings
 
 
 class FirearmsSettings(Settings):

@@ -1,10 +1,54 @@
-"""Firearms' own database."""
+"""Firearms' own database: one repository per aggregate, with the queries the handlers need by name."""
 
 from __future__ import annotations
 
-TRACE_REQUESTS = "trace_requests"
-RESTORATION_REQUESTS = "restoration_requests"
-EXPORT_LICENCES = "export_licences"
-PURCHASERS = "purchasers"
-STATISTICS = "trace_statistics"
-COLLECTIONS = [TRACE_REQUESTS, RESTORATION_REQUESTS, EXPORT_LICENCES, PURCHASERS, STATISTICS]
+from collections.abc import Iterable
+from datetime import date
+
+from alliance.application.repository import Repository
+from alliance.domain.periods import months_between
+from firearms.domain import ExportLicence, Purchaser, RestorationRequest, TraceRequest, TraceStatisticsReport
+
+
+class TraceRequests(Repository[TraceRequest]):
+    kind = TraceRequest
+    collection = "trace_requests"
+    indexes = ("serial_key", "recovery_month")
+    deadlines = True  # the tracing centre's reply period
+
+    async def of_guns(self, serial_keys: Iterable[str]) -> list[TraceRequest]:
+        return await self.where_any("serial_key", serial_keys)
+
+    async def recovered_between(self, start: date, end: date) -> list[TraceRequest]:
+        found = await self.where_any("recovery_month", months_between(start, end))
+        return [t for t in found if start <= t.recovery_date <= end]
+
+
+class RestorationRequests(Repository[RestorationRequest]):
+    kind = RestorationRequest
+    collection = "restoration_requests"
+    indexes = ("recovery_month",)
+
+    async def recovered_between(self, start: date, end: date) -> list[RestorationRequest]:
+        found = await self.where_any("recovery_month", months_between(start, end))
+        return [r for r in found if start <= r.recovery_date <= end]
+
+
+class ExportLicences(Repository[ExportLicence]):
+    kind = ExportLicence
+    collection = "export_licences"
+    indexes = ("serial_keys",)
+
+    async def covering(self, serial_key: str) -> list[ExportLicence]:
+        """Licences that list this gun (a licence lists every serial it covers)."""
+        return await self.where("serial_keys", serial_key)
+
+
+class Purchasers(Repository[Purchaser]):
+    kind = Purchaser
+    collection = "purchasers"
+
+
+class TraceStatisticsReports(Repository[TraceStatisticsReport]):
+    kind = TraceStatisticsReport
+    collection = "trace_statistics"

@@ -8,8 +8,8 @@ from alliance.contracts.interdiction import (
     SeizureRecorded,
     SeizureStatisticsPublished,
 )
-from alliance.service import ServiceSpec, entry_point
-from alliance.settings import INTERDICTION_EVENTS
+from alliance.contracts.topics import INTERDICTION_EVENTS
+from alliance.runtime.service import ServiceSpec, entry_point
 from interdiction import __version__, handlers
 from interdiction.store import COLLECTIONS, SEIZURES
 

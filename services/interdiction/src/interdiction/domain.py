@@ -9,8 +9,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from alliance.aggregate import Aggregate
-from alliance.codes import Language, load_code_lists
 from alliance.contracts.interdiction import (
     CountryQuarter,
     RecordedDrug,
@@ -23,10 +21,12 @@ from alliance.contracts.interdiction import (
     SeizureReported,
     SeizureStatisticsPublished,
 )
-from alliance.errors import DomainRuleViolation
-from alliance.ids import derived_id
-from alliance.markings import Markings, strictest
-from alliance.units import to_kilograms
+from alliance.contracts.markings import Markings, strictest
+from alliance.domain.aggregate import Aggregate
+from alliance.domain.codes import Language, load_code_lists
+from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.ids import derived_id
+from alliance.domain.units import to_kilograms
 
 CODES = load_code_lists("interdiction")
 

@@ -10,11 +10,11 @@ from alliance.contracts.interdiction import (
     SeizureReported,
     SeizureStatisticsRequested,
 )
-from alliance.ids import derived_id
-from alliance.markings import strictest
-from alliance.messaging import Received
-from alliance.service import Service
-from alliance.settings import INTERDICTION_INTAKE
+from alliance.contracts.markings import strictest
+from alliance.contracts.topics import INTERDICTION_INTAKE
+from alliance.domain.ids import derived_id
+from alliance.runtime.messaging import Received
+from alliance.runtime.service import Service
 from interdiction.domain import RouteReport, Seizure, SeizureStatistics, quarter_bounds, seizure_id
 from interdiction.store import ROUTE_REPORTS, SEIZURES, STATISTICS
 

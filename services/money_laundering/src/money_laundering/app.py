@@ -13,9 +13,9 @@ from alliance.contracts.money_laundering import (
     MoneyLaunderingAlertRaised,
     SubjectLinked,
 )
-from alliance.deadlines import DeadlineApproaching, DeadlineBreached
-from alliance.service import ServiceSpec, entry_point
-from alliance.settings import MONEY_LAUNDERING_EVENTS
+from alliance.contracts.topics import MONEY_LAUNDERING_EVENTS
+from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
+from alliance.runtime.service import ServiceSpec, entry_point
 from money_laundering import __version__, handlers
 from money_laundering.domain import Alert, Asset, CashActivity
 from money_laundering.store import ALERTS, ASSETS, CASH, COLLECTIONS, DECLARATIONS, INVESTIGATIONS, TRACED_PURCHASERS

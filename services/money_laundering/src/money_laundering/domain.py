@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from alliance.aggregate import Aggregate
 from alliance.contracts.chemicals import Company
 from alliance.contracts.common import Person, Place
+from alliance.contracts.markings import Markings, strictest
 from alliance.contracts.money_laundering import (
     AlertKind,
     AssetForfeitureRecorded,
@@ -32,12 +32,12 @@ from alliance.contracts.money_laundering import (
     Transaction,
     TransactionMode,
 )
-from alliance.deadlines import Deadline
-from alliance.errors import DomainRuleViolation
-from alliance.ids import derived_id
-from alliance.markings import Markings, strictest
-from alliance.matching import MatchResult, match_persons, person_key, surname_keys
-from alliance.names import company_key
+from alliance.domain.aggregate import Aggregate
+from alliance.domain.deadlines import Deadline
+from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.ids import derived_id
+from alliance.domain.names import company_key
+from person_matching.matching import MatchResult, match_persons, person_key, surname_keys
 
 CASH_REPORTING_THRESHOLD = 10_000.0  # USD (FinCEN CTR; Mexico's cash reporting uses a similar figure)
 STRUCTURING_FLOOR = 0.8  # cash amounts from 80% of the threshold up to it are "just below"

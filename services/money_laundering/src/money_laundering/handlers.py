@@ -21,18 +21,17 @@ from alliance.contracts.money_laundering import (
     PartyKind,
     Transaction,
 )
-from alliance.deadlines import DeadlineBreached
-from alliance.matching import surname_keys
-from alliance.messaging import Received
-from alliance.service import Service
-from alliance.settings import (
+from alliance.contracts.topics import (
     CHEMICALS_EVENTS,
     FIREARMS_EVENTS,
     INTERDICTION_EVENTS,
     MONEY_LAUNDERING_EVENTS,
     MONEY_LAUNDERING_INTAKE,
 )
-from alliance.sightings import TracedPurchaser
+from alliance.domain.deadlines import DeadlineBreached
+from alliance.domain.sightings import TracedPurchaser
+from alliance.runtime.messaging import Received
+from alliance.runtime.service import Service
 from money_laundering.domain import (
     DECLARATION_CHECK,
     Alert,
@@ -55,6 +54,7 @@ from money_laundering.store import (
     REPORTS,
     TRACED_PURCHASERS,
 )
+from person_matching.matching import surname_keys
 
 log = structlog.get_logger(__name__)
 

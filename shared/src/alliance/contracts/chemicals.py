@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, Field
 
 from alliance.contracts.base import Fact, Intake
 from alliance.contracts.common import CountryCode, MassUnit, Place, Text, ValueObject
-from alliance.limits import MAX_SMALL_LIST
+from alliance.contracts.limits import MAX_SMALL_LIST
 
 SubstanceTerm = Annotated[
     str, Field(min_length=2, max_length=120, description="code, CAS number, English or Spanish name")

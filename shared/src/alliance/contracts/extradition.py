@@ -10,7 +10,7 @@ from pydantic import Field
 
 from alliance.contracts.base import Fact, Intake
 from alliance.contracts.common import CountryCode, Person, Place, Text
-from alliance.limits import MAX_SMALL_LIST
+from alliance.contracts.limits import MAX_SMALL_LIST
 
 Reference = Annotated[str, Field(min_length=1, max_length=80)]
 

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from alliance.contracts.base import Fact, Intake
 from alliance.contracts.common import CountryCode, Person, Place, Text, ValueObject
 from alliance.contracts.interdiction import FirearmType
-from alliance.limits import MAX_ITEMS_PER_SEIZURE
+from alliance.contracts.limits import MAX_ITEMS_PER_SEIZURE
 
 
 class RecoveredFirearmFact(Fact):

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from alliance.contracts.base import Fact, Intake
 from alliance.contracts.common import CountryCode, CurrencyCode, MassUnit, Person, Place, Text, ValueObject
-from alliance.limits import MAX_ITEMS_PER_SEIZURE, MAX_PERSONS, MAX_SMALL_LIST
+from alliance.contracts.limits import MAX_ITEMS_PER_SEIZURE, MAX_PERSONS, MAX_SMALL_LIST
 
 
 class TransportMode(StrEnum):

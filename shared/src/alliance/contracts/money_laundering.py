@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from alliance.contracts.base import Fact, Intake
 from alliance.contracts.common import CountryCode, CurrencyCode, Person, Place, Text, ValueObject
-from alliance.limits import MAX_PERSONS, MAX_SMALL_LIST, MAX_TRANSACTIONS
+from alliance.contracts.limits import MAX_PERSONS, MAX_SMALL_LIST, MAX_TRANSACTIONS
 
 Reference = Annotated[str, Field(min_length=1, max_length=80)]
 

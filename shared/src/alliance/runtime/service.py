@@ -1,19 +1,21 @@
 """Assembly of one domain service: broker, store, outbox relay, telemetry, health and AsyncAPI.
 
-A service module declares its topics and collections in a :class:`ServiceSpec`, registers handlers
-on :meth:`Service.consumer`, and exposes ``app = service.asgi()``; ``main()`` runs it with uvicorn.
+A service declares a :class:`ServiceSpec`: its topics, its published language, its table of routes
+and the dataclass of its handlers' dependencies. ``entry_point(SPEC)`` is the console script.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
-import random
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 from typing import Any, TypeVar
 
 import structlog
@@ -21,61 +23,86 @@ import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
 
-from alliance import asyncapi
-from alliance.aggregate import Aggregate
-from alliance.contracts.base import EventData
-from alliance.envelope import CloudEvent
-from alliance.errors import DomainRuleViolation
-from alliance.ids import event_id
-from alliance.limits import DEAD_LETTER_MAX_BYTES
-from alliance.markings import Markings
-from alliance.messaging import EventConsumer, Messenger, Received, cause_time, ensure_topics, make_broker
-from alliance.outbox import OutboxRelay
-from alliance.retry import is_transient, waiting
-from alliance.settings import Settings, dead_letter_topic
-from alliance.store import (
+from alliance.application.handling import Handler, Received, Route, inject
+from alliance.application.repository import FactOutlet, Repository
+from alliance.contracts.base import EventData, Fact
+from alliance.contracts.limits import DEAD_LETTER_MAX_BYTES
+from alliance.contracts.topics import dead_letter_topic
+from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
+from alliance.runtime import asyncapi
+from alliance.runtime.messaging import EventConsumer, Messenger, ensure_topics, make_broker
+from alliance.runtime.outbox import OutboxRelay
+from alliance.runtime.retry import is_transient, waiting
+from alliance.runtime.settings import Settings
+from alliance.runtime.store import (
     CLOCK,
     DEADLINES,
     AggregateStore,
-    Commit,
-    ConcurrentUpdateError,
-    PendingEvent,
     StoreMeter,
-    check_publishable,
     connect,
     due_bucket,
     ensure_service_indexes,
 )
-from alliance.telemetry import current_traceparent, in_trace, setup_logging, setup_tracing
+from alliance.runtime.telemetry import current_traceparent, in_trace, setup_logging, setup_tracing
 
 log = structlog.get_logger(__name__)
 
 DEADLINE_BATCH = 500  # due records escalated per clock pass; the next pass takes the rest
 
 
-A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R", bound=Repository[Any])
+D = TypeVar("D")
 
 
 @dataclass
 class ServiceSpec:
+    """A service: its name and port, its events topic, its published language, and its handlers.
+
+    What it publishes is derived: every fact type of its ``contracts`` module (the published
+    language of its domain), plus the deadline escalations when one of its repositories has
+    deadlines. Its collections and indexes come from the repositories its handlers depend on.
+    """
+
     name: str
     version: str
     default_http_port: int
     events_topic: str
-    publishes: dict[str, list[type[EventData]]] = field(default_factory=dict)
-    collections: list[str] = field(default_factory=list)
-    deadlines: dict[str, type[Aggregate]] = field(default_factory=dict)  # collections the clock watches
-    indexes: dict[str, list[str]] = field(default_factory=dict)  # fields the store's queries look up
+    contracts: ModuleType
+    routes: Sequence[Route[Any]]
+    dependencies: type[Any]
     settings: type[Settings] = Settings
+
+    @property
+    def repositories(self) -> list[type[Repository[Any]]]:
+        hints = typing.get_type_hints(self.dependencies)
+        return [t for t in hints.values() if isinstance(t, type) and issubclass(t, Repository)]
+
+    @property
+    def publishes(self) -> dict[str, list[type[EventData]]]:
+        facts = published_facts(self.contracts)
+        if any(r.deadlines for r in self.repositories):
+            facts += [DeadlineApproaching, DeadlineBreached]
+        return {self.events_topic: facts}
+
+
+def published_facts(contracts: ModuleType) -> list[type[EventData]]:
+    """The fact types a domain's contracts module defines (its published language), in source order."""
+    return [
+        value
+        for value in vars(contracts).values()
+        if isinstance(value, type)
+        and issubclass(value, Fact)
+        and value.__module__ == contracts.__name__
+        and "EVENT_TYPE" in vars(value)
+    ]
 
 
 class Service:
     @classmethod
-    def assemble(cls, spec: ServiceSpec, *registrations: Callable[[Service], None]) -> Service:
-        """A service with its handlers registered."""
+    def assemble(cls, spec: ServiceSpec) -> Service:
+        """A service with its routes mounted."""
         service = cls(spec)
-        for register in registrations:
-            register(service)
+        service.mount(spec.routes, spec.dependencies)
         return service
 
     def __init__(self, spec: ServiceSpec, settings: Settings | None = None) -> None:
@@ -89,6 +116,15 @@ class Service:
         self.mongo = connect(self.settings, self.store_meter)
         self.db = self.mongo[self.settings.database(spec.name)]
         self.relay = OutboxRelay(self.db, self.messenger.publish, self.settings)
+        self.source = f"urn:alliance:service:{spec.name}"
+        self.outlet = FactOutlet(
+            self.source,
+            spec.events_topic,
+            topic_name=self.settings.topic,
+            flush=self.relay.flush,
+            traceparent=current_traceparent,
+        )
+        self._repositories: dict[type[Repository[Any]], Repository[Any]] = {}
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.deadline_sweeps = 0
@@ -96,179 +132,44 @@ class Service:
         self._deadlines = self.db[DEADLINES]
         self._clock = self.db[CLOCK]
         self._clock_minute: datetime | None = None
-        self.source = f"urn:alliance:service:{spec.name}"
 
     # -- building blocks for handlers ------------------------------------------------------------
 
     def consumer(self, topic: str, group: str, *, intake: bool) -> EventConsumer:
+        """The subscription to ``topic`` by ``group`` (one per pair, shared by its routes)."""
+        for existing in self.consumers:
+            if existing.topic == self.settings.topic(topic) and existing.group == self.settings.group(
+                self.spec.name, group
+            ):
+                return existing
         consumer = EventConsumer(self.messenger, topic, group, intake=intake)
         self.consumers.append(consumer)
         return consumer
 
-    def store(self, collection: str) -> AggregateStore:
-        if collection not in self.spec.collections:
-            raise ValueError(f"collection {collection!r} is not declared in the service spec")
-        return AggregateStore(self.db, collection, self.settings)
+    def repository(self, kind: type[R]) -> R:
+        """The repository of one aggregate kind over this service's database."""
+        if kind not in self._repositories:
+            self._repositories[kind] = kind(AggregateStore(self.db, kind.collection, self.settings), self.outlet)
+        repository = self._repositories[kind]
+        assert isinstance(repository, kind)
+        return repository
 
-    def event(
-        self, *, topic: str, key: str, event_id: str, data: EventData, markings: Markings, subject: str | None = None
-    ) -> PendingEvent:
-        """A fact to publish from the outbox, stamped with this service and the current trace."""
-        return PendingEvent(
-            topic=self.settings.topic(topic),
-            key=key,
-            event=CloudEvent(
-                id=event_id,
-                source=self.source,
-                type=data.EVENT_TYPE,
-                time=cause_time.get() or datetime.now(UTC),  # a fact happens when its cause did
-                subject=subject or key,
-                markings=markings,
-                data=data.to_data(),
-                traceparent=current_traceparent(),
-            ),
-        )
+    def _provide(self, wanted: type[Any]) -> object:
+        if isinstance(wanted, type) and issubclass(wanted, Repository):
+            return self.repository(wanted)
+        if isinstance(wanted, type) and isinstance(self.settings, wanted):
+            return self.settings
+        raise TypeError(f"{self.spec.name} cannot provide {wanted!r} to its handlers")
 
-    async def save(self, store: AggregateStore, aggregate: Aggregate, topic: str | None = None) -> bool:
-        """Commit an aggregate's next version with the events it produced, then publish them at once.
-
-        A new aggregate (version 0) is created unless it exists already — ids are deterministic, so a
-        redelivered event that creates the same record changes nothing and this returns False. An
-        existing one is committed only if nobody committed its next version since it was loaded
-        (:class:`ConcurrentUpdateError` otherwise).
-        """
-        try:
-            await self._commit(store, aggregate, topic)
-        except ConcurrentUpdateError:
-            if aggregate.version == 0:
-                return False
-            raise
-        return True
-
-    async def _commit(
-        self, store: AggregateStore, aggregate: Aggregate, topic: str | None, previous_deadline: datetime | None = None
-    ) -> None:
-        aggregate.trace_deadlines(current_traceparent())
-        events = self._pending(aggregate, topic)
-        check_publishable(events)
-        version = aggregate.version + 1
-        await store.commit(
-            Commit(
-                record_id=aggregate.id,
-                version=version,
-                state=aggregate.state(),
-                markings=aggregate.markings,
-                events=events,
-                next_deadline_at=aggregate.next_deadline_at(),
-                previous_deadline_at=previous_deadline,
-                deadline_traceparent=aggregate.next_deadline_trace(),
-            )
-        )
-        aggregate.version = version
-        if events:
-            await self.relay.flush(store.name, aggregate.id, version, events)
-
-    def _pending(self, aggregate: Aggregate, topic: str | None) -> list[PendingEvent]:
-        """Outbox entries for the aggregate's new events; ids derive from record id and version."""
-        next_version = aggregate.version + 1
-        return [
-            self.event(
-                topic=topic or self.spec.events_topic,
-                key=aggregate.id,
-                event_id=event_id(aggregate.id, e.EVENT_TYPE, f"{next_version}:{i}"),
-                data=e,
-                markings=aggregate.markings,
-            )
-            for i, e in enumerate(aggregate.pending_events)
-        ]
-
-    async def load(self, store: AggregateStore, kind: type[A], record_id: str) -> A | None:
-        doc = await store.get(record_id)
-        return kind.from_document(doc) if doc is not None else None
-
-    async def change(
-        self,
-        store: AggregateStore,
-        kind: type[A],
-        record_id: str,
-        apply: Callable[[A], object],
-        *,
-        cause: str | None = None,
-        topic: str | None = None,
-    ) -> A | None:
-        """Load a record, apply a domain method, commit the outcome; None if there is no such record.
-
-        ``cause`` (the causing event's source|id) makes redelivery harmless: an aggregate that already
-        applied it is returned unchanged. A concurrent writer makes this reload and decide again.
-        """
-        for _ in range(50):
-            aggregate = await self.load(store, kind, record_id)
-            if aggregate is None or (cause is not None and aggregate.has_applied(cause)):
-                return aggregate
-            before = aggregate.model_dump()
-            previous_deadline = aggregate.next_deadline_at()
-            apply(aggregate)
-            if cause is not None:
-                aggregate.mark_applied(cause)
-            elif not aggregate.pending_events and aggregate.model_dump() == before:
-                return aggregate  # nothing changed: nothing to store
-            try:
-                await self._commit(store, aggregate, topic, previous_deadline)
-                return aggregate
-            except ConcurrentUpdateError:
-                await asyncio.sleep(random.random() * 0.01)  # another writer won this version: decide again
-        raise ConcurrentUpdateError(f"{store.name} {record_id} kept changing under us")
-
-    async def apply(
-        self,
-        store: AggregateStore,
-        kind: type[A],
-        record_id: str,
-        received: Received[Any],
-        method: Callable[[A], object],
-        *,
-        missing: str | None = None,
-        topic: str | None = None,
-    ) -> A:
-        """The received event changes an existing record: the one way a cause reaches a record.
-
-        Idempotent by the causing event (a redelivery changes nothing), absorbs the cause's markings
-        before the domain method runs (so nothing derived from it can be weaker than it), and refuses
-        the event with a clear reason when the record does not exist.
-        """
-
-        def step(aggregate: A) -> None:
-            aggregate.absorb_markings(received.event.markings)
-            method(aggregate)
-
-        record = await self.change(store, kind, record_id, step, cause=received.cause, topic=topic)
-        if record is None:
-            raise DomainRuleViolation(missing or f"no {kind.RECORD_TYPE} {record_id}")
-        return record
-
-    async def change_or_create(
-        self,
-        store: AggregateStore,
-        kind: type[A],
-        record_id: str,
-        create: Callable[[], A],
-        apply: Callable[[A], object],
-        *,
-        cause: str | None = None,
-        topic: str | None = None,
-    ) -> A:
-        """Apply to an existing record, or to a new one made by ``create`` (safe when two race to create)."""
-        for _ in range(5):
-            existing = await self.change(store, kind, record_id, apply, cause=cause, topic=topic)
-            if existing is not None:
-                return existing
-            record = create()
-            apply(record)
-            if cause is not None:
-                record.mark_applied(cause)
-            if await self.save(store, record, topic):
-                return record
-        raise ConcurrentUpdateError(f"{store.name} {record_id} could not be created or changed")
+    def mount(self, routes: Sequence[Route[D]], dependencies: type[D]) -> D:
+        """Subscribe each route's handler, called with the dependencies (repositories, settings)."""
+        deps = inject(dependencies, self._provide)
+        for route in routes:
+            consumer = self.consumer(route.topic, route.group, intake=route.intake)
+            if route.event.EVENT_TYPE in consumer.handlers:
+                raise ValueError(f"two routes for {route.event.EVENT_TYPE} on {route.topic} ({route.group})")
+            consumer.on(route.event)(functools.partial(_call, route.handler, deps))
+        return deps
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -283,8 +184,8 @@ class Service:
         s = self.settings
         await waiting(s, "store", lambda: self.mongo.admin.command("ping"))
         await ensure_service_indexes(self.db, s)
-        for collection, fields in self.spec.indexes.items():
-            await self.store(collection).ensure_indexes(fields)
+        for kind in self.spec.repositories:
+            await AggregateStore(self.db, kind.collection, s).ensure_indexes(list(kind.indexes))
         dead_letters = self.settings.topic(dead_letter_topic(self.spec.name))
         await ensure_topics(s, self.owned_topics(), {dead_letters: {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)}})
         for consumer in self.consumers:
@@ -292,7 +193,7 @@ class Service:
 
     async def _start_background(self) -> None:
         self._tasks = [asyncio.create_task(self.relay.run_forever(), name="outbox-relay")]
-        if self.spec.deadlines:
+        if self._deadline_kinds():
             self._tasks.append(asyncio.create_task(self._run_deadline_clock(), name="deadline-clock"))
         log.info(
             "service started",
@@ -313,15 +214,12 @@ class Service:
         escalated = 0
         for entry in await self._due_deadlines(moment):
             collection, record_id = entry["collection"], entry["record"]
-            kind = self.spec.deadlines.get(collection)
+            kind = self._deadline_kinds().get(collection)
             try:
                 if kind is None:
                     raise LookupError(f"no deadline kind for collection {collection!r}")
-                store = self.store(collection)
                 with in_trace(entry.get("traceparent"), f"deadline {collection}"):
-                    record = await self.change(
-                        store, kind, record_id, lambda a: a.escalate_deadlines(moment, self.spec.name)
-                    )
+                    record = await self.repository(kind).escalate_deadlines(record_id, moment, self.spec.name)
                 if record is None:
                     await self._deadlines.delete_one({"_id": entry["_id"], "version": entry.get("version")})
                 escalated += record is not None
@@ -338,6 +236,9 @@ class Service:
                 )
         self.deadline_sweeps += 1
         return escalated
+
+    def _deadline_kinds(self) -> dict[str, type[Repository[Any]]]:
+        return {r.collection: r for r in self.spec.repositories if r.deadlines}
 
     async def _due_deadlines(self, moment: datetime) -> list[dict[str, Any]]:
         """Deadline entries due by ``moment``: the minute buckets since the last pass, each by equality.
@@ -474,10 +375,14 @@ class Service:
         uvicorn.run(app, host=self.settings.http_host, port=port, log_config=None, access_log=False)
 
 
-def entry_point(spec: ServiceSpec, *registrations: Callable[[Service], None]) -> Callable[[], None]:
+def entry_point(spec: ServiceSpec) -> Callable[[], None]:
     """The ``main`` of a service's console script: assemble it, then serve until stopped."""
 
     def main() -> None:
-        Service.assemble(spec, *registrations).run()
+        Service.assemble(spec).run()
 
     return main
+
+
+async def _call(handler: Handler[D], deps: D, received: Received[Any]) -> None:
+    await handler(received, deps)

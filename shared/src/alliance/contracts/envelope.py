@@ -2,7 +2,7 @@
 
 The Kafka record value is the event data (JSON); the context attributes travel as ``ce_*`` headers,
 the data's media type as ``content-type`` and the W3C trace context as ``traceparent``. Markings are
-CloudEvents extension attributes (see :mod:`alliance.markings`).
+CloudEvents extension attributes (see :mod:`alliance.contracts.markings`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance.limits import (
+from alliance.contracts.limits import (
     EARLIEST_EVENT_TIME,
     MAX_CLOCK_SKEW,
     MAX_HEADER_BYTES,
@@ -24,7 +24,7 @@ from alliance.limits import (
     MAX_RECORD_BYTES,
     bracket_depth,
 )
-from alliance.markings import MARKING_ATTRS, MarkingError, Markings
+from alliance.contracts.markings import MARKING_ATTRS, MarkingError, Markings
 
 SPEC_VERSION = "1.0"
 JSON = "application/json"

@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from alliance.contracts.base import EventData
-from alliance.deadlines import Deadline, DeadlineApproaching, DeadlineBreached, DeadlineState
-from alliance.markings import Markings, strictest
+from alliance.contracts.markings import Markings, strictest
+from alliance.domain.deadlines import Deadline, DeadlineApproaching, DeadlineBreached, DeadlineState
 
 _KERNEL_FIELDS = {"_id", "created_at", "updated_at", "next_deadline_at"}
 _BOOKKEEPING = {"id", "version", "markings", "deadlines", "applied_events"}
@@ -52,6 +52,10 @@ class Aggregate(BaseModel):
     @property
     def pending_events(self) -> list[EventData]:
         return list(self._events)
+
+    def clear_events(self) -> None:
+        """The facts were committed with this version: the next version starts with none."""
+        self._events.clear()
 
     # -- idempotence and markings -------------------------------------------------------------------
 

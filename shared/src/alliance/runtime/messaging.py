@@ -16,10 +16,9 @@ import dataclasses
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -35,22 +34,25 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from alliance import kafka_records
+from alliance.application.handling import Received
+from alliance.application.records import PendingEvent
+from alliance.application.repository import cause_time
 from alliance.contracts.base import EventData
 from alliance.contracts.common import EventRejected, FieldError
-from alliance.envelope import CloudEvent, EnvelopeError, headers_to_dict, parse_record
-from alliance.errors import DomainRuleViolation
-from alliance.limits import (
+from alliance.contracts.envelope import CloudEvent, EnvelopeError, headers_to_dict, parse_record
+from alliance.contracts.limits import (
     DEAD_LETTER_MAX_BYTES,
     MAX_ERROR_CHARS,
     MAX_REASON_CHARS,
     MAX_REJECTION_ERRORS,
     LimitExceeded,
 )
-from alliance.markings import TLP, Markings
-from alliance.retry import is_transient, waiting
-from alliance.settings import Settings, dead_letter_topic, reply_topic_for
-from alliance.store import PendingEvent
+from alliance.contracts.markings import TLP, Markings
+from alliance.contracts.topics import dead_letter_topic, reply_topic_for
+from alliance.domain.errors import DomainRuleViolation
+from alliance.runtime import kafka_records
+from alliance.runtime.retry import is_transient, waiting
+from alliance.runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 D = TypeVar("D", bound=EventData)
@@ -105,32 +107,6 @@ async def ensure_topics(
 
 class TopicCreationError(RuntimeError):
     """The broker refused to create a topic (not authorised, bad configuration…)."""
-
-
-D_co = TypeVar("D_co", bound=EventData, covariant=True)
-
-
-@dataclass(frozen=True)
-class Received(Generic[D_co]):
-    """An event accepted by the envelope and contract checks, handed to a domain handler."""
-
-    event: CloudEvent
-    data: D_co
-    topic: str
-
-    @property
-    def occurred_at(self) -> datetime:
-        """When the event happened or was reported (its ce_time, bounded by the envelope check).
-
-        Legal deadlines run from this time, never from when Alliance processed the event, so consumer
-        lag or a replay does not move them.
-        """
-        return self.event.time
-
-    @property
-    def cause(self) -> str:
-        """Identifies the causing event (same source and id = same event) for idempotent changes."""
-        return f"{self.event.source}|{self.event.id}"
 
 
 Handler = Callable[[Received[Any]], Awaitable[None]]
@@ -373,7 +349,6 @@ def store_unavailable(exc: BaseException) -> bool:
 
 
 # The time the event being handled happened (its ce_time); facts derived from it carry this time.
-cause_time: ContextVar[datetime | None] = ContextVar("cause_time", default=None)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from alliance.contracts.base import EventData
-from alliance.limits import limits_document
-from alliance.markings import MARKING_ATTRS
+from alliance.contracts.limits import limits_document
+from alliance.contracts.markings import MARKING_ATTRS
 
 
 def _message(model: type[EventData]) -> dict[str, Any]:

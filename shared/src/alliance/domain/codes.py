@@ -6,7 +6,7 @@ import json
 from importlib import resources
 from typing import Literal
 
-from alliance.errors import DomainRuleViolation
+from alliance.domain.errors import DomainRuleViolation
 
 Language = Literal["en", "es"]
 

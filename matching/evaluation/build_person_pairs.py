@@ -1,6 +1,6 @@
 """Build the labelled person-pair set used by `make eval-matching` (deterministic: fixed seed).
 
-    python shared/evaluation/build_person_pairs.py > shared/evaluation/person_pairs.csv
+    python matching/evaluation/build_person_pairs.py > matching/evaluation/person_pairs.csv
 
 Synthetic people, not real records. True pairs are the same person written the way the other
 country's agencies write names; false pairs are different people who look alike (relatives,

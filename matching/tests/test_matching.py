@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from alliance.match_cli import COLUMNS, evaluate, main
-from alliance.matching import PersonRecord, jaro_winkler, match_people
+from person_matching.cli import COLUMNS, evaluate, main
+from person_matching.matching import PersonRecord, jaro_winkler, match_people
 
 EVALUATION = Path(__file__).resolve().parents[1] / "evaluation"
 

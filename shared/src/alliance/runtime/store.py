@@ -26,66 +26,24 @@ the amount of data stored.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from pymongo import ASCENDING, AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from alliance import faults
-from alliance.envelope import CloudEvent
-from alliance.limits import MAX_FACT_BYTES, LimitExceeded
-from alliance.markings import Markings
-from alliance.retry import waiting
-from alliance.settings import Settings
-
-Document = dict[str, Any]
+from alliance.application.records import Commit, ConcurrentUpdateError, Document
+from alliance.runtime import faults
+from alliance.runtime.retry import waiting
+from alliance.runtime.settings import Settings
 
 OUTBOX = "_outbox"
 DEADLINES = "_deadlines"
 CLOCK = "_clock"
 CLAIMS = "_claims"
 JOURNAL_SUFFIX = ".journal"
-
-
-class ConcurrentUpdateError(RuntimeError):
-    """Another writer committed this version first; reload and decide again."""
-
-
-class PendingEvent(BaseModel):
-    """An event waiting in the outbox, with where it must be published."""
-
-    topic: str
-    key: str
-    event: CloudEvent
-
-    def to_document(self) -> Document:
-        return {"topic": self.topic, "key": self.key, **self.event.model_dump(mode="json")}
-
-    @classmethod
-    def from_document(cls, doc: Mapping[str, Any]) -> PendingEvent:
-        body = {k: v for k, v in doc.items() if k not in {"topic", "key"}}
-        return cls(topic=doc["topic"], key=doc["key"], event=CloudEvent.model_validate(body))
-
-    def size(self) -> int:
-        """Bytes this event takes on Kafka (value and headers), to refuse it before it is stored."""
-        value, headers = self.event.to_kafka()
-        return len(value) + len(self.key) + sum(len(k) + len(v) for k, v in headers)
-
-
-def check_publishable(events: list[PendingEvent]) -> None:
-    """Refuse, before anything is stored, an event that Kafka could never take."""
-    for pending in events:
-        size = pending.size()
-        if size > MAX_FACT_BYTES:
-            raise LimitExceeded(
-                f"{pending.event.type} for {pending.key} would be {size} bytes; facts are limited to {MAX_FACT_BYTES}"
-            )
 
 
 class StoreMeter(monitoring.CommandListener):
@@ -136,21 +94,6 @@ def journal_id(record_id: str, version: int) -> str:
 
 def outbox_id(collection: str, record_id: str, version: int) -> str:
     return f"{collection}|{journal_id(record_id, version)}"
-
-
-@dataclass(frozen=True)
-class Commit:
-    """One version of one record: its full state and the events it publishes."""
-
-    record_id: str
-    version: int
-    state: Document  # the record's own fields, datetimes kept as datetimes
-    markings: Markings
-    events: list[PendingEvent]
-    next_deadline_at: datetime | None
-    cause: str | None = None
-    previous_deadline_at: datetime | None = None  # the loaded version's; None for a new record
-    deadline_traceparent: str | None = None  # the trace the next escalation continues
 
 
 class AggregateStore:
@@ -275,27 +218,18 @@ class AggregateStore:
             doc = await self._retrying("get", lambda: self.collection.find_one({"_id": record_id}))
         return doc
 
-    async def find(
-        self, query: Document, *, limit: int = 0, sort: list[tuple[str, int]] | None = None
-    ) -> list[Document]:
-        async def run() -> list[Document]:
-            cursor = self.collection.find(query, limit=limit, sort=sort)
-            return [doc async for doc in cursor]
+    async def find_equal(self, field: str, value: Any) -> list[Document]:
+        """Records whose top-level ``field`` equals ``value`` (or, for a list field, contains it).
 
-        docs: list[Document] = await self._retrying("find", run)
-        return docs
-
-    async def find_any(self, field: str, values: list[Any]) -> list[Document]:
-        """Records whose ``field`` equals (or, for a list field, contains) any of ``values``.
-
-        One equality query per value: FerretDB pushes equality down to an index, but reads every
-        record for ``$in``.
+        Equality only: FerretDB pushes equality down to an index but reads every record for ranges
+        or ``$in`` (a repository's ``where_any`` makes one lookup per value).
         """
-        found: dict[str, Document] = {}
-        for value in dict.fromkeys(values):
-            for doc in await self.find({field: value}):
-                found.setdefault(doc["_id"], doc)
-        return list(found.values())
+
+        async def run() -> list[Document]:
+            return [doc async for doc in self.collection.find({field: value})]
+
+        docs: list[Document] = await self._retrying(f"find {field}", run)
+        return docs
 
     async def ensure_indexes(self, fields: list[str]) -> None:
         """Indexes for the intent-named queries of this kind (idempotent)."""

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from alliance.matching import MATCH_THRESHOLD, MatchResult, PersonRecord, match_people
+from person_matching.matching import MATCH_THRESHOLD, MatchResult, PersonRecord, match_people
 
 COLUMNS = [
     f"{side}_{field}" for side in ("left", "right") for field in ("given_names", "surnames", "dob", "nationality")

@@ -12,7 +12,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotRead
 from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
 
 if TYPE_CHECKING:
-    from alliance.settings import Settings
+    from alliance.runtime.settings import Settings
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)

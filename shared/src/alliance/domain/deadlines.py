@@ -1,6 +1,6 @@
 """Legal deadlines carried by records, and the escalation events the clock raises for them.
 
-A record (aggregate) carries its deadlines. The clock (:class:`alliance.service.DeadlineClock`) finds
+A record (aggregate) carries its deadlines. The clock (:class:`alliance.runtime.service.DeadlineClock`) finds
 records whose next escalation time has passed and asks the aggregate to escalate: "deadline
 approaching" once at the warning time and "deadline breached" once at the due time. Flags and events
 are stored in the same update, guarded by the record's version, so each is raised exactly once even

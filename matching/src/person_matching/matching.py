@@ -16,9 +16,25 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from importlib import resources
+from typing import Protocol
 
-from alliance.contracts.common import Person
-from alliance.names import fold
+from person_matching.text import fold
+
+
+class Person(Protocol):
+    """A person as any agency's record names them (Alliance's ``Person`` contract satisfies this)."""
+
+    @property
+    def given_names(self) -> str: ...
+    @property
+    def surnames(self) -> list[str]: ...
+    @property
+    def aliases(self) -> list[str]: ...
+    @property
+    def date_of_birth(self) -> date | None: ...
+    @property
+    def nationality(self) -> str | None: ...
+
 
 PARTICLES = frozenset({"de", "del", "la", "las", "los", "y", "e", "da", "do", "dos", "van", "von", "di", "mc"})
 MATCH_THRESHOLD = 0.80
@@ -27,7 +43,7 @@ SWAPPED = "name written in the other order"
 
 @cache
 def _name_groups() -> dict[str, frozenset[str]]:
-    data = json.loads(resources.files("alliance").joinpath("data/given_names.json").read_text(encoding="utf-8"))
+    data = json.loads(resources.files("person_matching").joinpath("data/given_names.json").read_text(encoding="utf-8"))
     groups: dict[str, set[str]] = {}
     for group in data["groups"]:
         for name in group:

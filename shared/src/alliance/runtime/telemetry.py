@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from alliance.settings import Settings
+from alliance.runtime.settings import Settings
 
 
 def setup_tracing(service: str, version: str, settings: Settings) -> TracerProvider:

@@ -7,11 +7,11 @@ against them with the same evidence: arrival order never decides the outcome.
 
 from __future__ import annotations
 
-from alliance.aggregate import Aggregate
 from alliance.contracts.common import Person
-from alliance.ids import derived_id
-from alliance.markings import Markings
-from alliance.matching import surname_keys
+from alliance.contracts.markings import Markings
+from alliance.domain.aggregate import Aggregate
+from alliance.domain.ids import derived_id
+from person_matching.matching import surname_keys
 
 
 class TracedPurchaser(Aggregate):

@@ -21,9 +21,10 @@ import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from alliance.retry import is_transient, waiting
-from alliance.settings import Settings
-from alliance.store import CLAIMS, OUTBOX, Document, PendingEvent, now, outbox_id
+from alliance.application.records import Document, PendingEvent
+from alliance.runtime.retry import is_transient, waiting
+from alliance.runtime.settings import Settings
+from alliance.runtime.store import CLAIMS, OUTBOX, now, outbox_id
 
 log = structlog.get_logger(__name__)
 

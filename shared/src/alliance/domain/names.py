@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
+from person_matching.text import fold
 
-_PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
-_SPACES = re.compile(r"\s+")
+__all__ = ["company_key", "fold"]
+
 # Legal forms in US and Mexican company names (S.A. de C.V., S. de R.L. de C.V., Inc., LLC, …).
 _LEGAL_FORMS = frozenset(
     [
@@ -14,13 +13,6 @@ _LEGAL_FORMS = frozenset(
         *("inc", "incorporated", "llc", "ltd", "limited", "corp", "corporation", "co", "company", "lp", "llp", "plc"),
     ]
 )
-
-
-def fold(text: str) -> str:
-    """Lower-case, accents removed, punctuation to spaces, single spaces: 'Química  Sánchez' → 'quimica sanchez'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    without_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SPACES.sub(" ", _PUNCTUATION.sub(" ", without_marks.casefold())).strip()
 
 
 def company_key(name: str) -> str:

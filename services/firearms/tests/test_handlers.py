@@ -1,0 +1,159 @@
+"""Firearms handlers over in-memory repositories: no Kafka, no store."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from alliance.application.testing import HandlerHarness
+from alliance.contracts.firearms import (
+    ExportLicenceIssued,
+    TraceRequestAcknowledged,
+    TraceResultReported,
+    TraceStatisticsRequested,
+)
+from alliance.contracts.interdiction import SeizureRecorded
+from alliance.contracts.markings import TLP, Markings
+from alliance.domain.errors import DomainRuleViolation
+from firearms.handlers import ROUTES, FirearmsDeps
+from firearms.settings import FirearmsSettings
+from firearms.store import Purchasers, TraceRequests
+
+GREEN = Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("us-cbp",))
+RED = Markings(tlp=TLP.RED, releasable_to=("US",), originators=("us-atf",))
+GLOCK = {"serial_number": "BXR123", "maker": "Glock", "model": "19", "caliber": "9mm", "firearm_type": "pistol"}
+
+
+def harness() -> HandlerHarness[FirearmsDeps]:
+    return HandlerHarness(ROUTES, FirearmsDeps, settings=FirearmsSettings())
+
+
+def seizure(
+    *guns: dict[str, Any], seizure_id: str = "SZ-1", seized_at: str = "2026-11-20T14:30:00-06:00"
+) -> SeizureRecorded:
+    return SeizureRecorded.model_validate(
+        {
+            "seizure_id": seizure_id,
+            "report_reference": "CBP-1",
+            "reporting_agency": "urn:agency:us-cbp",
+            "recorded_at": datetime.now(UTC),
+            "mode": "land",
+            "seized_at": seized_at,
+            "place": {"description": "Laredo", "country": "US"},
+            "firearms": list(guns),
+        }
+    )
+
+
+LICENCE = ExportLicenceIssued(
+    licence_number="DSP-5-0001",
+    exporter="Armas del Norte",
+    consignee="Importadora MX",
+    destination_country="MX",
+    issued_on=date(2026, 3, 1),
+    firearms=[{"maker": "Glock", "serial_number": "BXR-123"}],  # type: ignore[list-item]
+)
+
+
+def completed(trace_id: str) -> TraceResultReported:
+    return TraceResultReported.model_validate(
+        {
+            "trace_request_id": trace_id,
+            "outcome": "completed",
+            "dealer": {"name": "Lone Star Guns", "licence_number": "5-74-000"},
+            "purchaser": {"given_names": "Juan", "surnames": ["Pérez", "Garza"], "date_of_birth": "1980-02-03"},
+            "sale_date": "2026-06-01",
+        }
+    )
+
+
+async def trace_id_of(h: HandlerHarness[FirearmsDeps]) -> str:
+    [trace] = await h.repository(TraceRequests).of_guns(["glock|BXR123"])
+    return trace.id
+
+
+async def test_a_seizure_opens_one_trace_request_and_its_redelivery_nothing_more() -> None:
+    h = harness()
+    facts = await h.send(seizure(GLOCK), markings=GREEN, event_id="e-1", source="urn:alliance:service:interdiction")
+    assert [f.type for f in facts] == ["org.alliance.firearms.trace_request.submitted.v1"]
+    again = await h.send(seizure(GLOCK), markings=GREEN, event_id="e-1", source="urn:alliance:service:interdiction")
+    assert again == []
+    assert len(h.records(TraceRequests).heads) == 1
+
+
+@pytest.mark.parametrize("licence_first", [True, False])
+async def test_licensed_export_indicator_whichever_arrives_first(licence_first: bool) -> None:
+    h = harness()
+    steps = [
+        lambda: h.send(LICENCE, markings=GREEN, source="urn:agency:us-ddtc"),
+        lambda: h.send(seizure(GLOCK), markings=GREEN),
+    ]
+    for step in steps if licence_first else reversed(steps):
+        await step()
+    indicators = [p.event for p in h.published if p.event.type.endswith("trafficking_indicator.raised.v1")]
+    assert len(indicators) == 1
+    assert indicators[0].data["indicator"] == "licensed_export_recovered"
+
+
+async def test_a_licence_check_interrupted_after_the_trace_is_stored_is_completed_on_redelivery() -> None:
+    h = harness()
+    await h.send(LICENCE, markings=GREEN)
+    h.records(TraceRequests).fail_after_commits = 1  # the trace is stored, then the process "dies"
+    with pytest.raises(RuntimeError, match="injected"):
+        await h.send(seizure(GLOCK), markings=GREEN, event_id="s-1")
+    await h.send(seizure(GLOCK), markings=GREEN, event_id="s-1")  # the redelivery
+    trace = await h.repository(TraceRequests).get(await trace_id_of(h))
+    assert trace is not None
+    assert len(trace.indicators) == 1  # the check ran on the redelivery, and once
+
+
+async def test_a_completed_trace_records_its_purchaser_once_even_when_interrupted() -> None:
+    h = harness()
+    await h.send(seizure(GLOCK), markings=GREEN)
+    trace_id = await trace_id_of(h)
+    h.records(TraceRequests).fail_after_commits = 1
+    with pytest.raises(RuntimeError, match="injected"):
+        await h.send(completed(trace_id), markings=GREEN, event_id="r-1")
+    await h.send(completed(trace_id), markings=GREEN, event_id="r-1")
+    await h.send(completed(trace_id), markings=GREEN, event_id="r-1")
+    [purchaser] = h.records(Purchasers).heads.values()
+    assert [p["trace_request_id"] for p in purchaser["purchases"]] == [trace_id]
+
+
+async def test_a_red_result_makes_the_completed_trace_red() -> None:
+    h = harness()
+    await h.send(seizure(GLOCK), markings=GREEN)
+    facts = await h.send(completed(await trace_id_of(h)), markings=RED)
+    assert facts
+    for fact in facts:
+        assert fact.markings.is_at_least_as_strict_as(RED)
+        assert fact.markings.is_at_least_as_strict_as(GREEN)
+
+
+async def test_news_of_an_unknown_trace_request_is_refused_with_a_reason() -> None:
+    with pytest.raises(DomainRuleViolation, match="no trace_request TR-nope"):
+        await harness().send(TraceRequestAcknowledged(trace_request_id="TR-nope"), markings=GREEN)
+
+
+async def test_statistics_count_only_guns_recovered_in_the_period() -> None:
+    h = harness()
+    await h.send(seizure(GLOCK, seizure_id="SZ-1", seized_at="2026-10-31T10:00:00-06:00"), markings=GREEN)
+    await h.send(
+        seizure({**GLOCK, "serial_number": "X2"}, seizure_id="SZ-2", seized_at="2026-11-01T10:00:00-06:00"),
+        markings=GREEN,
+    )
+    await h.send(
+        seizure({**GLOCK, "serial_number": "X3"}, seizure_id="SZ-3", seized_at="2026-12-01T10:00:00-06:00"),
+        markings=GREEN,
+    )
+    ask = TraceStatisticsRequested(period_start=date(2026, 11, 1), period_end=date(2026, 11, 30))
+    [report] = await h.send(ask, markings=GREEN)
+    assert report.data["trace_requests"] == 1
+
+
+async def test_a_statistics_period_of_more_than_ten_years_is_refused() -> None:
+    ask = TraceStatisticsRequested(period_start=date(2000, 1, 1), period_end=date(2026, 1, 1))
+    with pytest.raises(DomainRuleViolation, match="months"):
+        await harness().send(ask, markings=GREEN)

@@ -1,0 +1,95 @@
+"""What a repository needs from a record store: a committed version with its facts, and lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from alliance.contracts.envelope import CloudEvent
+from alliance.contracts.limits import MAX_FACT_BYTES, LimitExceeded
+from alliance.contracts.markings import Markings
+
+Document = dict[str, Any]
+
+
+class ConcurrentUpdateError(RuntimeError):
+    """Another writer committed this version first; reload and decide again."""
+
+
+class PendingEvent(BaseModel):
+    """An event waiting in the outbox, with where it must be published."""
+
+    topic: str
+    key: str
+    event: CloudEvent
+
+    def to_document(self) -> Document:
+        return {"topic": self.topic, "key": self.key, **self.event.model_dump(mode="json")}
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> PendingEvent:
+        body = {k: v for k, v in doc.items() if k not in {"topic", "key"}}
+        return cls(topic=doc["topic"], key=doc["key"], event=CloudEvent.model_validate(body))
+
+    def size(self) -> int:
+        """Bytes this event takes on Kafka (value and headers), to refuse it before it is stored."""
+        value, headers = self.event.to_kafka()
+        return len(value) + len(self.key) + sum(len(k) + len(v) for k, v in headers)
+
+
+def check_publishable(events: list[PendingEvent]) -> None:
+    """Refuse, before anything is stored, an event that Kafka could never take."""
+    for pending in events:
+        size = pending.size()
+        if size > MAX_FACT_BYTES:
+            raise LimitExceeded(
+                f"{pending.event.type} for {pending.key} would be {size} bytes; facts are limited to {MAX_FACT_BYTES}"
+            )
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One version of one record: its full state and the events it publishes."""
+
+    record_id: str
+    version: int
+    state: Document  # the record's own fields, datetimes kept as datetimes
+    markings: Markings
+    events: list[PendingEvent]
+    next_deadline_at: datetime | None
+    cause: str | None = None
+    previous_deadline_at: datetime | None = None  # the loaded version's; None for a new record
+    deadline_traceparent: str | None = None  # the trace the next escalation continues
+
+
+class Records(Protocol):
+    """One aggregate kind's records in some store (MongoDB in the runtime, a dict in unit tests)."""
+
+    name: str
+
+    async def get(self, record_id: str) -> Document | None:
+        """The record's current state, or None."""
+        ...
+
+    async def commit(self, commit: Commit) -> None:
+        """Store one version; :class:`ConcurrentUpdateError` if that version exists already."""
+        ...
+
+    async def find_equal(self, field: str, value: Any) -> list[Document]:
+        """Records whose top-level ``field`` equals ``value`` (or, for a list, contains it)."""
+        ...
+
+
+def head_document(record_id: str, commit: Commit, committed_at: datetime) -> Document:
+    """A record's current state as stored and queried: its fields beside the kernel's bookkeeping."""
+    return {
+        "_id": record_id,
+        **commit.state,
+        "markings": commit.markings.model_dump(mode="json"),
+        "version": commit.version,
+        "updated_at": committed_at,
+    }

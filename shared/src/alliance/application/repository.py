@@ -1,0 +1,254 @@
+"""Typed repositories: load an aggregate, let a domain method decide, commit the outcome with its facts.
+
+A service declares one subclass per aggregate kind, naming its collection, the fields its queries
+look records up by, and intent-named queries (``licences.covering(serial)``) written with
+:meth:`Repository.where` / :meth:`Repository.where_any` — equality only, the one query every store
+answers from an index. Handlers never see a query language or how dates are stored.
+
+The same repository runs over the real store (runtime) or an in-memory one (unit tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from alliance.application.handling import Received
+from alliance.application.records import (
+    Commit,
+    ConcurrentUpdateError,
+    Document,
+    PendingEvent,
+    Records,
+    check_publishable,
+)
+from alliance.contracts.base import EventData
+from alliance.contracts.envelope import CloudEvent
+from alliance.contracts.markings import Markings
+from alliance.domain.aggregate import Aggregate
+from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.ids import event_id
+
+A = TypeVar("A", bound=Aggregate)
+
+# When the event being handled happened: the facts it causes carry that time (set by the consumer).
+cause_time: ContextVar[datetime | None] = ContextVar("cause_time", default=None)
+
+Flush = Callable[[str, str, int, list[PendingEvent]], Awaitable[None]]
+
+
+async def _nothing_to_flush(collection: str, record_id: str, version: int, events: list[PendingEvent]) -> None:
+    return None
+
+
+def _no_trace() -> str | None:
+    return None
+
+
+class FactOutlet:
+    """Stamps an aggregate's new facts for this service and hands committed ones to the publisher."""
+
+    def __init__(
+        self,
+        source: str,
+        events_topic: str,
+        *,
+        topic_name: Callable[[str], str] = str,
+        flush: Flush = _nothing_to_flush,
+        traceparent: Callable[[], str | None] = _no_trace,
+    ) -> None:
+        self.source = source
+        self.events_topic = events_topic
+        self.topic_name = topic_name
+        self.flush = flush
+        self.traceparent = traceparent
+
+    def event(
+        self, *, topic: str, key: str, event_id: str, data: EventData, markings: Markings, subject: str | None = None
+    ) -> PendingEvent:
+        """A fact to publish from the outbox, stamped with this service and the current trace."""
+        return PendingEvent(
+            topic=self.topic_name(topic),
+            key=key,
+            event=CloudEvent(
+                id=event_id,
+                source=self.source,
+                type=data.EVENT_TYPE,
+                time=cause_time.get() or datetime.now(UTC),  # a fact happens when its cause did
+                subject=subject or key,
+                markings=markings,
+                data=data.to_data(),
+                traceparent=self.traceparent(),
+            ),
+        )
+
+    def pending(self, aggregate: Aggregate, topic: str | None) -> list[PendingEvent]:
+        """Outbox entries for the aggregate's new facts; ids derive from record id and version."""
+        next_version = aggregate.version + 1
+        return [
+            self.event(
+                topic=topic or self.events_topic,
+                key=aggregate.id,
+                event_id=event_id(aggregate.id, e.EVENT_TYPE, f"{next_version}:{i}"),
+                data=e,
+                markings=aggregate.markings,  # a fact is never weaker than the record it is about
+            )
+            for i, e in enumerate(aggregate.pending_events)
+        ]
+
+
+class Repository(Generic[A]):
+    """All records of one aggregate kind. Subclasses set ``kind`` and ``collection``."""
+
+    kind: type[A]
+    collection: ClassVar[str]
+    indexes: ClassVar[tuple[str, ...]] = ()  # fields the intent-named queries look up
+    deadlines: ClassVar[bool] = False  # whether the deadline clock watches this kind
+
+    def __init__(self, records: Records, outlet: FactOutlet) -> None:
+        self.records = records
+        self.outlet = outlet
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    async def get(self, record_id: str) -> A | None:
+        doc = await self.records.get(record_id)
+        return self._load(doc) if doc is not None else None
+
+    async def where(self, field: str, value: Any) -> list[A]:
+        """Records whose ``field`` equals ``value`` (for a list field: contains it)."""
+        return [self._load(doc) for doc in await self.records.find_equal(field, value)]
+
+    async def where_any(self, field: str, values: Iterable[Any]) -> list[A]:
+        """Records whose ``field`` equals any of ``values``: one indexed lookup per value, each record once."""
+        found: dict[str, Document] = {}
+        for value in dict.fromkeys(values):
+            for doc in await self.records.find_equal(field, value):
+                found.setdefault(doc["_id"], doc)
+        return [self._load(doc) for doc in found.values()]
+
+    def _load(self, doc: Document) -> A:
+        return self.kind.from_document(doc)
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    async def add(self, aggregate: A, topic: str | None = None) -> bool:
+        """Create a record unless it exists (ids are deterministic: a redelivery changes nothing).
+
+        Returns whether it was created — for reporting only: a reaction must never depend on it.
+        """
+        try:
+            await self._commit(aggregate, topic)
+        except ConcurrentUpdateError:
+            if aggregate.version == 0:
+                return False
+            raise
+        return True
+
+    async def change(
+        self,
+        record_id: str,
+        method: Callable[[A], object],
+        *,
+        cause: str | None = None,
+        topic: str | None = None,
+    ) -> A | None:
+        """Load a record, apply a domain method, commit the outcome; None if there is no such record.
+
+        ``cause`` (the causing event's source|id) makes redelivery harmless: a record that already
+        applied it is returned unchanged. A concurrent writer makes this reload and decide again.
+        """
+        for _ in range(50):
+            aggregate = await self.get(record_id)
+            if aggregate is None or (cause is not None and aggregate.has_applied(cause)):
+                return aggregate
+            before = aggregate.model_dump()
+            previous_deadline = aggregate.next_deadline_at()
+            method(aggregate)
+            if cause is not None:
+                aggregate.mark_applied(cause)
+            elif not aggregate.pending_events and aggregate.model_dump() == before:
+                return aggregate  # nothing changed: nothing to store
+            try:
+                await self._commit(aggregate, topic, previous_deadline)
+                return aggregate
+            except ConcurrentUpdateError:
+                await asyncio.sleep(random.random() * 0.01)  # another writer won this version: decide again
+        raise ConcurrentUpdateError(f"{self.collection} {record_id} kept changing under us")
+
+    async def apply(
+        self,
+        record_id: str,
+        received: Received[Any],
+        method: Callable[[A], object],
+        *,
+        missing: str | None = None,
+        topic: str | None = None,
+    ) -> A:
+        """The received event changes an existing record: the one way a cause reaches a record.
+
+        Idempotent by the causing event, absorbs the cause's markings before the domain method runs
+        (so nothing derived from it is weaker than it), and refuses the event with a clear reason
+        when the record does not exist.
+        """
+
+        def step(aggregate: A) -> None:
+            aggregate.absorb_markings(received.event.markings)
+            method(aggregate)
+
+        record = await self.change(record_id, step, cause=received.cause, topic=topic)
+        if record is None:
+            raise DomainRuleViolation(missing or f"no {self.kind.RECORD_TYPE} {record_id}")
+        return record
+
+    async def change_or_create(
+        self,
+        record_id: str,
+        create: Callable[[], A],
+        method: Callable[[A], object],
+        *,
+        cause: str | None = None,
+        topic: str | None = None,
+    ) -> A:
+        """Apply to an existing record, or to a new one made by ``create`` (safe when two race to create)."""
+        for _ in range(5):
+            existing = await self.change(record_id, method, cause=cause, topic=topic)
+            if existing is not None:
+                return existing
+            record = create()
+            method(record)
+            if cause is not None:
+                record.mark_applied(cause)
+            if await self.add(record, topic):
+                return record
+        raise ConcurrentUpdateError(f"{self.collection} {record_id} could not be created or changed")
+
+    async def escalate_deadlines(self, record_id: str, moment: datetime, service: str) -> A | None:
+        """Raise the record's due deadline escalations (the deadline clock's one change)."""
+        return await self.change(record_id, lambda a: a.escalate_deadlines(moment, service))
+
+    async def _commit(self, aggregate: A, topic: str | None, previous_deadline: datetime | None = None) -> None:
+        aggregate.trace_deadlines(self.outlet.traceparent())
+        events = self.outlet.pending(aggregate, topic)
+        check_publishable(events)
+        version = aggregate.version + 1
+        await self.records.commit(
+            Commit(
+                record_id=aggregate.id,
+                version=version,
+                state=aggregate.state(),
+                markings=aggregate.markings,
+                events=events,
+                next_deadline_at=aggregate.next_deadline_at(),
+                previous_deadline_at=previous_deadline,
+                deadline_traceparent=aggregate.next_deadline_trace(),
+            )
+        )
+        aggregate.version = version
+        aggregate.clear_events()
+        if events:
+            await self.outlet.flush(self.collection, aggregate.id, version, events)

@@ -1,0 +1,1 @@
+"""Runtime: Kafka messaging, the store, the outbox relay, telemetry and service assembly."""
