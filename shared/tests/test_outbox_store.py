@@ -16,7 +16,8 @@ from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
 from alliance.runtime.outbox import OutboxRelay
 from alliance.runtime.settings import Settings
-from alliance.runtime.store import DEADLINES, OUTBOX, AggregateStore, Commit, ConcurrentUpdateError, PendingEvent
+from alliance.application.records import Commit, ConcurrentUpdateError, PendingEvent
+from alliance.runtime.store import DEADLINES, OUTBOX, AggregateStore
 
 pytestmark = pytest.mark.e2e
 

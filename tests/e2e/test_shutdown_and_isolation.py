@@ -15,7 +15,8 @@ from pymongo import MongoClient
 
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
-from alliance.runtime.store import PendingEvent, due_bucket
+from alliance.application.records import PendingEvent
+from alliance.runtime.store import due_bucket
 from harness import BOOTSTRAP, Agency, OtlpReceiver, Record, System, read_all, read_until, wait_drained
 
 pytestmark = pytest.mark.e2e

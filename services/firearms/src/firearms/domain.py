@@ -1,4 +1,4 @@
-"""Crime-gun tracing (Alliance Points 6 and 7): trace requests, serial-number restorations, export
+"""Crime-gun tracing (AP6 and AP7): trace requests, serial-number restorations, export
 licences, trafficking indicators and trace statistics. Pure rules, no I/O."""
 
 from __future__ import annotations
@@ -41,12 +41,12 @@ from person_matching.matching import person_key
 CODES = load_code_lists("firearms")
 TRACING_CENTER_REPLY = "tracing_center_reply"
 TRACING_CENTER_REPLY_PERIOD = timedelta(hours=24)
-# ATF treats a time-to-crime under three years as an indicator of trafficking (AP6 action 7).
+# ATF treats a time-to-crime under three years as an indicator of trafficking (AP6.7).
 SHORT_TIME_TO_CRIME_DAYS = 3 * 365
 # The same first retail purchaser behind this many traced guns within the window is an indicator.
 REPEAT_PURCHASES = 2
 REPEAT_PURCHASE_WINDOW = timedelta(days=365)
-# AP6 action 8: an export licence is valid for one year.
+# AP6.8: an export licence is valid for one year.
 LICENCE_VALIDITY = timedelta(days=365)
 
 
@@ -194,7 +194,7 @@ class TraceRequest(RecoveredFirearm):
         )
 
     def complete(self, dealer: Dealer, purchaser: Person, sale_date: date) -> None:
-        """Record the tracing center's answer and its time-to-crime; flags a short one (AP6 action 7)."""
+        """Record the tracing center's answer and its time-to-crime; flags a short one (AP6.7)."""
         self._require({TraceStatus.SUBMITTED, TraceStatus.IN_PROGRESS}, "record a result")
         if sale_date > self.recovery_date:
             raise DomainRuleViolation(f"sale date {sale_date} is after the recovery date {self.recovery_date}")
@@ -237,7 +237,7 @@ class TraceRequest(RecoveredFirearm):
         self._raise(TraceNotCompleted(trace_request_id=self.id, reason=reason, status=self.status))
 
     def flag_licensed_export(self, licence: ExportLicence) -> None:
-        """A gun legally exported under a licence was recovered in a crime (AP6 action 7)."""
+        """A gun legally exported under a licence was recovered in a crime (AP6.7)."""
         self.absorb_markings(licence.markings)
         within = licence.issued_on <= self.recovery_date <= licence.valid_until
         self._indicate(
@@ -452,7 +452,7 @@ def trace_statistics(
     period_end: date,
     language: Language,
 ) -> TraceStatisticsPublished:
-    """Statistics for the periodic exchange (AP6 action 5.4), by recovery date within the period."""
+    """Statistics for the periodic exchange (AP6.5.4), by recovery date within the period."""
     in_period = [t for t in traces if period_start <= t.recovery_date <= period_end]
     restored = [r for r in restorations if period_start <= r.recovery_date <= period_end]
     ttc = [t.time_to_crime_days for t in in_period if t.time_to_crime_days is not None]

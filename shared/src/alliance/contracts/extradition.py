@@ -104,7 +104,7 @@ class MlatStatusReported(Intake):
 
 
 class StatusReportRequested(Intake):
-    """Ask for the periodic status report on priority cases (AP5 objective 3, AP16 action 3)."""
+    """Ask for the periodic status report on priority cases (AP5.3, AP16.3)."""
 
     EVENT_TYPE: ClassVar[str] = "org.alliance.extradition.status_report.requested.v1"
 

@@ -124,7 +124,7 @@ class LicensedFirearm(ValueObject):
 
 
 class ExportLicenceIssued(Intake):
-    """A firearms export licence (AP6 action 8: valid for one year)."""
+    """A firearms export licence (AP6.8: valid for one year)."""
 
     EVENT_TYPE: ClassVar[str] = "org.alliance.firearms.export_licence.issued.v1"
 
@@ -137,7 +137,7 @@ class ExportLicenceIssued(Intake):
 
 
 class TraceStatisticsRequested(Intake):
-    """Ask for the periodic exchange of trace statistics (AP6 action 5.4) for a period."""
+    """Ask for the periodic exchange of trace statistics (AP6.5.4) for a period."""
 
     EVENT_TYPE: ClassVar[str] = "org.alliance.firearms.trace_statistics.requested.v1"
 
@@ -224,7 +224,7 @@ class IndicatorKind(StrEnum):
 
 
 class TraffickingIndicatorRaised(Fact):
-    """A firearms-trafficking indicator with its evidence (AP6 actions 5 and 7)."""
+    """A firearms-trafficking indicator with its evidence (AP6.5 and AP6.7)."""
 
     EVENT_TYPE: ClassVar[str] = "org.alliance.firearms.trafficking_indicator.raised.v1"
 
@@ -236,7 +236,7 @@ class TraffickingIndicatorRaised(Fact):
 
 
 class TraceStatisticsPublished(Fact):
-    """Trace statistics for a period, with labels in the requested language (AP6 action 5.4)."""
+    """Trace statistics for a period, with labels in the requested language (AP6.5.4)."""
 
     EVENT_TYPE: ClassVar[str] = "org.alliance.firearms.trace_statistics.published.v1"
 

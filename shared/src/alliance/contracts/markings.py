@@ -1,12 +1,13 @@
 """Information-handling markings carried by every event and stored record.
 
-Alliance Points 9 and 16 require that information shared between the two governments stays
+AP9 and AP16 require that information shared between the two governments stays
 confidential and is used only as intended. Every event and record therefore carries:
 
 * a TLP 2.0 level,
 * the countries it may be released to,
 * the originating agencies,
-* originator control (no onward sharing without the originator's consent).
+* originator control (no onward sharing without the originator's consent),
+* for TLP:AMBER+STRICT and TLP:RED, the named recipients (the originators are always among them).
 
 A derived event must never be less protected than anything it was derived from: use
 :func:`strictest` to combine the markings of every input.
@@ -47,7 +48,9 @@ TLP_ATTR = "tlp"
 RELEASABLE_TO_ATTR = "releasableto"
 ORIGINATOR_ATTR = "originator"
 ORIGINATOR_CONTROL_ATTR = "orcon"
+RECIPIENTS_ATTR = "recipients"  # optional: named recipients of AMBER+STRICT / RED information
 MARKING_ATTRS = (TLP_ATTR, RELEASABLE_TO_ATTR, ORIGINATOR_ATTR, ORIGINATOR_CONTROL_ATTR)
+NAMED_ONLY = frozenset({"AMBER+STRICT", "RED"})
 
 
 class MarkingError(ValueError):
@@ -67,8 +70,12 @@ class Markings(BaseModel):
         min_length=1, description="agencies that originated the information (sorted, unique)"
     )
     originator_control: bool = False
+    recipients: tuple[AgencyId, ...] = Field(
+        default=(),
+        description="AMBER+STRICT and RED: the only agencies that may receive it (originators included)",
+    )
 
-    @field_validator("releasable_to", "originators", mode="after")
+    @field_validator("releasable_to", "originators", "recipients", mode="after")
     @classmethod
     def _sorted_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(sorted(set(value)))
@@ -79,7 +86,24 @@ class Markings(BaseModel):
         # levels an empty list would silently hide information from everyone.
         if not self.releasable_to and self.tlp is not TLP.RED:
             raise ValueError("releasable_to may be empty only for TLP:RED")
+        if self.recipients and self.tlp.value not in NAMED_ONLY:
+            raise ValueError("named recipients are only for TLP:AMBER+STRICT and TLP:RED")
         return self
+
+    def as_sent(self) -> Markings:
+        """The markings of an agency's own event: its originators are among its named recipients.
+
+        Applied at intake only. A derived record's originators may include agencies that a
+        restricted input never named, so they are not added there.
+        """
+        if not self.named_only:
+            return self
+        return self.model_copy(update={"recipients": tuple(sorted(set(self.recipients) | set(self.originators)))})
+
+    @property
+    def named_only(self) -> bool:
+        """Only the named recipients may receive it (TLP:AMBER+STRICT, TLP:RED)."""
+        return self.tlp.value in NAMED_ONLY
 
     def is_at_least_as_strict_as(self, other: Markings) -> bool:
         """True when these markings protect at least as much as ``other``."""
@@ -88,6 +112,7 @@ class Markings(BaseModel):
             and set(self.releasable_to) <= set(other.releasable_to)
             and set(other.originators) <= set(self.originators)
             and (self.originator_control or not other.originator_control)
+            and (not other.named_only or (self.named_only and set(self.recipients) <= set(other.recipients)))
         )
 
     def releasable_to_country(self, country: str) -> bool:
@@ -96,12 +121,15 @@ class Markings(BaseModel):
     # -- CloudEvents extension attributes -------------------------------------------------------
 
     def to_attributes(self) -> dict[str, str]:
-        return {
+        attributes = {
             TLP_ATTR: self.tlp.value,
             RELEASABLE_TO_ATTR: ",".join(self.releasable_to),
             ORIGINATOR_ATTR: ",".join(self.originators),
             ORIGINATOR_CONTROL_ATTR: "true" if self.originator_control else "false",
         }
+        if self.recipients:
+            attributes[RECIPIENTS_ATTR] = ",".join(self.recipients)
+        return attributes
 
     @classmethod
     def from_attributes(cls, attributes: Mapping[str, str]) -> Markings:
@@ -127,6 +155,7 @@ class Markings(BaseModel):
                 releasable_to=tuple(countries),
                 originators=tuple(o.lower() for o in _split(attributes[ORIGINATOR_ATTR])),
                 originator_control=orcon == "true",
+                recipients=tuple(r.lower() for r in _split(attributes.get(RECIPIENTS_ATTR, ""))),
             )
         except ValueError as exc:
             raise MarkingError(f"invalid markings: {exc}") from exc
@@ -140,7 +169,8 @@ def strictest(markings: Iterable[Markings]) -> Markings:
     """The markings of information derived from all of ``markings``.
 
     The highest TLP level, only the countries every input may be released to, every originator,
-    and originator control if any input has it. Markings never weaken along a flow.
+    and originator control if any input has it; when any input is for named recipients only, only
+    the agencies every such input names. Markings never weaken along a flow.
     """
     items = list(markings)
     if not items:
@@ -153,9 +183,17 @@ def strictest(markings: Iterable[Markings]) -> Markings:
         # Inputs with disjoint releasability: nobody may receive the combination except by
         # explicit originator decision, which is what TLP:RED expresses.
         tlp = TLP.RED
+    originators = {o for m in items for o in m.originators}
+    recipients: set[str] | None = None
+    for m in items:
+        if m.named_only:
+            recipients = set(m.recipients) if recipients is None else recipients & set(m.recipients)
+    if recipients is not None and tlp.value not in NAMED_ONLY:
+        tlp = TLP.RED  # only named recipients: at least as strict as the input that named them
     return Markings(
         tlp=tlp,
         releasable_to=tuple(countries),
-        originators=tuple({o for m in items for o in m.originators}),
+        originators=tuple(originators),
         originator_control=any(m.originator_control for m in items),
+        recipients=tuple(recipients or ()),
     )
