@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
+from alliance.application.records import Commit, ConcurrentUpdateError, PendingEvent
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
 from alliance.runtime.outbox import OutboxRelay
 from alliance.runtime.settings import Settings
-from alliance.application.records import Commit, ConcurrentUpdateError, PendingEvent
 from alliance.runtime.store import DEADLINES, OUTBOX, AggregateStore
 
 pytestmark = pytest.mark.e2e

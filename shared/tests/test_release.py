@@ -45,7 +45,9 @@ def test_every_marking_profile_reaches_exactly_the_expected_recipients() -> None
     countries = [("US",), ("MX",), ("MX", "US")]
     for tlp, releasable, orcon in itertools.product(TLP, countries, [False, True]):
         named = ("us-a", "us-c") if tlp in (TLP.AMBER_STRICT, TLP.RED) else ()
-        m = Markings(tlp=tlp, releasable_to=releasable, originators=("us-a",), originator_control=orcon, recipients=named)
+        m = Markings(
+            tlp=tlp, releasable_to=releasable, originators=("us-a",), originator_control=orcon, recipients=named
+        )
         expected = set()
         for a in ("us-a", "mx-b", "us-c"):
             country = "MX" if a == "mx-b" else "US"

@@ -13,9 +13,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import MongoClient
 
+from alliance.application.records import PendingEvent
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
-from alliance.application.records import PendingEvent
 from alliance.runtime.store import due_bucket
 from harness import BOOTSTRAP, Agency, OtlpReceiver, Record, System, read_all, read_until, wait_drained
 

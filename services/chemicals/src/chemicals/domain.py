@@ -1,4 +1,4 @@
-"""Pre-export notifications, incidents and diversion alerts (Alliance Point 11). Pure rules, no I/O."""
+"""Pre-export notifications, incidents and diversion alerts (AP11). Pure rules, no I/O."""
 
 from __future__ import annotations
 
@@ -70,9 +70,18 @@ class PreExportNotification(Aggregate):
     status: NotificationStatus = NotificationStatus.AWAITING_REPLY
     reply_grounds: str | None = None
 
+    @staticmethod
+    def id_for(exporting_country: str, pen_reference: str) -> str:
+        """One notification per exporting country and PEN reference: a reply names both."""
+        return derived_id("PEN", exporting_country, pen_reference)
+
+    @property
+    def need_id(self) -> str:
+        """The legitimate need this order is measured against: its importer's, for its substance and year."""
+        return LegitimateNeed.id_for(self.importer, self.substance.code, self.shipment_date.year)
+
     def lookup_keys(self) -> dict[str, Any]:
-        need = LegitimateNeed.id_for(self.importer, self.substance.code, self.shipment_date.year)
-        return {"substance_code": self.substance.code, "need_id": need}
+        return {"substance_code": self.substance.code, "need_id": self.need_id}
 
     @classmethod
     def submit(
@@ -83,7 +92,7 @@ class PreExportNotification(Aggregate):
             raise DomainRuleViolation("exporting and importing country must differ")
         substance = resolve_substance(pen.substance)
         notification = cls(
-            id=derived_id("PEN", pen.exporting_country, pen.pen_reference),
+            id=cls.id_for(pen.exporting_country, pen.pen_reference),
             markings=markings,
             pen_reference=pen.pen_reference,
             exporting_country=pen.exporting_country,
@@ -106,30 +115,13 @@ class PreExportNotification(Aggregate):
                 due - received_at,
             )
         )
-        notification._raise(notification._registered())
+        notification._registered()
         return notification
 
-    def _registered(self) -> PreExportNotificationRegistered:
+    def _registered(self) -> None:
         deadline = self.deadline(REPLY_DEADLINE)
         assert deadline is not None
-        return PreExportNotificationRegistered(
-            notification_id=self.id,
-            reply_due_at=deadline.due_at,
-            **self.model_dump(
-                include={
-                    "pen_reference",
-                    "exporting_country",
-                    "importing_country",
-                    "exporter",
-                    "importer",
-                    "substance",
-                    "quantity_kg",
-                    "route",
-                    "shipment_date",
-                    "status",
-                }
-            ),
-        )
+        self._raise(self.fact(PreExportNotificationRegistered, notification_id=self.id, reply_due_at=deadline.due_at))
 
     def record_reply(self, decision: ReplyDecision, grounds: str | None) -> None:
         """The importing country answers; a notification is answered once."""
@@ -216,7 +208,7 @@ class ChemicalIncident(Aggregate):
             companies=report.companies,
             pen_reference=report.pen_reference,
         )
-        incident._raise(incident._recorded())
+        incident._recorded()
         return incident
 
     @classmethod
@@ -237,26 +229,11 @@ class ChemicalIncident(Aggregate):
             companies=[],
             seizure_id=seizure.seizure_id,
         )
-        incident._raise(incident._recorded())
+        incident._recorded()
         return incident
 
-    def _recorded(self) -> ChemicalIncidentRecorded:
-        return ChemicalIncidentRecorded(
-            incident_id=self.id,
-            **self.model_dump(
-                include={
-                    "incident_reference",
-                    "kind",
-                    "substance",
-                    "quantity_kg",
-                    "place",
-                    "occurred_on",
-                    "companies",
-                    "pen_reference",
-                    "seizure_id",
-                }
-            ),
-        )
+    def _recorded(self) -> None:
+        self._raise(self.fact(ChemicalIncidentRecorded, incident_id=self.id))
 
 
 def diversion_evidence(incident: ChemicalIncident, notification: PreExportNotification) -> list[str]:
@@ -297,6 +274,15 @@ class DiversionAlert(Aggregate):
     evidence: dict[str, object]
 
     @classmethod
+    def for_match(cls, incident: ChemicalIncident, notification: PreExportNotification) -> DiversionAlert | None:
+        """The alert when the incident concerns the notified shipment, else None (AP11).
+
+        The same evidence and the same alert id whichever of the two records arrived first.
+        """
+        reasons = diversion_evidence(incident, notification)
+        return cls.for_incident(incident, notification, reasons) if reasons else None
+
+    @classmethod
     def for_incident(
         cls, incident: ChemicalIncident, notification: PreExportNotification, reasons: list[str]
     ) -> DiversionAlert:
@@ -318,7 +304,7 @@ class DiversionAlert(Aggregate):
                 "shipment_date": notification.shipment_date.isoformat(),
             },
         )
-        alert._raise(alert._raised(notification))
+        alert._raised(notification)
         return alert
 
     @classmethod
@@ -338,18 +324,17 @@ class DiversionAlert(Aggregate):
                 "ratio": round(notification.quantity_kg / need.annual_quantity_kg, 2),
             },
         )
-        alert._raise(alert._raised(notification))
+        alert._raised(notification)
         return alert
 
-    def _raised(self, notification: PreExportNotification) -> DiversionAlertRaised:
-        return DiversionAlertRaised(
-            alert_id=self.id,
-            reason=self.reason,
-            exporter=notification.exporter,
-            importer=notification.importer,
-            substance=notification.substance,
-            notification_id=notification.id,
-            pen_reference=notification.pen_reference,
-            incident_id=self.incident_id,
-            evidence=self.evidence,
+    def _raised(self, notification: PreExportNotification) -> None:
+        self._raise(
+            self.fact(
+                DiversionAlertRaised,
+                alert_id=self.id,
+                exporter=notification.exporter,
+                importer=notification.importer,
+                substance=notification.substance,
+                pen_reference=notification.pen_reference,
+            )
         )

@@ -2,62 +2,23 @@
 
 from __future__ import annotations
 
-from alliance.contracts.extradition import (
-    ExtraditionStatusChanged,
-    FugitiveLinkedToTrace,
-    FugitiveLocated,
-    FugitiveRecorded,
-    MlatStatusChanged,
-    PersonMatchDecided,
-    ProvisionalArrestRequested,
-    StatusReportPublished,
-)
+from alliance.contracts import extradition as contracts
 from alliance.contracts.topics import EXTRADITION_EVENTS
-from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.runtime.service import ServiceSpec, entry_point
-from extradition import __version__, handlers
-from extradition.domain import ExtraditionRequest, MlatRequest
-from extradition.store import (
-    COLLECTIONS,
-    DETAINED_PERSONS,
-    EXTRADITIONS,
-    FUGITIVES,
-    MLAT_REQUESTS,
-    TRACED_PURCHASERS,
-)
+from extradition import __version__
+from extradition.handlers import ROUTES, ExtraditionDeps
 
 SPEC = ServiceSpec(
     name="extradition",
     version=__version__,
     default_http_port=8105,
     events_topic=EXTRADITION_EVENTS,
-    publishes={
-        EXTRADITION_EVENTS: [
-            FugitiveRecorded,
-            FugitiveLocated,
-            FugitiveLinkedToTrace,
-            PersonMatchDecided,
-            ProvisionalArrestRequested,
-            ExtraditionStatusChanged,
-            MlatStatusChanged,
-            StatusReportPublished,
-            DeadlineApproaching,
-            DeadlineBreached,
-        ]
-    },
-    collections=COLLECTIONS,
-    indexes={
-        FUGITIVES: ["surname_keys"],
-        DETAINED_PERSONS: ["surname_keys"],
-        TRACED_PURCHASERS: ["surname_keys"],
-        EXTRADITIONS: ["priority"],
-        MLAT_REQUESTS: ["priority"],
-    },
-    deadlines={EXTRADITIONS: ExtraditionRequest, MLAT_REQUESTS: MlatRequest},
+    contracts=contracts,
+    routes=ROUTES,
+    dependencies=ExtraditionDeps,
 )
 
-
-main = entry_point(SPEC, handlers.register)
+main = entry_point(SPEC)
 
 if __name__ == "__main__":
     main()

@@ -103,6 +103,13 @@ class Fugitive(Aggregate):
     def unreject(self, detained: Person) -> None:
         self.rejected_people = [k for k in self.rejected_people if k != person_key(detained)]
 
+    def record_review(self, match: PersonMatch) -> None:
+        """An analyst's decision on a match: a rejected person is not raised again; a confirmed one may be."""
+        if match.rejected:
+            self.reject(match.detained_person)
+        else:
+            self.unreject(match.detained_person)
+
 
 class MatchStatus(StrEnum):
     PROPOSED = "proposed"
@@ -152,6 +159,15 @@ class PersonMatch(Aggregate):
     extradition_request_id: str
 
     @classmethod
+    def between(cls, fugitive: Fugitive, seen: DetainedPerson) -> PersonMatch | None:
+        """The match of a fugitive and a detained person, the same whichever was stored first; None if the
+        two cannot be the same person or the detention is in the country that wants them (AP5)."""
+        result = fugitive.compare(seen.person, seen.place.country)
+        if result is None:
+            return None
+        return cls.located(fugitive, seen.person, result, seen.seizure_id, seen.place, seen.seized_on, seen.markings)
+
+    @classmethod
     def located(
         cls,
         fugitive: Fugitive,
@@ -189,6 +205,21 @@ class PersonMatch(Aggregate):
             )
         )
         return match
+
+    @property
+    def rejected(self) -> bool:
+        return self.status is MatchStatus.REJECTED
+
+    def provisional_arrest(self, fugitive: Fugitive, seen: DetainedPerson) -> ExtraditionRequest | None:
+        """What the match calls for as it stands: a provisional arrest, unless an analyst rejected it.
+
+        Asked of the stored match, so the request is never weaker than what joined the match since.
+        """
+        if self.rejected:
+            return None
+        return ExtraditionRequest.provisional_arrest(
+            self.extradition_request_id, fugitive, seen.person, seen.place.country, seen.seized_on, self.markings
+        )
 
     def decide(self, decision: str, analyst: str) -> None:
         new = MatchStatus(decision)

@@ -1,12 +1,69 @@
-"""Extradition's own database."""
+"""Extradition's own database: one repository per aggregate, with the queries the handlers need by name."""
 
 from __future__ import annotations
 
-FUGITIVES = "fugitives"
-MATCHES = "person_matches"
-EXTRADITIONS = "extradition_requests"
-MLAT_REQUESTS = "mlat_requests"
-REPORTS = "status_reports"
-DETAINED_PERSONS = "detained_persons"
-TRACED_PURCHASERS = "traced_purchasers"
-COLLECTIONS = [FUGITIVES, MATCHES, EXTRADITIONS, MLAT_REQUESTS, REPORTS, DETAINED_PERSONS, TRACED_PURCHASERS]
+from collections.abc import Iterable
+
+from alliance.application.repository import Repository
+from alliance.domain.sightings import TracedPurchaser
+from extradition.domain import DetainedPerson, ExtraditionRequest, Fugitive, MlatRequest, PersonMatch, StatusReport
+
+
+class Fugitives(Repository[Fugitive]):
+    kind = Fugitive
+    collection = "fugitives"
+    indexes = ("surname_keys",)
+
+    async def sharing_surname_keys(self, keys: Iterable[str]) -> list[Fugitive]:
+        """Candidates for a person seen elsewhere: fugitives with a surname word in common (then compared)."""
+        return await self.where_any("surname_keys", keys)
+
+
+class DetainedPersons(Repository[DetainedPerson]):
+    kind = DetainedPerson
+    collection = "detained_persons"
+    indexes = ("surname_keys",)
+
+    async def sharing_surname_keys(self, keys: Iterable[str]) -> list[DetainedPerson]:
+        """People detained at seizures with a surname word in common with a newly registered fugitive."""
+        return await self.where_any("surname_keys", keys)
+
+
+class TracedPurchasers(Repository[TracedPurchaser]):
+    kind = TracedPurchaser
+    collection = "traced_purchasers"
+    indexes = ("surname_keys",)
+
+    async def sharing_surname_keys(self, keys: Iterable[str]) -> list[TracedPurchaser]:
+        """First retail purchasers of traced guns with a surname word in common with a new fugitive."""
+        return await self.where_any("surname_keys", keys)
+
+
+class PersonMatches(Repository[PersonMatch]):
+    kind = PersonMatch
+    collection = "person_matches"
+
+
+class ExtraditionRequests(Repository[ExtraditionRequest]):
+    kind = ExtraditionRequest
+    collection = "extradition_requests"
+    indexes = ("priority",)
+    deadlines = True  # the treaty's sixty days for the formal request
+
+    async def priority_cases(self) -> list[ExtraditionRequest]:
+        return await self.where("priority", True)
+
+
+class MlatRequests(Repository[MlatRequest]):
+    kind = MlatRequest
+    collection = "mlat_requests"
+    indexes = ("priority",)
+    deadlines = True  # review and execution periods
+
+    async def priority_cases(self) -> list[MlatRequest]:
+        return await self.where("priority", True)
+
+
+class StatusReports(Repository[StatusReport]):
+    kind = StatusReport
+    collection = "status_reports"

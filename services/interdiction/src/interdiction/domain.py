@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from alliance.contracts.interdiction import (
     CountryQuarter,
@@ -26,6 +27,7 @@ from alliance.domain.aggregate import Aggregate
 from alliance.domain.codes import Language, load_code_lists
 from alliance.domain.errors import DomainRuleViolation
 from alliance.domain.ids import derived_id
+from alliance.domain.periods import month_of
 from alliance.domain.units import to_kilograms
 
 CODES = load_code_lists("interdiction")
@@ -61,6 +63,14 @@ class Seizure(Aggregate):
     recorded_at: datetime
     contents: SeizureContents
     revision: int = 1
+
+    @property
+    def seized_on(self) -> date:
+        """The day of the seizure as statistics count it: quarters are UTC quarters."""
+        return self.contents.seized_at.astimezone(UTC).date()
+
+    def lookup_keys(self) -> dict[str, Any]:
+        return {"seized_month": month_of(self.seized_on)}  # statistics look seizures up by month (AP14)
 
     @classmethod
     def record(

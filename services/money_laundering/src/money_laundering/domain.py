@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from alliance.contracts.chemicals import Company
 from alliance.contracts.common import Person, Place
+from alliance.contracts.interdiction import SeizureRecorded
 from alliance.contracts.markings import Markings, strictest
 from alliance.contracts.money_laundering import (
     AlertKind,
@@ -33,7 +34,7 @@ from alliance.contracts.money_laundering import (
     TransactionMode,
 )
 from alliance.domain.aggregate import Aggregate
-from alliance.domain.deadlines import Deadline
+from alliance.domain.deadlines import Deadline, DeadlineBreached
 from alliance.domain.errors import DomainRuleViolation
 from alliance.domain.ids import derived_id
 from alliance.domain.names import company_key
@@ -195,6 +196,14 @@ class FinancialReport(Aggregate):
         )
         return record
 
+    def named_companies(self) -> list[tuple[Party, Company]]:
+        """The companies the report names as subjects, where it says enough to know them (name and country)."""
+        return [
+            (party, Company(name=party.company_name, country=party.country))
+            for party in self.report.subjects
+            if party.kind is PartyKind.COMPANY and party.company_name and party.country
+        ]
+
     def cash_by_party(self) -> dict[str, tuple[Party, list[Transaction]]]:
         """Cash transactions grouped by the party who conducted them (the payer, else the subjects)."""
         grouped: dict[str, tuple[Party, list[Transaction]]] = {}
@@ -218,6 +227,10 @@ class CashActivity(Aggregate):
     @staticmethod
     def id_for(party: Party) -> str:
         return derived_id("CA", party_key(party))
+
+    @classmethod
+    def first(cls, party: Party, markings: Markings) -> CashActivity:
+        return cls(id=cls.id_for(party), markings=markings, party=party)
 
     def record(self, report: FinancialReport, transactions: list[Transaction], markings: Markings) -> list[str]:
         """Add the report's cash transactions; returns the ids of transactions that trigger structuring."""
@@ -262,6 +275,14 @@ class CashActivity(Aggregate):
                 return []
         self.structuring_alerted = [*self.structuring_alerted, key]
         return [key]
+
+    def structuring_in(self, report: FinancialReport) -> list[str]:
+        """The structuring patterns the report's transactions triggered, as stored.
+
+        Read from the stored state, not from what one attempt changed: a retry after a crash between
+        recording the cash and raising the alert still finds them.
+        """
+        return [key for key in self.structuring_alerted if key.startswith(f"{report.id}:")]
 
     def _structured_around(self, t: Transaction) -> bool:
         if not (STRUCTURING_FLOOR * CASH_REPORTING_THRESHOLD <= t.amount < CASH_REPORTING_THRESHOLD):
@@ -399,6 +420,28 @@ class Asset(Aggregate):
         )
         return asset
 
+    @classmethod
+    def from_seizure(cls, seizure: SeizureRecorded, markings: Markings) -> list[Asset]:
+        """Flow 2: each currency item of a seizure is an asset (ids by item: a correction re-creates none)."""
+        return [
+            cls.seize(
+                seizure.seizure_id,
+                item,
+                money.amount,
+                money.currency,
+                seizure.place,
+                seizure.seized_at.date(),
+                seizure.detained_persons,
+                markings,
+            )
+            for item, money in enumerate(seizure.currency, start=1)
+        ]
+
+    @staticmethod
+    def is_declaration_window(breach: DeadlineBreached) -> bool:
+        """Whether a breached deadline is an asset's declaration window (the clock breaches every kind)."""
+        return breach.record_type == Asset.RECORD_TYPE and breach.kind == DECLARATION_CHECK
+
     def record_declarations(self, declarations: list[Declaration]) -> None:
         """Declarations that cover this money close the declaration window: no alert will follow."""
         covering = [r for r in self.declared_by(declarations) if r not in self.declarations]
@@ -478,6 +521,17 @@ class CrossBorderFigures(Aggregate):
     @staticmethod
     def id_for(e: CrossBorderFiguresReported) -> str:
         return derived_id("XB", e.from_country, e.to_country, e.year, e.month)
+
+    @classmethod
+    def first(cls, e: CrossBorderFiguresReported, markings: Markings) -> CrossBorderFigures:
+        return cls(
+            id=cls.id_for(e),
+            markings=markings,
+            from_country=e.from_country,
+            to_country=e.to_country,
+            year=e.year,
+            month=e.month,
+        )
 
     def report(self, e: CrossBorderFiguresReported, markings: Markings) -> bool:
         """Record one country's figure; True when both are in and they do not reconcile."""

@@ -1,14 +1,21 @@
-"""Thin subscribers: reports and declarations from agencies; seizures, diversion alerts and traces
-from the other domains (flows 2, 3 and 5)."""
+"""Money-laundering handlers: reports and declarations from agencies; seizures, diversion alerts and traces
+from the other domains (flows 2, 3 and 5); a policy on its own deadline facts (AP12, AP13).
+
+Each handler is a plain function of the received event and :class:`MoneyLaunderingDeps`; ``ROUTES``
+says which topic and event type reach it. Reactions are recomputed from stored state on every
+delivery, so a redelivery after a crash between two writes completes the work (ids make it once).
+"""
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
 
-from alliance.contracts.chemicals import Company, DiversionAlertRaised
+from alliance.application.handling import Received, Route
+from alliance.contracts.chemicals import DiversionAlertRaised
 from alliance.contracts.firearms import TraceCompleted
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
 from alliance.contracts.money_laundering import (
@@ -18,7 +25,6 @@ from alliance.contracts.money_laundering import (
     FinancialReportSubmitted,
     InvestigationOpened,
     Party,
-    PartyKind,
     Transaction,
 )
 from alliance.contracts.topics import (
@@ -30,10 +36,7 @@ from alliance.contracts.topics import (
 )
 from alliance.domain.deadlines import DeadlineBreached
 from alliance.domain.sightings import TracedPurchaser
-from alliance.runtime.messaging import Received
-from alliance.runtime.service import Service
 from money_laundering.domain import (
-    DECLARATION_CHECK,
     Alert,
     Asset,
     CashActivity,
@@ -44,192 +47,170 @@ from money_laundering.domain import (
     Investigation,
 )
 from money_laundering.store import (
-    ALERTS,
-    ASSETS,
-    CASH,
-    COMPANIES,
-    DECLARATIONS,
-    FIGURES,
-    INVESTIGATIONS,
-    REPORTS,
-    TRACED_PURCHASERS,
+    Alerts,
+    Assets,
+    CashActivities,
+    Declarations,
+    FinancialReports,
+    FlaggedCompanies,
+    Investigations,
+    MonthlyFigures,
+    TracedPurchasers,
 )
-from person_matching.matching import surname_keys
 
 log = structlog.get_logger(__name__)
 
 
-def register(service: Service) -> None:
-    intake = service.consumer(MONEY_LAUNDERING_INTAKE, "intake", intake=True)
-    seizures = service.consumer(INTERDICTION_EVENTS, "seizures", intake=False)
-    chemicals = service.consumer(CHEMICALS_EVENTS, "diversion", intake=False)
-    firearms = service.consumer(FIREARMS_EVENTS, "traces", intake=False)
-    own = service.consumer(MONEY_LAUNDERING_EVENTS, "policies", intake=False)  # reactions to our own facts
-    reports, cash, declarations = service.store(REPORTS), service.store(CASH), service.store(DECLARATIONS)
-    alerts, assets, figures = service.store(ALERTS), service.store(ASSETS), service.store(FIGURES)
-    investigations, companies = service.store(INVESTIGATIONS), service.store(COMPANIES)
-    purchasers = service.store(TRACED_PURCHASERS)
+@dataclass(frozen=True)
+class MoneyLaunderingDeps:
+    reports: FinancialReports
+    cash: CashActivities
+    declarations: Declarations
+    alerts: Alerts
+    assets: Assets
+    figures: MonthlyFigures
+    investigations: Investigations
+    companies: FlaggedCompanies
+    purchasers: TracedPurchasers
 
-    @intake.on(FinancialReportSubmitted)
-    async def report_submitted(received: Received[FinancialReportSubmitted]) -> None:
-        report = FinancialReport.submit(received.data, received.event.source, received.event.markings)
-        await service.save(reports, report)
-        if received.data.alert_id:
-            await service.change(alerts, Alert, received.data.alert_id, lambda a: a.answered_by_report())
-        now = received.occurred_at
-        for party, transactions in report.cash_by_party().values():
-            await record_cash(report, party, transactions, now)
-            # The record id (a hash), never the party key: that is the folded name and date of birth.
-            log.info("cash activity recorded", activity_id=CashActivity.id_for(party))
-        for party in received.data.subjects:
-            if party.kind is PartyKind.COMPANY and party.company_name and party.country:
-                flagged = await service.load(
-                    companies,
-                    FlaggedCompany,
-                    FlaggedCompany.id_for(Company(name=party.company_name, country=party.country)),
-                )
-                if flagged is not None:
-                    await service.save(
-                        alerts,
-                        Alert.for_flagged_company(flagged, report, party, now),
-                    )
 
-    async def record_cash(
-        report: FinancialReport, party: Party, transactions: list[Transaction], now: datetime
-    ) -> None:
-        def create() -> CashActivity:
-            return CashActivity(id=CashActivity.id_for(party), markings=report.markings, party=party)
+# -- financial intelligence (AP12) ----------------------------------------------------------------
 
-        def record(activity: CashActivity) -> None:
-            activity.record(report, transactions, report.markings)
 
-        activity = await service.change_or_create(cash, CashActivity, CashActivity.id_for(party), create, record)
-        # From stored state, not from what this attempt changed: a retry after a crash between the two
-        # writes still raises the alert (deterministic ids make it once).
-        triggers = [k for k in activity.structuring_alerted if k.startswith(f"{report.id}:")]
-        for trigger in triggers:  # AP12: several cash reports just under the threshold
-            await service.save(
-                alerts,
-                Alert.for_structuring(activity, trigger, party, now),
-            )
+async def report_submitted(received: Received[FinancialReportSubmitted], d: MoneyLaunderingDeps) -> None:
+    """A goAML report: it may answer an alert, adds to each party's cash, and may name a flagged company."""
+    report = FinancialReport.submit(received.data, received.event.source, received.event.markings)
+    await d.reports.add(report)
+    alert_id = received.data.alert_id
+    if alert_id and await d.alerts.get(alert_id) is not None:  # naming an alert not held here is no refusal
+        await d.alerts.apply(alert_id, received, Alert.answered_by_report)
+    for party, transactions in report.cash_by_party().values():
+        await record_cash(report, party, transactions, received.occurred_at, d)
+    for party, company in report.named_companies():  # flow 3
+        flagged = await d.companies.flagged(company)
+        if flagged is not None:
+            await d.alerts.add(Alert.for_flagged_company(flagged, report, party, received.occurred_at))
 
-    @intake.on(CurrencyDeclarationFiled)
-    async def declaration_filed(received: Received[CurrencyDeclarationFiled]) -> None:
-        declaration = Declaration.file(received.data, received.event.markings)
-        await service.save(declarations, declaration)
-        # Flow 2 from the other side: currency seized before the declaration was reported.
-        stored = await service.load(declarations, Declaration, declaration.id) or declaration
-        for doc in await assets.find_any("surname_keys", stored.surname_keys):
-            await service.change(assets, Asset, doc["_id"], lambda a: a.record_declarations([stored]))
 
-    @own.on(DeadlineBreached)
-    async def declaration_window_closed(received: Received[DeadlineBreached]) -> None:
-        """Policy on this service's own fact: the window closed; money no declaration covers is an alert."""
-        if received.data.record_type != Asset.RECORD_TYPE or received.data.kind != DECLARATION_CHECK:
-            return
-        asset = await service.load(assets, Asset, received.data.record_id)
-        if asset is None or not asset.undeclared:
-            return
-        await service.save(
-            alerts,
-            Alert.for_undeclared_currency(asset, received.occurred_at),
+async def record_cash(
+    report: FinancialReport, party: Party, transactions: list[Transaction], now: datetime, d: MoneyLaunderingDeps
+) -> None:
+    activity = await d.cash.change_or_create(
+        CashActivity.id_for(party),
+        functools.partial(CashActivity.first, party, report.markings),
+        lambda a: a.record(report, transactions, report.markings),
+    )
+    # The record id (a hash), never the party key: that is the folded name and date of birth.
+    log.info("cash activity recorded", activity_id=activity.id)
+    for trigger in activity.structuring_in(report):  # several cash amounts just under the threshold
+        await d.alerts.add(Alert.for_structuring(activity, trigger, party, now))
+
+
+async def figures_reported(received: Received[CrossBorderFiguresReported], d: MoneyLaunderingDeps) -> None:
+    """One country's monthly figure; both in and not reconciling is an alert (AP12 1.4)."""
+    e, markings = received.data, received.event.markings
+    figures = await d.figures.change_or_create(
+        CrossBorderFigures.id_for(e),
+        functools.partial(CrossBorderFigures.first, e, markings),
+        lambda f: f.report(e, markings),
+        cause=received.cause,
+    )
+    if figures.alerted:
+        await d.alerts.add(Alert.for_unreconciled_figures(figures, received.occurred_at))
+
+
+# -- flow 2: declared and seized currency, forfeiture and sharing (AP12, AP13) ---------------------
+
+
+async def declaration_filed(received: Received[CurrencyDeclarationFiled], d: MoneyLaunderingDeps) -> None:
+    declaration = Declaration.file(received.data, received.event.markings)
+    await d.declarations.add(declaration)
+    stored = await d.declarations.get(declaration.id) or declaration
+    # From the other side: currency seized before the declaration was reported.
+    for asset in await d.assets.that_may_be_declared_in(stored):
+        await compare(asset, [stored], d)
+
+
+async def currency_seized(received: Received[SeizureRecorded], d: MoneyLaunderingDeps) -> None:
+    """Seized currency becomes an asset, compared with the declarations already reported."""
+    for asset in Asset.from_seizure(received.data, received.event.markings):
+        await d.assets.add(asset)  # unless it exists: the comparison runs either way
+        await compare(asset, await d.declarations.that_may_cover(asset), d)
+
+
+async def compare(asset: Asset, declarations: list[Declaration], d: MoneyLaunderingDeps) -> None:
+    """Record the declarations that cover the money (the domain decides which; none change nothing)."""
+    if declarations:
+        await d.assets.change(asset.id, functools.partial(Asset.record_declarations, declarations=declarations))
+
+
+async def declaration_window_closed(received: Received[DeadlineBreached], d: MoneyLaunderingDeps) -> None:
+    """Policy on this service's own fact: the window closed; money no declaration covers is an alert."""
+    if not Asset.is_declaration_window(received.data):
+        return
+    asset = await d.assets.get(received.data.record_id)
+    if asset is not None and asset.undeclared:
+        await d.alerts.add(Alert.for_undeclared_currency(asset, received.occurred_at))
+
+
+async def asset_forfeited(received: Received[AssetForfeited], d: MoneyLaunderingDeps) -> None:
+    e = received.data
+    await d.assets.apply(
+        e.asset_id,
+        received,
+        lambda asset: asset.forfeit(e.forfeited_amount, e.legal_basis, e.ordered_on),
+        missing=f"no seized asset {e.asset_id}",
+    )
+
+
+# -- flow 3: companies named in a precursor diversion alert -----------------------------------------
+
+
+async def diversion(received: Received[DiversionAlertRaised], d: MoneyLaunderingDeps) -> None:
+    alert, markings = received.data, received.event.markings
+    for company in (alert.exporter, alert.importer):
+        await d.companies.change_or_create(
+            FlaggedCompany.id_for(company),
+            functools.partial(FlaggedCompany.first, company, markings),
+            lambda f: f.flag(alert.alert_id, alert.reason, markings),
         )
 
-    @intake.on(CrossBorderFiguresReported)
-    async def figures_reported(received: Received[CrossBorderFiguresReported]) -> None:
-        e = received.data
-        record = await service.change_or_create(
-            figures,
-            CrossBorderFigures,
-            CrossBorderFigures.id_for(e),
-            lambda: CrossBorderFigures(
-                id=CrossBorderFigures.id_for(e),
-                markings=received.event.markings,
-                from_country=e.from_country,
-                to_country=e.to_country,
-                year=e.year,
-                month=e.month,
-            ),
-            lambda f: f.report(e, received.event.markings),
-            cause=received.cause,
-        )
-        if record.alerted:  # stored state, so a retry after a crash still raises it (once: deterministic id)
-            await service.save(
-                alerts,
-                Alert.for_unreconciled_figures(record, received.occurred_at),
-            )
 
-    @intake.on(InvestigationOpened)
-    async def investigation_opened(received: Received[InvestigationOpened]) -> None:
-        investigation = Investigation.open(received.data, received.event.source, received.event.markings)
-        await service.save(investigations, investigation)
-        # Flow 5 from the other side: purchasers of guns traced before the investigation was opened.
-        for doc in await purchasers.find_any("surname_keys", investigation.subject_surname_keys):
-            await link(investigation.id, TracedPurchaser.from_document(doc))
+# -- flow 5: traced guns' purchasers and investigation subjects -------------------------------------
 
-    @intake.on(AssetForfeited)
-    async def asset_forfeited(received: Received[AssetForfeited]) -> None:
-        e = received.data
 
-        await service.apply(
-            assets,
-            Asset,
-            e.asset_id,
-            received,
-            lambda asset: asset.forfeit(e.forfeited_amount, e.legal_basis, e.ordered_on),
-            missing=f"no seized asset {e.asset_id}",
-        )
+async def investigation_opened(received: Received[InvestigationOpened], d: MoneyLaunderingDeps) -> None:
+    investigation = Investigation.open(received.data, received.event.source, received.event.markings)
+    await d.investigations.add(investigation)
+    # From the other side: purchasers of guns traced before the investigation was opened.
+    for seen in await d.purchasers.that_may_be_subjects_of(investigation):
+        await link(investigation.id, seen, d)
 
-    async def currency_seized(received: Received[SeizureRecorded]) -> None:
-        """Flow 2: seized currency becomes an asset, compared with the border declarations."""
-        s = received.data
-        keys = sorted({k for p in s.detained_persons for k in surname_keys(p)})
-        found = (
-            [Declaration.from_document(d) for d in await declarations.find_any("surname_keys", keys)] if keys else []
-        )
-        for item, money in enumerate(s.currency, start=1):
-            asset = Asset.seize(
-                s.seizure_id,
-                item,
-                money.amount,
-                money.currency,
-                s.place,
-                s.seized_at.date(),
-                s.detained_persons,
-                received.event.markings,
-            )
-            await service.save(assets, asset)  # unless it exists: the declarations are recorded either way
-            if found:
-                await service.change(assets, Asset, asset.id, lambda a: a.record_declarations(found))
 
-    seizures.on(SeizureRecorded)(currency_seized)
-    seizures.on(SeizureCorrected)(currency_seized)
+async def trace_completed(received: Received[TraceCompleted], d: MoneyLaunderingDeps) -> None:
+    """A traced gun's purchaser who is an investigation subject is linked to it."""
+    seen = TracedPurchaser.seen(received.data.trace_request_id, received.data.purchaser, received.event.markings)
+    await d.purchasers.add(seen)
+    for investigation in await d.investigations.that_may_name(seen):
+        await link(investigation.id, seen, d)
 
-    @chemicals.on(DiversionAlertRaised)
-    async def diversion(received: Received[DiversionAlertRaised]) -> None:
-        """Flow 3: companies named in a precursor diversion alert are flagged here."""
-        alert, markings = received.data, received.event.markings
-        for company in (alert.exporter, alert.importer):
-            await service.change_or_create(
-                companies,
-                FlaggedCompany,
-                FlaggedCompany.id_for(company),
-                functools.partial(FlaggedCompany.first, company, markings),
-                lambda f: f.flag(alert.alert_id, alert.reason, markings),
-            )
 
-    @firearms.on(TraceCompleted)
-    async def trace_completed(received: Received[TraceCompleted]) -> None:
-        """Flow 5: a traced gun's purchaser who is an investigation subject is linked to it."""
-        seen = TracedPurchaser.seen(received.data.trace_request_id, received.data.purchaser, received.event.markings)
-        await service.save(purchasers, seen)
-        for doc in await investigations.find_any("subject_surname_keys", seen.surname_keys):
-            await link(doc["_id"], seen)
+async def link(investigation_id: str, seen: TracedPurchaser, d: MoneyLaunderingDeps) -> None:
+    """The domain decides whether the purchaser is a subject; a link already made changes nothing."""
+    await d.investigations.change(
+        investigation_id, lambda i: i.link_purchaser(seen.trace_request_id, seen.purchaser, seen.markings)
+    )
 
-    async def link(investigation_id: str, seen: TracedPurchaser) -> None:
-        await service.change(
-            investigations,
-            Investigation,
-            investigation_id,
-            lambda i: i.link_purchaser(seen.trace_request_id, seen.purchaser, seen.markings),
-        )
+
+ROUTES: list[Route[MoneyLaunderingDeps]] = [
+    Route.intake_of(MONEY_LAUNDERING_INTAKE, FinancialReportSubmitted, report_submitted),
+    Route.intake_of(MONEY_LAUNDERING_INTAKE, CrossBorderFiguresReported, figures_reported),
+    Route.intake_of(MONEY_LAUNDERING_INTAKE, CurrencyDeclarationFiled, declaration_filed),
+    Route.intake_of(MONEY_LAUNDERING_INTAKE, AssetForfeited, asset_forfeited),
+    Route.intake_of(MONEY_LAUNDERING_INTAKE, InvestigationOpened, investigation_opened),
+    Route.facts_of(INTERDICTION_EVENTS, "seizures", SeizureRecorded, currency_seized),
+    Route.facts_of(INTERDICTION_EVENTS, "seizures", SeizureCorrected, currency_seized),
+    Route.facts_of(CHEMICALS_EVENTS, "diversion", DiversionAlertRaised, diversion),
+    Route.facts_of(FIREARMS_EVENTS, "traces", TraceCompleted, trace_completed),
+    Route.facts_of(MONEY_LAUNDERING_EVENTS, "policies", DeadlineBreached, declaration_window_closed),
+]

@@ -12,7 +12,7 @@ back through ``from_document``, so a field the store would lose is lost here too
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -31,8 +31,9 @@ TEST_SOURCE = "urn:alliance:agency:test"
 class MemoryRecords:
     """One aggregate kind's records in a dict: versions committed by unique key, like the journal."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, committed: Callable[[Commit], None] | None = None) -> None:
         self.name = name
+        self.committed = committed  # the outbox: what a commit stores is published, even if the writer dies
         self.heads: dict[str, Document] = {}
         self.journal: dict[tuple[str, int], Commit] = {}
         self.fail_after_commits: int | None = None  # a crash after that many commits (then cleared)
@@ -47,6 +48,8 @@ class MemoryRecords:
             raise ConcurrentUpdateError(f"{self.name} {commit.record_id} version {commit.version} exists")
         self.journal[key] = commit
         self.heads[commit.record_id] = head_document(commit.record_id, commit, datetime.now(UTC))
+        if self.committed is not None:
+            self.committed(commit)
         if self.fail_after_commits is not None:
             self.fail_after_commits -= 1
             if self.fail_after_commits <= 0:
@@ -77,12 +80,14 @@ class HandlerHarness(Generic[Deps]):
         self.routes = list(routes)
         self.settings = settings
         self.published: list[PendingEvent] = []
-        self.outlet = FactOutlet(f"urn:alliance:service:{service}", events_topic, flush=self._flushed)
+        # Facts count as published once committed (the outbox relay publishes them even when the
+        # handler fails afterwards), not when the handler's flush runs.
+        self.outlet = FactOutlet(f"urn:alliance:service:{service}", events_topic)
         self._repositories: dict[type[Repository[Any]], Repository[Any]] = {}
         self.deps: Deps = inject(deps_type, self._provide)
 
-    async def _flushed(self, collection: str, record_id: str, version: int, events: list[PendingEvent]) -> None:
-        self.published.extend(events)
+    def _committed(self, commit: Commit) -> None:
+        self.published.extend(commit.events)
 
     def _provide(self, wanted: type[Any]) -> object:
         if isinstance(wanted, type) and issubclass(wanted, Repository):
@@ -93,7 +98,7 @@ class HandlerHarness(Generic[Deps]):
 
     def repository(self, kind: type[R]) -> R:
         if kind not in self._repositories:
-            self._repositories[kind] = kind(MemoryRecords(kind.collection), self.outlet)
+            self._repositories[kind] = kind(MemoryRecords(kind.collection, self._committed), self.outlet)
         repository = self._repositories[kind]
         assert isinstance(repository, kind)
         return repository
@@ -155,7 +160,7 @@ class HandlerHarness(Generic[Deps]):
         seen = 0
         delivered: list[CloudEvent] = []
         for _ in range(rounds):
-            batch = [p for p in self.published[seen:]]
+            batch = self.published[seen:]
             seen = len(self.published)
             if not batch:
                 return delivered

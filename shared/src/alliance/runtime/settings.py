@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -10,6 +12,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALLIANCE_", extra="ignore")
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_username: str | None = Field(default=None, description="SASL/SCRAM-SHA-512 principal (svc-<service>)")
+    kafka_password: SecretStr | None = Field(default=None, description="its password (never logged)")
     mongo_uri: str = "mongodb://127.0.0.1:27017/"
     namespace: str = Field(
         default="",
@@ -36,6 +40,17 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=20.0, gt=0, description="how long SIGTERM waits for work in flight")
     retry_initial_seconds: float = Field(default=0.2, gt=0)
     retry_max_seconds: float = Field(default=15.0, gt=0)
+
+    def kafka_security(self) -> dict[str, Any]:
+        """aiokafka client arguments: SASL/SCRAM-SHA-512 when a principal is configured."""
+        if not self.kafka_username:
+            return {}
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": self.kafka_username,
+            "sasl_plain_password": self.kafka_password.get_secret_value() if self.kafka_password else "",
+        }
 
     def topic(self, name: str) -> str:
         return f"{self.namespace}.{name}" if self.namespace else name

@@ -1,0 +1,221 @@
+"""Interdiction handlers over in-memory repositories: no Kafka, no store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from alliance.application.testing import HandlerHarness
+from alliance.contracts.envelope import CloudEvent
+from alliance.contracts.interdiction import (
+    RouteReportSubmitted,
+    SeizureAmended,
+    SeizureReported,
+    SeizureStatisticsRequested,
+)
+from alliance.contracts.markings import TLP, Markings
+from alliance.domain.errors import DomainRuleViolation
+from interdiction.domain import seizure_id
+from interdiction.handlers import ROUTES, InterdictionDeps
+from interdiction.store import RouteReports, Seizures, SeizureStatisticsReports
+
+CBP = "urn:agency:us-cbp"
+FGR = "urn:agency:mx-fgr"
+GREEN = Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("us-cbp",))
+RED = Markings(tlp=TLP.RED, releasable_to=("US",), originators=("us-hsi",))
+COCAINE = {"drug": "cocaine", "quantity": 10, "unit": "kg"}
+
+RECORDED = "org.alliance.interdiction.seizure.recorded.v1"
+CORRECTED = "org.alliance.interdiction.seizure.corrected.v1"
+STATISTICS = "org.alliance.interdiction.seizure_statistics.published.v1"
+
+
+def harness() -> HandlerHarness[InterdictionDeps]:
+    return HandlerHarness(ROUTES, InterdictionDeps, service="interdiction")
+
+
+def contents(seized_at: str = "2026-11-20T14:30:00-06:00", country: str = "US", **more: Any) -> dict[str, Any]:
+    return {
+        "mode": "land",
+        "seized_at": seized_at,
+        "place": {"description": "Colombia Solidarity Bridge", "country": country},
+        "drugs": [COCAINE],
+        **more,
+    }
+
+
+def reported(reference: str = "CBP-1", **seizure: Any) -> SeizureReported:
+    return SeizureReported.model_validate({"report_reference": reference, "seizure": contents(**seizure)})
+
+
+def amended(reference: str = "CBP-1", **seizure: Any) -> SeizureAmended:
+    return SeizureAmended.model_validate(
+        {"report_reference": reference, "reason": "weights re-measured at the lab", "seizure": contents(**seizure)}
+    )
+
+
+def quarter(year: int = 2026, number: int = 4, **more: Any) -> SeizureStatisticsRequested:
+    return SeizureStatisticsRequested.model_validate({"year": year, "quarter": number, **more})
+
+
+ROUTE_REPORT = RouteReportSubmitted.model_validate(
+    {
+        "report_reference": "EPIC-RR-9",
+        "kind": "concealment_method",
+        "concealment_method": "tyres",
+        "summary": "Fentanyl pills inside spare tyres of passenger vehicles at San Ysidro",
+        "drugs": ["Fentanyl"],
+        "modes": ["land"],
+    }
+)
+
+
+def only(facts: list[CloudEvent], event_type: str) -> CloudEvent:
+    [fact] = [f for f in facts if f.type == event_type]
+    return fact
+
+
+# -- seizures ---------------------------------------------------------------------------------------------
+
+
+async def test_a_reported_seizure_is_recorded_in_kilograms_and_its_redelivery_publishes_nothing_more() -> None:
+    h = harness()
+    report = reported(drugs=[{"drug": "Fentanyl", "quantity": 12, "unit": "lb"}, COCAINE])
+    facts = await h.send(report, markings=GREEN, source=CBP, event_id="e-1")
+    assert [f.type for f in facts] == [RECORDED]
+    assert facts[0].data["seizure_id"] == seizure_id(CBP, "CBP-1")
+    assert [d["drug"] for d in facts[0].data["drugs"]] == ["fentanyl", "cocaine"]  # codes normalised
+    assert facts[0].data["total_drugs_kg"] == pytest.approx(15.443108)
+    assert await h.send(report, markings=GREEN, source=CBP, event_id="e-1") == []
+    assert len(h.records(Seizures).heads) == 1
+
+
+async def test_the_same_case_number_sent_again_is_still_one_seizure() -> None:
+    h = harness()
+    await h.send(reported(), markings=GREEN, source=CBP)
+    assert await h.send(reported(), markings=GREEN, source=CBP) == []  # another event id, same agency case
+    await h.send(reported(), markings=GREEN, source=FGR)  # another agency's case with the same number
+    assert len(h.records(Seizures).heads) == 2
+
+
+async def test_a_seizure_with_an_unknown_drug_code_is_refused_and_nothing_is_stored() -> None:
+    h = harness()
+    with pytest.raises(DomainRuleViolation, match="not a known drug"):
+        await h.send(reported(drugs=[{"drug": "unobtainium", "quantity": 1, "unit": "kg"}]), markings=GREEN)
+    assert h.records(Seizures).heads == {}
+
+
+async def test_a_red_seizure_is_recorded_and_published_red() -> None:
+    facts = await harness().send(reported(), markings=RED, source=CBP)
+    assert facts
+    assert all(f.markings.is_at_least_as_strict_as(RED) for f in facts)
+
+
+# -- amendments -------------------------------------------------------------------------------------------
+
+
+async def test_an_amendment_publishes_the_corrected_seizure_once() -> None:
+    h = harness()
+    await h.send(reported(), markings=GREEN, source=CBP)
+    amendment = amended(drugs=[{"drug": "cocaine", "quantity": 12.5, "unit": "kg"}])
+    facts = await h.send(amendment, markings=GREEN, source=CBP, event_id="a-1")
+    corrected = only(facts, CORRECTED)
+    assert (corrected.data["revision"], corrected.data["total_drugs_kg"]) == (2, 12.5)
+    assert corrected.data["amendment_reason"] == "weights re-measured at the lab"
+    assert await h.send(amendment, markings=GREEN, source=CBP, event_id="a-1") == []  # the redelivery
+    stored = await h.repository(Seizures).get(seizure_id(CBP, "CBP-1"))
+    assert stored is not None
+    assert stored.revision == 2
+
+
+async def test_an_amendment_of_a_seizure_never_reported_is_refused_with_a_reason() -> None:
+    with pytest.raises(DomainRuleViolation, match=f"no seizure CBP-9 reported by {CBP}"):
+        await harness().send(amended("CBP-9"), markings=GREEN, source=CBP)
+
+
+async def test_only_the_reporting_agency_can_amend_its_seizure() -> None:
+    h = harness()
+    await h.send(reported(), markings=GREEN, source=CBP)
+    with pytest.raises(DomainRuleViolation, match=f"reported by {FGR}"):  # another agency's case number
+        await h.send(amended(), markings=GREEN, source=FGR)
+    stored = await h.repository(Seizures).get(seizure_id(CBP, "CBP-1"))
+    assert stored is not None
+    assert stored.revision == 1
+
+
+async def test_a_red_amendment_makes_the_seizure_and_its_correction_red() -> None:
+    h = harness()
+    await h.send(reported(), markings=GREEN, source=CBP)
+    corrected = only(await h.send(amended(), markings=RED, source=CBP), CORRECTED)
+    assert corrected.markings.is_at_least_as_strict_as(RED)
+    assert corrected.markings.is_at_least_as_strict_as(GREEN)
+    stored = await h.repository(Seizures).get(seizure_id(CBP, "CBP-1"))
+    assert stored is not None
+    assert stored.markings.is_at_least_as_strict_as(RED)
+
+
+# -- route reports ----------------------------------------------------------------------------------------
+
+
+async def test_a_route_report_is_published_with_bilingual_labels_once() -> None:
+    h = harness()
+    facts = await h.send(ROUTE_REPORT, markings=RED, source="urn:agency:us-epic", event_id="r-1")
+    [published] = facts
+    assert published.type == "org.alliance.interdiction.route_report.published.v1"
+    assert published.data["concealment_method_label"] == {"en": "Tyres", "es": "Llantas"}
+    assert published.data["drugs"] == ["fentanyl"]
+    assert published.markings.is_at_least_as_strict_as(RED)
+    assert await h.send(ROUTE_REPORT, markings=RED, source="urn:agency:us-epic", event_id="r-1") == []
+    assert len(h.records(RouteReports).heads) == 1
+
+
+# -- quarterly statistics (AP14) --------------------------------------------------------------------------
+
+
+async def seize(h: HandlerHarness[InterdictionDeps], reference: str, seized_at: str, **more: Any) -> None:
+    await h.send(reported(reference, seized_at=seized_at, **more), markings=GREEN, source=CBP)
+
+
+async def test_statistics_count_exactly_the_seizures_of_the_quarter_in_utc() -> None:
+    h = harness()
+    await seize(h, "before", "2026-09-30T23:59:59+00:00")
+    await seize(h, "first-instant", "2026-10-01T00:00:00+00:00")
+    await seize(h, "late-local-september", "2026-09-30T20:00:00-06:00")  # 1 October in UTC
+    rifle = {"serial_number": "A1", "maker": "Colt", "firearm_type": "rifle"}
+    await seize(h, "mid", "2026-11-20T14:30:00-06:00", firearms=[rifle])
+    await seize(h, "new-year-eve-local", "2026-12-31T20:00:00-06:00")  # 2027 in UTC
+    await seize(h, "mx", "2026-11-02T10:00:00-06:00", country="MX")
+    facts = await h.send(quarter(countries=["MX", "US"], language="es"), markings=GREEN, event_id="q-1")
+    report = only(facts, STATISTICS)
+    us, mx = report.data["countries"]["US"], report.data["countries"]["MX"]
+    assert (us["seizures"], us["firearms"], us["drugs_kg"]) == (3, 1, {"Cocaína": 30.0})
+    assert mx["seizures"] == 1
+    assert await h.send(quarter(countries=["MX", "US"], language="es"), markings=GREEN, event_id="q-1") == []
+    assert len(h.records(SeizureStatisticsReports).heads) == 1
+
+
+async def test_statistics_count_only_the_countries_asked_for() -> None:
+    h = harness()
+    await seize(h, "us", "2026-11-02T10:00:00-06:00")
+    await seize(h, "mx", "2026-11-02T10:00:00-06:00", country="MX")
+    report = only(await h.send(quarter(countries=["MX"]), markings=GREEN), STATISTICS)
+    assert set(report.data["countries"]) == {"MX"}
+    assert report.data["countries"]["MX"]["seizures"] == 1
+
+
+async def test_an_amended_seizure_date_moves_the_seizure_to_its_new_quarter() -> None:
+    h = harness()
+    await seize(h, "CBP-1", "2026-09-15T10:00:00-06:00")
+    await h.send(amended(seized_at="2026-10-15T10:00:00-06:00"), markings=GREEN, source=CBP)
+    q3 = only(await h.send(quarter(number=3), markings=GREEN), STATISTICS)
+    q4 = only(await h.send(quarter(number=4), markings=GREEN), STATISTICS)
+    assert (q3.data["countries"]["US"]["seizures"], q4.data["countries"]["US"]["seizures"]) == (0, 1)
+
+
+async def test_statistics_over_a_red_seizure_are_at_least_as_strict_as_it() -> None:
+    h = harness()
+    await h.send(reported(), markings=RED, source=CBP)
+    report = only(await h.send(quarter(), markings=GREEN), STATISTICS)
+    assert report.markings.is_at_least_as_strict_as(RED)
+    assert report.markings.is_at_least_as_strict_as(GREEN)
