@@ -6,10 +6,9 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from pymongo import MongoClient
 
-from harness import BOOTSTRAP, MONGO_URI, Agency, OtlpReceiver, System, otlp_receiver
+from harness import MONGO_URI, Agency, OtlpReceiver, Producers, System, otlp_receiver
 
 
 @pytest.fixture(scope="session")
@@ -41,14 +40,14 @@ def mongo(stack: None) -> Iterator[MongoClient[dict[str, object]]]:
 
 
 @pytest.fixture
-async def producer(stack: None) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
-    await p.start()
-    yield p
-    await p.stop()
+async def producer(stack: None) -> AsyncIterator[Producers]:
+    """Authenticated producers, one per agency principal (an agency writes only its own intake topics)."""
+    producers = Producers()
+    yield producers
+    await producers.stop()
 
 
 @pytest.fixture
-def agency(producer: AIOKafkaProducer) -> Agency:
+def agency(producer: Producers) -> Agency:
     """A customs post publishing seizures, with a reply stream of its own."""
     return Agency(producer, "us-cbp")

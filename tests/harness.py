@@ -36,10 +36,24 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from pymongo import MongoClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
+import security  # noqa: E402 - the stack's own principals and ACLs
+
 VENV_BIN = ROOT / ".venv" / "bin"
+STACK_HOME = Path(os.environ.get("ALLIANCE_HOME", ROOT / ".local")).resolve()
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('ALLIANCE_KAFKA_PORT', '9092')}"
 MONGO_URI = f"mongodb://127.0.0.1:{os.environ.get('ALLIANCE_MONGO_PORT', '27017')}/"
 LOGS = ROOT / ".local" / "logs"
+
+
+def kafka_login(principal: str) -> dict[str, Any]:
+    """aiokafka arguments to connect as ``principal`` (a service, an agency, or ``operator``)."""
+    return security.aiokafka_config(principal, security.credentials(STACK_HOME)[principal])
+
+
+def operator() -> dict[str, Any]:
+    """The operators' principal: reads every stream (events, dead letters, audit), writes nothing else."""
+    return kafka_login(security.OPERATOR)
 
 
 def free_port() -> int:
@@ -144,6 +158,12 @@ class System:
     namespace: str
     otlp: OtlpReceiver
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    provisioned: bool = False
+
+    def provision(self, *agencies: str) -> None:
+        """Topics, users and ACLs of this namespace (and of extra agencies ``id:domain,domain``)."""
+        stack("provision", "--namespace", self.namespace, *(f"--agency={a}" for a in agencies))
+        self.provisioned = True
 
     def topic(self, name: str) -> str:
         return f"{self.namespace}.{name}"
@@ -159,6 +179,8 @@ class System:
     ) -> ServiceProcess:
         """Start (or restart) a service; ``instance`` names a further instance of the same service."""
         key = instance or name
+        if not self.provisioned:
+            self.provision()
         service = self.services.get(key) or ServiceProcess(
             name, free_port(), LOGS / f"test-{self.namespace}-{key}.log", env=extra_env or {}
         )
@@ -167,11 +189,14 @@ class System:
             **os.environ,
             "ALLIANCE_NAMESPACE": self.namespace,
             "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP,
+            "ALLIANCE_KAFKA_USERNAME": security.service_principal(name),
+            "ALLIANCE_KAFKA_PASSWORD": security.credentials(STACK_HOME)[security.service_principal(name)],
             "ALLIANCE_MONGO_URI": MONGO_URI,
             "ALLIANCE_HTTP_PORT": str(service.port),
             "ALLIANCE_OTLP_ENDPOINT": self.otlp.endpoint,
             "ALLIANCE_ENVIRONMENT": "test",
             "ALLIANCE_OUTBOX_SWEEP_SECONDS": "0.5",
+            "ALLIANCE_PARENT_WAIT_SECONDS": "5",
             **service.env,
         }
         LOGS.mkdir(parents=True, exist_ok=True)
@@ -219,17 +244,40 @@ def traceparent() -> tuple[str, str]:
     return trace_id, f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
 
 
-class Agency:
-    """Publishes the way an agency integration would: raw aiokafka, hand-written CloudEvents headers."""
+class Producers:
+    """One authenticated producer per principal, started on first use (each agency is its own principal)."""
 
-    def __init__(self, producer: AIOKafkaProducer, agency: str) -> None:
+    def __init__(self) -> None:
+        self._producers: dict[str, AIOKafkaProducer] = {}
+
+    async def of(self, principal: str) -> AIOKafkaProducer:
+        if principal not in self._producers:
+            producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, **kafka_login(principal))
+            await producer.start()
+            self._producers[principal] = producer
+        return self._producers[principal]
+
+    async def stop(self) -> None:
+        for producer in self._producers.values():
+            await producer.stop()
+
+
+class Agency:
+    """Publishes the way an agency integration would: raw aiokafka as its own principal, to its own intake
+    topics, with hand-written CloudEvents headers."""
+
+    def __init__(self, producer: Producers, agency: str) -> None:
         self.producer = producer
         self.agency = agency
         self.source = f"urn:agency:{agency}:{uuid.uuid4().hex[:8]}"
 
     @property
     def reply_topic_suffix(self) -> str:
-        return "alliance.replies." + self.source.replace(":", "-")
+        return "alliance.replies." + self.agency
+
+    def topic_for(self, topic: str) -> str:
+        """A domain's intake (``…alliance.firearms.intake``) means this agency's own intake topic there."""
+        return f"{topic}.{self.agency}" if topic.endswith(".intake") else topic
 
     async def send(
         self,
@@ -261,13 +309,47 @@ class Agency:
         if trace:
             headers["traceparent"] = trace
         value = data if isinstance(data, bytes) else json.dumps(data).encode()
-        await self.producer.send_and_wait(
-            topic,
+        producer = await self.producer.of(self.agency)
+        await producer.send_and_wait(
+            self.topic_for(topic),
             value,
             key=(key or event_id).encode(),
             headers=[(k, v.encode()) for k, v in headers.items() if k not in omit],
         )
         return event_id
+
+
+async def register_agency(system: System, entry: dict[str, Any], domains: Sequence[str]) -> None:
+    """Add an agency the way operators do: its principal, topics and ACLs, then a registry change event.
+
+    Returns once every running service of those domains has subscribed the agency's intake topic
+    (their health lists the agencies they serve).
+    """
+    system.provision(f"{entry['id']}:{','.join(domains)}")
+    change = {"registry_version": int(time.time() * 1000), "agency": entry}
+    headers = {
+        "ce_id": str(uuid.uuid4()),
+        "ce_source": "urn:alliance:operator",
+        "ce_type": "org.alliance.registry.agency.registered.v1",
+        "ce_specversion": "1.0",
+        "ce_time": datetime.now(UTC).isoformat(),
+        "content-type": "application/json",
+    }
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, **operator())
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            system.topic("alliance.registry"),
+            json.dumps(change).encode(),
+            key=entry["id"].encode(),
+            headers=[(k, v.encode()) for k, v in headers.items()],
+        )
+    finally:
+        await producer.stop()
+    serving = [s for s in system.services.values() if s.name in domains]
+    async with asyncio.timeout(60):
+        while not all(entry["id"] in s.health().get("intake_agencies", []) for s in serving):
+            await asyncio.sleep(0.25)  # watching the services' own report of what they subscribed
 
 
 # -- reading what the system published ---------------------------------------------------------------
@@ -288,10 +370,23 @@ class Record:
         return dict(json.loads(self.value))
 
 
-async def read_until(topics: Sequence[str], done: Callable[[list[Record]], bool], timeout: float = 60) -> list[Record]:
-    """Read ``topics`` from the beginning until ``done(records)`` holds; fail after ``timeout``."""
+async def read_until(
+    topics: Sequence[str],
+    done: Callable[[list[Record]], bool],
+    timeout: float = 60,
+    login: dict[str, Any] | None = None,
+) -> list[Record]:
+    """Read ``topics`` from the beginning until ``done(records)`` holds; fail after ``timeout``.
+
+    As the operators' principal unless ``login`` says otherwise (e.g. an agency reading its deliveries).
+    """
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=BOOTSTRAP, group_id=None, auto_offset_reset="earliest", metadata_max_age_ms=1000
+        *topics,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=None,
+        auto_offset_reset="earliest",
+        metadata_max_age_ms=1000,
+        **(login or operator()),
     )
     await consumer.start()
     records: list[Record] = []
@@ -311,16 +406,17 @@ async def read_until(topics: Sequence[str], done: Callable[[list[Record]], bool]
     return records
 
 
-async def read_all(topics: Sequence[str]) -> list[Record]:
-    """Everything on ``topics`` up to their current end."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+async def read_all(topics: Sequence[str], login: dict[str, Any] | None = None) -> list[Record]:
+    """Everything on ``topics`` up to their current end (as the operators' principal by default)."""
+    login = login or operator()
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **login)
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
     finally:
         await admin.close()
     partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, auto_offset_reset="earliest", **login)
     await consumer.start()
     records: list[Record] = []
     try:
@@ -350,12 +446,21 @@ def _record(m: ConsumerRecord[bytes, bytes]) -> Record:
 
 async def wait_drained(group: str, topics: Sequence[str], timeout: float = 60) -> None:
     """Wait until consumer ``group`` has committed everything on ``topics`` (its work is stored)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    probe = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None)
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **operator())
+    probe = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, **operator())
     await admin.start()
     await probe.start()
     try:
         async with asyncio.timeout(timeout):
+            # A domain's intake is one topic per agency: ``…alliance.firearms.intake`` means all of them.
+            existing = await admin.list_topics()
+            topics = [
+                t
+                for topic in topics
+                for t in (
+                    [topic] if not topic.endswith(".intake") else [e for e in existing if e.startswith(topic + ".")]
+                )
+            ]
             described = await admin.describe_topics(list(topics))
             partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
             while True:

@@ -35,6 +35,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import security  # noqa: E402 - beside this script
+
 HOME = Path(os.environ.get("ALLIANCE_HOME", ROOT / ".local")).resolve()
 KAFKA_VERSION = "4.1.1"  # keep in step with deploy/local/kafka/pom.xml
 KAFKA_PORT = int(os.environ.get("ALLIANCE_KAFKA_PORT", "9092"))
@@ -139,7 +142,7 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float, name: str) 
 
 
 def kafka_answers() -> bool:
-    """A real metadata request to the broker."""
+    """A real, authenticated metadata request to the broker."""
 
     async def probe() -> bool:
         import logging
@@ -148,7 +151,12 @@ def kafka_answers() -> bool:
 
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "unable to connect" is expected here
 
-        client = AIOKafkaClient(bootstrap_servers=f"127.0.0.1:{KAFKA_PORT}", request_timeout_ms=3000)
+        admin = security.credentials(HOME)["admin"]
+        client = AIOKafkaClient(
+            bootstrap_servers=f"127.0.0.1:{KAFKA_PORT}",
+            request_timeout_ms=3000,
+            **security.aiokafka_config("admin", admin),
+        )
         try:
             await asyncio.wait_for(client.bootstrap(), 5)
             return bool(client.cluster.brokers())
@@ -258,16 +266,27 @@ class Kafka(Component):
 
     def _configure(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
+        passwords = security.credentials(HOME)
         props = (HERE / "kafka" / "server.properties").read_text()
         props = (
             props.replace("@KAFKA_PORT@", str(KAFKA_PORT))
             .replace("@CONTROLLER_PORT@", str(CONTROLLER_PORT))
             .replace("@DATA_DIR@", str(self.data))
+            .replace("@ADMIN_PASSWORD@", passwords["admin"])
+            .replace("@CONTROLLER_PASSWORD@", passwords["controller"])
         )
-        (self.home / "server.properties").write_text(props)
+        config = self.home / "server.properties"
+        config.touch(mode=0o600)
+        os.chmod(config, 0o600)
+        config.write_text(props)
         cluster_file = self.home / "cluster-id"
         if not cluster_file.exists():
             cluster_file.write_text(new_cluster_id())
+        secured = self.data / ".authenticated"
+        if (self.data / "meta.properties").exists() and not secured.exists():
+            # Formatted by an older stack without users: its data is local test data; start afresh.
+            say("kafka: storage predates authentication; formatting it again")
+            shutil.rmtree(self.data)
         if not (self.data / "meta.properties").exists():
             say("kafka: formatting storage (first run only)")
             subprocess.run(
@@ -278,12 +297,15 @@ class Kafka(Component):
                     "--standalone",
                     "--ignore-formatted",
                     f"--cluster-id={cluster_file.read_text().strip()}",
+                    "--add-scram",
+                    f"SCRAM-SHA-512=[name=admin,password={passwords['admin']}]",
                     "-c",
                     str(self.home / "server.properties"),
                 ],
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
+            secured.touch()
 
     def _java(self) -> list[str]:
         return [
@@ -300,6 +322,12 @@ class Kafka(Component):
 
     def launch(self) -> None:
         spawn(self.name, [*self._java(), "kafka.Kafka", str(self.home / "server.properties")])
+
+    def up(self) -> None:
+        super().up()
+        # Users, topics and ACLs of the default namespace; every `up` (idempotent).
+        security.provision(HOME, f"127.0.0.1:{KAFKA_PORT}")
+        say("kafka: users, topics and ACLs in place")
 
 
 def postgres_answers() -> bool:
@@ -449,8 +477,11 @@ class ServiceProcess(Component):
 
     def launch(self) -> None:
         script = Path(sys.executable).parent / f"alliance-{self.service.replace('_', '-')}"
+        principal = security.service_principal(self.service)
         env = {
             "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}",
+            "ALLIANCE_KAFKA_USERNAME": principal,
+            "ALLIANCE_KAFKA_PASSWORD": security.credentials(HOME)[principal],
             "ALLIANCE_MONGO_URI": f"mongodb://127.0.0.1:{MONGO_PORT}/",
             "ALLIANCE_HTTP_PORT": str(self.port),
         }
@@ -468,11 +499,19 @@ def services() -> list[Component]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "provision"])
+    parser.add_argument("--namespace", default="", help="with provision: the namespace to make topics and ACLs for")
+    parser.add_argument(
+        "--agency", action="append", default=[], metavar="ID:DOMAIN,…", help="with provision: an extra agency"
+    )
     parser.add_argument("--services", action="store_true", help="also start/stop the Alliance services")
     parser.add_argument("--only", metavar="NAME", help="act on one component (kafka, postgres, ferretdb, a service)")
     args = parser.parse_args()
     try:
+        if args.command == "provision":
+            extra = {a.split(":")[0]: set(a.split(":")[1].split(",")) for a in args.agency}
+            security.provision(HOME, f"127.0.0.1:{KAFKA_PORT}", args.namespace, extra)
+            return 0
         chosen = [c for c in infrastructure() + services() if args.only in (None, c.name)]
         if not chosen:
             raise StackError(f"unknown component {args.only!r}")

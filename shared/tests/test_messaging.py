@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
@@ -20,7 +21,8 @@ from alliance.contracts.limits import (
     MAX_REJECTION_ERRORS,
     MAX_SMALL_LIST,
 )
-from alliance.domain.errors import DomainRuleViolation
+from alliance.contracts.registry import Agency, AgencyKind, Registry
+from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
 from alliance.runtime.messaging import EventConsumer, Received, Refusal, screen, store_unavailable
 from alliance.runtime.settings import Settings
 
@@ -36,6 +38,10 @@ async def nothing(_: Received[Any]) -> None:
 
 
 HANDLERS = {Reported.EVENT_TYPE: (Reported, nothing)}
+# The agency whose intake topic the record is read from (its principal alone may write it).
+CBP = Agency(
+    id="us-cbp", name="CBP", country="US", kind=AgencyKind.CUSTOMS, sends=("org.alliance.test.*",), receives=()
+)
 
 
 def headers(**overrides: str | bytes | None) -> list[tuple[str, bytes | None]]:
@@ -55,14 +61,14 @@ def headers(**overrides: str | bytes | None) -> list[tuple[str, bytes | None]]:
     return [(k, v.encode() if isinstance(v, str) else v) for k, v in base.items() if v != "<drop>"]
 
 
-def refusal(raw_headers: Any, value: bytes | None) -> Refusal:
-    verdict = screen(raw_headers, value, HANDLERS, intake=True)
+def refusal(raw_headers: Any, value: bytes | None, sender: Agency | None = CBP) -> Refusal:
+    verdict = screen(raw_headers, value, HANDLERS, intake=True, sender=sender)
     assert isinstance(verdict, Refusal), verdict
     return verdict
 
 
 def test_a_valid_record_is_accepted() -> None:
-    verdict = screen(headers(), b'{"weight": 1.5}', HANDLERS, intake=True)
+    verdict = screen(headers(), b'{"weight": 1.5}', HANDLERS, intake=True, sender=CBP)
     assert isinstance(verdict, tuple)
     assert verdict[2].data == {"weight": 1.5}
     assert verdict[0] == Reported(weight=1.5)
@@ -128,16 +134,18 @@ class RecordingMessenger:
     settings: Settings = field(default_factory=lambda: Settings(retry_initial_seconds=0.001, retry_max_seconds=0.002))
     service: str = "test"
     refusals: list[str] = field(default_factory=list)
+    replied_to: list[str | None] = field(default_factory=list)
 
-    async def refuse(self, record: Any, topic: str, refusal: Refusal) -> None:
+    async def refuse(self, record: Any, topic: str, refusal: Refusal, agency: str | None = None) -> None:
         self.refusals.append(refusal.reason)
+        self.replied_to.append(agency)
 
 
 @dataclass
 class FakeRecord:
     headers: list[tuple[str, bytes | None]]
     value: bytes | None
-    topic: str = "intake"
+    topic: str = "alliance.test.intake.us-cbp"
     partition: int = 0
     offset: int = 7
     key: bytes | None = b"k"
@@ -150,7 +158,8 @@ class FakeMessage:
 
 def consumer_with(handler: Any) -> tuple[EventConsumer, RecordingMessenger]:
     messenger = RecordingMessenger()
-    consumer = EventConsumer(messenger, "intake", "g", intake=True)  # type: ignore[arg-type]
+    registry = SimpleNamespace(registry=Registry(version=1, agencies=(CBP,)))
+    consumer = EventConsumer(messenger, "alliance.test.intake", "g", intake=True, registry=registry)  # type: ignore[arg-type]
     consumer.on(Reported)(handler)
     return consumer, messenger
 
@@ -266,3 +275,58 @@ def test_intake_contracts_bound_their_lists() -> None:
     with pytest.raises(ValidationError, match="at most 500 items"):
         SeizureContents.model_validate({**where, "firearms": [gun] * (MAX_ITEMS_PER_SEIZURE + 1)})
     assert FirearmItem.model_validate(gun).maker == "Glock"
+
+
+# -- the sender is the agency whose intake topic it is -----------------------------------------------
+
+
+def test_a_record_on_no_registered_agency_s_topic_is_refused() -> None:
+    assert "not the intake topic of a registered agency" in refusal(headers(), b'{"weight": 1}', sender=None).reason
+
+
+def test_a_source_claiming_another_agency_is_refused() -> None:
+    found = refusal(headers(ce_source="urn:agency:mx-fgr:spoof"), b'{"weight": 1}')
+    assert "is not agency us-cbp's" in found.reason
+
+
+def test_an_originator_that_is_not_the_sender_is_refused() -> None:
+    found = refusal(headers(ce_originator="mx-fgr"), b'{"weight": 1}')
+    assert "ce_originator does not name the sending agency us-cbp" in found.reason
+
+
+def test_a_type_the_registry_does_not_let_the_agency_send_is_refused() -> None:
+    lab = CBP.model_copy(update={"sends": ("org.alliance.firearms.*",)})
+    assert "may not send org.alliance.test.reported.v1" in refusal(headers(), b'{"weight": 1}', sender=lab).reason
+
+
+def test_a_red_event_names_its_originator_among_its_recipients() -> None:
+    verdict = screen(headers(ce_tlp="RED", ce_releasableto="US"), b'{"weight": 1}', HANDLERS, intake=True, sender=CBP)
+    assert isinstance(verdict, tuple)
+    assert verdict[2].markings.recipients == ("us-cbp",)
+
+
+async def test_an_event_about_a_record_not_known_yet_waits_for_it_then_is_applied() -> None:
+    calls = 0
+
+    async def handler(_: Received[Any]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls < 3:  # the notification it answers arrives a moment later, on another agency's topic
+            raise RecordNotYetKnown("no notification N-1")
+
+    consumer, messenger = consumer_with(handler)
+    messenger.settings = Settings(parent_wait_seconds=5, retry_initial_seconds=0.001)
+    await deliver(consumer)
+    assert calls == 3
+    assert messenger.refusals == []
+
+
+async def test_an_event_about_a_record_that_never_comes_is_refused_after_the_wait_with_its_reason() -> None:
+    async def handler(_: Received[Any]) -> None:
+        raise RecordNotYetKnown("no notification N-1")
+
+    consumer, messenger = consumer_with(handler)
+    messenger.settings = Settings(parent_wait_seconds=0, retry_initial_seconds=0.001)
+    await deliver(consumer)
+    assert messenger.refusals == ["rule violated: no notification N-1 (waited 0 s for it)"]
+    assert messenger.replied_to == ["us-cbp"]

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from harness import (
     Agency,
     OtlpReceiver,
+    Producers,
     Record,
     ServiceProcess,
     System,
@@ -133,7 +133,7 @@ def currency_seizure(reference: str, person: dict[str, Any], amount: float) -> d
 
 
 async def test_person_match_opens_one_provisional_arrest_despite_a_failed_commit(
-    durable: System, agency: Agency, producer: AIOKafkaProducer
+    durable: System, agency: Agency, producer: Producers
 ) -> None:
     run = uuid.uuid4().hex[:6]
     extradition = durable.services["extradition"]
@@ -254,7 +254,7 @@ async def test_seized_currency_raises_one_undeclared_currency_alert_despite_a_fa
 
 
 async def test_cash_just_under_the_threshold_raises_one_structuring_alert_despite_a_failed_commit(
-    durable: System, producer: AIOKafkaProducer
+    durable: System, producer: Producers
 ) -> None:
     run = uuid.uuid4().hex[:6]
     money_laundering = durable.services["money_laundering"]
@@ -301,7 +301,7 @@ async def test_cash_just_under_the_threshold_raises_one_structuring_alert_despit
 
 
 async def test_unreconciled_figures_raise_one_alert_despite_a_failed_commit(
-    durable: System, producer: AIOKafkaProducer
+    durable: System, producer: Producers
 ) -> None:
     money_laundering = durable.services["money_laundering"]
     mark = log_mark(money_laundering)
@@ -332,7 +332,7 @@ async def test_unreconciled_figures_raise_one_alert_despite_a_failed_commit(
 
 
 async def test_trace_of_a_licensed_export_raises_one_indicator_despite_a_failed_commit(
-    durable: System, agency: Agency, producer: AIOKafkaProducer
+    durable: System, agency: Agency, producer: Producers
 ) -> None:
     run = uuid.uuid4().hex[:6].upper()
     firearms = durable.services["firearms"]

@@ -8,11 +8,11 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from pymongo import MongoClient
 
 from harness import (
     Agency,
+    Producers,
     Record,
     System,
     firearms_events_for,
@@ -41,7 +41,7 @@ def of_type(suffix: str, **fields: Any) -> Any:
 async def test_flow_1_from_seizure_to_trafficking_indicators(
     system: System,
     agency: Agency,
-    producer: AIOKafkaProducer,
+    producer: Producers,
     mongo: MongoClient[dict[str, object]],
 ) -> None:
     run = uuid.uuid4().hex[:6].upper()

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from pymongo import MongoClient
 
 from harness import (
     Agency,
+    Producers,
     Record,
     System,
     read_all,
@@ -55,7 +55,7 @@ def notification(reference: str, run: str, **overrides: Any) -> dict[str, Any]:
 
 async def test_flow_3_precursor_seizure_matches_an_open_notification_and_raises_a_diversion_alert(
     system: System,
-    producer: AIOKafkaProducer,
+    producer: Producers,
 ) -> None:
     run = uuid.uuid4().hex[:6].upper()
     dea, cofepris, semar = Agency(producer, "us-dea"), Agency(producer, "mx-cofepris"), Agency(producer, "mx-semar")
@@ -133,7 +133,7 @@ async def test_flow_3_precursor_seizure_matches_an_open_notification_and_raises_
 
 async def test_reply_deadline_escalates_exactly_once_across_a_restart_and_with_two_instances(
     system: System,
-    producer: AIOKafkaProducer,
+    producer: Producers,
     mongo: MongoClient[dict[str, object]],
 ) -> None:
     run = uuid.uuid4().hex[:6].upper()

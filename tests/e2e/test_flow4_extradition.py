@@ -7,9 +7,8 @@ import uuid
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from harness import Agency, Record, System, read_all, read_until, traceparent, wait_drained
+from harness import Agency, Producers, Record, System, read_all, read_until, traceparent, wait_drained
 
 pytestmark = pytest.mark.e2e
 X = "org.alliance.extradition."
@@ -39,7 +38,7 @@ def seizure(reference: str, detained: list[dict[str, Any]]) -> dict[str, Any]:
 async def test_flow_4_detained_person_wanted_in_mexico_triggers_provisional_arrest(
     system: System,
     agency: Agency,
-    producer: AIOKafkaProducer,
+    producer: Producers,
 ) -> None:
     run = uuid.uuid4().hex[:6]
     fgr = Agency(producer, "mx-fgr")

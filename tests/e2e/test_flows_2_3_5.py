@@ -6,9 +6,18 @@ import uuid
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from harness import Agency, Record, System, read_all, read_until, recorded_seizure_id, traceparent, wait_drained
+from harness import (
+    Agency,
+    Producers,
+    Record,
+    System,
+    read_all,
+    read_until,
+    recorded_seizure_id,
+    traceparent,
+    wait_drained,
+)
 
 pytestmark = pytest.mark.e2e
 ML = "org.alliance.money_laundering."
@@ -29,7 +38,7 @@ def at_least(record: Record, tlp: str) -> bool:
 async def test_flow_2_undeclared_currency_to_forfeiture_and_sharing_proposal(
     system: System,
     agency: Agency,
-    producer: AIOKafkaProducer,
+    producer: Producers,
 ) -> None:
     run = uuid.uuid4().hex[:6]
     intake = system.topic("alliance.money_laundering.intake")
@@ -125,7 +134,7 @@ async def test_flow_2_undeclared_currency_to_forfeiture_and_sharing_proposal(
 
 async def test_flow_3_diversion_alert_flags_the_companies_in_money_laundering(
     system: System,
-    producer: AIOKafkaProducer,
+    producer: Producers,
 ) -> None:
     run = uuid.uuid4().hex[:6].upper()
     dea, semar, uif = Agency(producer, "us-dea"), Agency(producer, "mx-semar"), Agency(producer, "mx-uif")
@@ -203,7 +212,7 @@ async def test_flow_3_diversion_alert_flags_the_companies_in_money_laundering(
 async def test_flow_5_trace_purchaser_linked_to_fugitive_and_investigation_subject(
     system: System,
     agency: Agency,
-    producer: AIOKafkaProducer,
+    producer: Producers,
 ) -> None:
     run = uuid.uuid4().hex[:6]
     buyer = {"given_names": "Héctor Manuel", "surnames": ["Beltrán", f"Leyva{run}"], "date_of_birth": "1965-02-15"}

@@ -8,9 +8,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from harness import Agency, Record, System, read_all, read_until, wait_drained
+from harness import Agency, Producers, Record, System, read_all, read_until, register_agency, wait_drained
 
 pytestmark = pytest.mark.e2e
 
@@ -150,9 +149,21 @@ def rule_breakers(run: str) -> list[tuple[str, str, dict[str, Any], str]]:
 
 async def test_every_intake_refuses_invalid_input_with_a_reason_and_keeps_consuming(
     system: System,
-    producer: AIOKafkaProducer,
+    producer: Producers,
 ) -> None:
     run = uuid.uuid4().hex[:6]
+    # A test system registered for this run (by a registry change event) that may send every intake type.
+    await register_agency(
+        system,
+        {
+            "id": f"test-{run}",
+            "name": "intake test system",
+            "country": "US",
+            "kind": "customs",
+            "sends": [f"org.alliance.{service}.*" for service in INTAKES],
+        },
+        list(INTAKES),
+    )
     sender = Agency(producer, f"test-{run}")
     expected: dict[str, tuple[str, list[str]]] = {}  # event id → (service, reason fragments)
     for service, types in INTAKES.items():

@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from pymongo import MongoClient
 
-from harness import Agency, Record, System, read_all, read_until, wait_drained
+from harness import Agency, Producers, Record, System, read_all, read_until, wait_drained
 
 pytestmark = pytest.mark.e2e
 X = "org.alliance.extradition."
@@ -38,7 +37,7 @@ async def drained(system: System, *groups: tuple[str, str, str]) -> None:
 # -- flow 4: a fugitive and a detained person ---------------------------------------------------------
 
 
-async def flow4(system: System, producer: AIOKafkaProducer, fugitive_first: bool) -> dict[str, Any]:
+async def flow4(system: System, producer: Producers, fugitive_first: bool) -> dict[str, Any]:
     run = uuid.uuid4().hex[:6]
     # Letters only: the matcher ignores digits, and two runs' people must not look alike.
     surname = "Villa" + "".join(random.choices(string.ascii_lowercase, k=10))
@@ -107,7 +106,7 @@ async def flow4(system: System, producer: AIOKafkaProducer, fugitive_first: bool
 
 
 async def test_a_fugitive_registered_after_the_seizure_is_located_just_the_same(
-    system: System, producer: AIOKafkaProducer
+    system: System, producer: Producers
 ) -> None:
     assert await flow4(system, producer, fugitive_first=True) == await flow4(system, producer, fugitive_first=False)
 
@@ -130,7 +129,7 @@ def notification(pen: str, run: str, year: int) -> dict[str, Any]:
     }
 
 
-async def flow3(system: System, producer: AIOKafkaProducer, notification_first: bool, year: int) -> dict[str, Any]:
+async def flow3(system: System, producer: Producers, notification_first: bool, year: int) -> dict[str, Any]:
     """Each order in a year of its own (and of other tests'): incidents near one notification must not meet
     another's, since matching now runs from both sides."""
     run = uuid.uuid4().hex[:6].upper()
@@ -190,7 +189,7 @@ async def flow3(system: System, producer: AIOKafkaProducer, notification_first: 
 
 
 async def test_an_incident_and_a_need_before_their_notification_raise_the_same_alerts(
-    system: System, producer: AIOKafkaProducer
+    system: System, producer: Producers
 ) -> None:
     before = await flow3(system, producer, notification_first=True, year=2023)
     after = await flow3(system, producer, notification_first=False, year=2021)
@@ -201,7 +200,7 @@ async def test_an_incident_and_a_need_before_their_notification_raise_the_same_a
 # -- flow 5: an investigation subject and a traced gun's purchaser ------------------------------------
 
 
-async def flow5(system: System, producer: AIOKafkaProducer, investigation_first: bool) -> dict[str, Any]:
+async def flow5(system: System, producer: Producers, investigation_first: bool) -> dict[str, Any]:
     run = uuid.uuid4().hex[:6]
     surname = "Zamb" + "".join(random.choices(string.ascii_lowercase, k=10))
     buyer = {"given_names": "Ismael", "surnames": ["Quintero", surname], "date_of_birth": "1971-09-03"}
@@ -292,7 +291,7 @@ async def flow5(system: System, producer: AIOKafkaProducer, investigation_first:
 
 
 async def test_an_investigation_or_a_fugitive_after_the_trace_is_linked_just_the_same(
-    system: System, producer: AIOKafkaProducer
+    system: System, producer: Producers
 ) -> None:
     before = await flow5(system, producer, investigation_first=True)
     assert before == await flow5(system, producer, investigation_first=False)
@@ -302,7 +301,7 @@ async def test_an_investigation_or_a_fugitive_after_the_trace_is_linked_just_the
 
 
 async def flow2(
-    system: System, producer: AIOKafkaProducer, mongo: MongoClient[dict[str, Any]], declaration_first: bool
+    system: System, producer: Producers, mongo: MongoClient[dict[str, Any]], declaration_first: bool
 ) -> dict[str, Any]:
     """Seized today, so the declaration window is open while both inputs arrive (it closes in a day)."""
     run = uuid.uuid4().hex[:6]
@@ -373,7 +372,7 @@ async def _seizure_ids(system: System, run: str) -> set[str]:
 
 
 async def test_a_declaration_reported_after_the_seizure_counts_just_the_same(
-    system: System, producer: AIOKafkaProducer, mongo: MongoClient[dict[str, Any]]
+    system: System, producer: Producers, mongo: MongoClient[dict[str, Any]]
 ) -> None:
     before = await flow2(system, producer, mongo, declaration_first=True)
     assert before == {"declarations": ["CMIR-RUN"], "window": "met"}

@@ -199,7 +199,7 @@ async def test_malformed_seizures_are_dead_lettered_and_rejected_and_the_next_on
     dead_letters = {r.headers["ce_id"]: r for r in letters}
     for event_id, reason in expected_reasons.items():
         assert reason in dead_letters[event_id].headers["alliance_dlq_reason"]
-        assert dead_letters[event_id].headers["alliance_dlq_topic"] == intake
+        assert dead_letters[event_id].headers["alliance_dlq_topic"] == agency.topic_for(intake)
 
     replied = rejections(await read_all([reply_topic]))
     assert Counter(r["rejected_event_id"] for r in replied) == Counter(bad_ids)
@@ -232,7 +232,7 @@ async def test_the_whole_flow_is_one_trace(system: System, agency: Agency) -> No
     for record in matching(records):
         assert record.headers["traceparent"].split("-")[1] == trace_id
 
-    intake = system.topic("alliance.interdiction.intake")
+    intake = system.topic("alliance.interdiction.intake.us-cbp")  # the customs post's own intake topic
     events = system.topic("alliance.interdiction.events")
     firearms = system.topic("alliance.firearms.events")
     wanted = {

@@ -10,14 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from pymongo import MongoClient
 
 from alliance.application.records import PendingEvent
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
 from alliance.runtime.store import due_bucket
-from harness import BOOTSTRAP, Agency, OtlpReceiver, Record, System, read_all, read_until, wait_drained
+from harness import Agency, OtlpReceiver, Producers, Record, System, read_all, read_until, wait_drained
 
 pytestmark = pytest.mark.e2e
 
@@ -53,8 +52,7 @@ def one_gun_seizure(reference: str) -> dict[str, Any]:
 
 
 async def test_sigterm_under_load_loses_nothing_and_dead_letters_nothing(pair: System) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
-    await producer.start()
+    producer = Producers()
     agency = Agency(producer, "us-cbp")
     references = [f"load-{i}-{uuid.uuid4().hex[:6]}" for i in range(150)]
     try:
@@ -165,8 +163,7 @@ async def test_the_sweep_and_the_clock_carry_on_past_records_they_cannot_handle(
         }
     )
 
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
-    await producer.start()
+    producer = Producers()
     try:
         reference = f"clock-{uuid.uuid4().hex[:6]}"
         await Agency(producer, "us-cbp").send(

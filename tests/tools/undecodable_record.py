@@ -2,12 +2,13 @@
 
 aiokafka's own producer always encodes header names as UTF-8, so this script swaps in aiokafka's
 pure-Python record builder (AIOKAFKA_NO_EXTENSIONS) and hands it a name whose encoding is raw bytes.
-Usage: undecodable_record.py BOOTSTRAP TOPIC KEY
+Usage: undecodable_record.py BOOTSTRAP TOPIC KEY (the agency's login as JSON in $KAFKA_LOGIN)
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 
@@ -22,7 +23,7 @@ class RawName(str):
 
 
 async def main(bootstrap: str, topic: str, key: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **json.loads(os.environ.get("KAFKA_LOGIN", "{}")))
     await producer.start()
     try:
         await producer.send_and_wait(topic, b"{}", key=key.encode(), headers=[(RawName("x"), b"v")])

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from alliance.application.repository import Repository
 from alliance.application.testing import HandlerHarness
 from alliance.contracts.chemicals import DiversionAlertRaised
 from alliance.contracts.common import Person
@@ -32,6 +33,8 @@ from money_laundering.store import (
     Assets,
     CashActivities,
     Declarations,
+    FinancialReports,
+    FlaggedCompanies,
     Investigations,
     MonthlyFigures,
     TracedPurchasers,
@@ -417,6 +420,29 @@ async def test_a_red_forfeiture_order_makes_its_facts_red() -> None:
     assert_at_least(await forfeit(h, RED), RED, AMBER)
 
 
+@pytest.mark.parametrize("declaration_first", [True, False])
+async def test_a_red_declaration_covering_an_asset_makes_the_assets_later_facts_red(declaration_first: bool) -> None:
+    h = harness()
+    steps: list[Callable[[], Awaitable[list[CloudEvent]]]] = [
+        lambda: h.send(declaration(), markings=RED),
+        lambda: h.send(seizure(25000), markings=AMBER),
+    ]
+    for step in steps if declaration_first else reversed(steps):
+        await step()
+    [asset] = h.records(Assets).heads.values()
+    assert asset["declarations"] == ["CMIR-1"]
+    assert_at_least(await forfeit(h, GREEN), RED, AMBER)  # what the asset says now rests on the declaration
+
+
+async def test_a_declaration_that_does_not_cover_the_money_leaves_the_assets_markings_alone() -> None:
+    h = harness()
+    await h.send(declaration(5000), markings=RED)
+    await h.send(seizure(25000), markings=AMBER)
+    [asset] = h.records(Assets).heads.values()
+    assert asset["declarations"] == []
+    assert Markings.model_validate(asset["markings"]) == AMBER
+
+
 async def test_the_forfeiture_of_an_unknown_asset_is_refused_with_a_reason() -> None:
     ordered = AssetForfeited(asset_id="AS-nope", legal_basis="x", forfeited_amount=1, ordered_on=date(2027, 2, 1))
     with pytest.raises(DomainRuleViolation, match="no seized asset AS-nope"):
@@ -443,6 +469,67 @@ async def test_a_report_naming_a_flagged_company_raises_an_alert_as_strict_as_th
     assert alert.data["kind"] == "flagged_company_reported"
     assert_at_least([alert], RED, GREEN)
     assert await h.send(bank_report(250000, subjects=[named]), markings=GREEN, event_id="r-1") == []
+
+
+NAMING_THE_IMPORTER = {"kind": "company", "company_name": "QUIMICA DEL NORTE SA DE CV", "country": "MX"}
+NAMING_THE_EXPORTER = {"kind": "company", "company_name": "GULF COAST SOLVENTS", "country": "US"}
+
+
+def company_report(named: dict[str, Any]) -> FinancialReportSubmitted:
+    return bank_report(250000, reference="STR-9", subjects=[named])
+
+
+async def flagged_company_alert(flag_first: bool) -> CloudEvent:
+    h = harness()
+    steps: list[Callable[[], Awaitable[list[CloudEvent]]]] = [
+        lambda: h.send(DIVERSION, markings=RED, event_id="da-1", source="urn:alliance:service:chemicals"),
+        lambda: h.send(company_report(NAMING_THE_IMPORTER), markings=GREEN, event_id="r-1"),
+    ]
+    for step in steps if flag_first else reversed(steps):
+        await step()
+    for step in steps:  # redeliveries change nothing
+        assert await step() == []
+    [alert] = published(h, "alert.raised.v1")
+    assert len(alerts_of(h, "flagged_company_reported")) == 1
+    return alert
+
+
+async def test_a_flagged_company_and_a_report_naming_it_raise_the_same_alert_whichever_arrives_first() -> None:
+    after_flag, before_flag = await flagged_company_alert(True), await flagged_company_alert(False)
+    same = ("id", "data", "markings")
+    assert [getattr(after_flag, a) for a in same] == [getattr(before_flag, a) for a in same]
+    assert after_flag.data["kind"] == "flagged_company_reported"
+    assert [s["company_name"] for s in after_flag.data["subjects"]] == ["QUIMICA DEL NORTE SA DE CV"]
+    assert_at_least([after_flag], RED, GREEN)
+
+
+async def test_a_report_naming_no_flagged_company_raises_no_alert_when_companies_are_flagged() -> None:
+    h = harness()
+    named = {"kind": "company", "company_name": "Química del Sur, S.A. de C.V.", "country": "MX"}
+    await h.send(company_report(named), markings=GREEN)
+    await h.send(DIVERSION, markings=AMBER)
+    assert alerts_of(h, "flagged_company_reported") == []
+
+
+@pytest.mark.parametrize(("flag_first", "failing"), [(False, FlaggedCompanies), (True, FinancialReports)])
+async def test_a_flagged_company_alert_interrupted_between_two_writes_is_raised_once_on_redelivery(
+    flag_first: bool, failing: type[Repository[Any]]
+) -> None:
+    h = harness()
+    steps: list[Callable[[], Awaitable[list[CloudEvent]]]] = [
+        lambda: h.send(DIVERSION, markings=AMBER, event_id="da-1"),
+        lambda: h.send(company_report(NAMING_THE_EXPORTER), markings=GREEN, event_id="r-1"),
+    ]
+    first, second = steps if flag_first else reversed(steps)
+    await first()
+    h.records(failing).fail_after_commits = 1  # the exporter's flag, or the report, is stored; then the process "dies"
+    with pytest.raises(RuntimeError, match="injected"):
+        await second()
+    assert alerts_of(h, "flagged_company_reported") == []
+    await second()  # the redelivery
+    await second()
+    assert len(alerts_of(h, "flagged_company_reported")) == 1
+    assert len(published(h, "alert.raised.v1")) == 1
 
 
 # -- flow 5: traced guns' purchasers and investigation subjects -------------------------------------

@@ -123,8 +123,13 @@ class PreExportNotification(Aggregate):
         assert deadline is not None
         self._raise(self.fact(PreExportNotificationRegistered, notification_id=self.id, reply_due_at=deadline.due_at))
 
-    def record_reply(self, decision: ReplyDecision, grounds: str | None) -> None:
-        """The importing country answers; a notification is answered once."""
+    def record_reply(self, decision: ReplyDecision, grounds: str | None, replying_country: str | None = None) -> None:
+        """The importing country answers; a notification is answered once (AP11)."""
+        if replying_country is not None and replying_country != self.importing_country:
+            raise DomainRuleViolation(
+                f"only {self.importing_country}'s authority answers notification {self.pen_reference}, "
+                f"not an agency of {replying_country}"
+            )
         if self.status is not NotificationStatus.AWAITING_REPLY:
             raise DomainRuleViolation(f"notification {self.pen_reference} was already answered ({self.status})")
         if decision is ReplyDecision.OBJECTION and not grounds:

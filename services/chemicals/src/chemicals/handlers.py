@@ -63,7 +63,7 @@ async def notification_replied(received: Received[PreExportNotificationReplied],
     await deps.notifications.apply(
         PreExportNotification.id_for(reply.exporting_country, reply.pen_reference),
         received,
-        lambda n: n.record_reply(reply.decision, reply.grounds),
+        lambda n: n.record_reply(reply.decision, reply.grounds, received.sender_country),
         missing=f"no pre-export notification {reply.pen_reference} from {reply.exporting_country}",
     )
 
@@ -85,7 +85,9 @@ async def record_incident(recorded: ChemicalIncident, deps: ChemicalsDeps) -> No
 
 
 async def incident_reported(received: Received[ChemicalIncidentReported], deps: ChemicalsDeps) -> None:
-    await record_incident(ChemicalIncident.report(received.data, received.event.source, received.event.markings), deps)
+    await record_incident(
+        ChemicalIncident.report(received.data, received.sending_agency, received.event.markings), deps
+    )
 
 
 async def seizure_with_precursors(received: Received[SeizureRecorded | SeizureCorrected], deps: ChemicalsDeps) -> None:

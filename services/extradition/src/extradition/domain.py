@@ -330,7 +330,15 @@ class ExtraditionRequest(Aggregate):
         if self.status is ExtraditionStatus.PROVISIONAL_ARREST_REQUESTED:
             self.advance(ExtraditionStep.WITHDRAWN, on, "match rejected by analyst")
 
-    def advance(self, step: ExtraditionStep, on: date, grounds: str | None) -> None:
+    def advance(
+        self, step: ExtraditionStep, on: date, grounds: str | None, reporting_country: str | None = None
+    ) -> None:
+        """A step of the request, reported by the requesting country's central authority (AP16)."""
+        if reporting_country is not None and reporting_country != self.requesting_country:
+            raise DomainRuleViolation(
+                f"only {self.requesting_country}'s central authority reports steps of extradition request "
+                f"{self.id}, not an agency of {reporting_country}"
+            )
         allowed, target = TRANSITIONS[step]
         if self.status not in allowed:
             raise DomainRuleViolation(

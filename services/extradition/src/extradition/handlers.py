@@ -134,7 +134,9 @@ async def match_reviewed(received: Received[PersonMatchReviewed], deps: Extradit
 async def step_reported(received: Received[ExtraditionStepReported], deps: ExtraditionDeps) -> None:
     step = received.data
     await deps.extraditions.apply(
-        step.extradition_request_id, received, lambda r: r.advance(step.step, step.on, step.grounds)
+        step.extradition_request_id,
+        received,
+        lambda r: r.advance(step.step, step.on, step.grounds, received.sender_country),
     )
 
 

@@ -22,6 +22,7 @@ from alliance.contracts.firearms import (
 )
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
 from alliance.contracts.topics import FIREARMS_INTAKE, INTERDICTION_EVENTS
+from alliance.domain.errors import RecordNotYetKnown
 from alliance.domain.ids import derived_id
 from firearms.domain import (
     ExportLicence,
@@ -56,10 +57,15 @@ async def open_trace(trace: TraceRequest, f: FirearmsDeps) -> None:
     """Store the trace request (unless a redelivery stored it) and check it against export licences.
 
     The licence check runs on every delivery, not only when the request is new: a failure between
-    the two writes is completed by the redelivery (one indicator per licence, by the domain).
+    the two writes is completed by the redelivery (one indicator per licence, by the domain). A
+    request stored before (a redelivery, a seizure correction) takes the markings of what was received
+    now, and its licences are looked up by the serial it holds.
     """
     await f.traces.add(trace)
-    for licence in await f.licences.covering(trace.serial_key):
+    stored = await f.traces.change(trace.id, lambda t: t.absorb_markings(trace.markings))
+    if stored is None:
+        raise RecordNotYetKnown(f"trace request {trace.id} vanished after it was stored")
+    for licence in await f.licences.covering(stored.serial_key):
         await f.traces.change(trace.id, functools.partial(TraceRequest.flag_licensed_export, licence=licence))
 
 
@@ -115,7 +121,7 @@ async def restoration_reported(received: Received[RestorationResultReported], f:
 
 async def licence_issued(received: Received[ExportLicenceIssued], f: FirearmsDeps) -> None:
     """A licence is checked against guns already traced, as a trace is against licences already issued."""
-    licence = ExportLicence.record(received.data, received.event.source, received.event.markings)
+    licence = ExportLicence.record(received.data, received.sending_agency, received.event.markings)
     await f.licences.add(licence)
     for trace in await f.traces.of_guns(licence.serial_keys):
         await f.traces.change(trace.id, lambda t: t.flag_licensed_export(licence))

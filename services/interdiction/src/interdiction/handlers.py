@@ -36,7 +36,7 @@ class InterdictionDeps:
 async def seizure_reported(received: Received[SeizureReported], deps: InterdictionDeps) -> None:
     seizure = Seizure.record(
         received.data,
-        reporting_source=received.event.source,
+        reporting_source=received.sending_agency,
         markings=received.event.markings,
         recorded_at=received.occurred_at,
     )
@@ -50,7 +50,7 @@ async def seizure_reported(received: Received[SeizureReported], deps: Interdicti
 
 
 async def seizure_amended(received: Received[SeizureAmended], deps: InterdictionDeps) -> None:
-    amendment, source = received.data, received.event.source
+    amendment, source = received.data, received.sending_agency
     await deps.seizures.apply(
         seizure_id(source, amendment.report_reference),
         received,
@@ -60,7 +60,7 @@ async def seizure_amended(received: Received[SeizureAmended], deps: Interdiction
 
 
 async def route_report_submitted(received: Received[RouteReportSubmitted], deps: InterdictionDeps) -> None:
-    await deps.route_reports.add(RouteReport.submit(received.data, received.event.source, received.event.markings))
+    await deps.route_reports.add(RouteReport.submit(received.data, received.sending_agency, received.event.markings))
 
 
 async def statistics_requested(received: Received[SeizureStatisticsRequested], deps: InterdictionDeps) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 
 from alliance.contracts.chemicals import Company
 from alliance.contracts.common import Person, Place
@@ -56,6 +57,11 @@ def _day(d: date) -> datetime:
     return datetime.combine(d, time(), UTC)
 
 
+def company_lookup_key(company: Company) -> str:
+    """A company as flags and reports find each other: its country and its name without the legal form."""
+    return f"{company.country}|{company_key(company.name)}"
+
+
 def party_key(party: Party) -> str:
     """The same party across reports: folded names and date of birth, company name, or account."""
     if party.kind is PartyKind.PERSON and party.person:
@@ -102,9 +108,15 @@ class Alert(Aggregate):
     # One factory per kind of alert (AP12): the id formula, the wording, the evidence and the markings.
 
     @classmethod
-    def for_flagged_company(
-        cls, flagged: FlaggedCompany, report: FinancialReport, party: Party, now: datetime
-    ) -> Alert:
+    def for_flagged_company(cls, flagged: FlaggedCompany, report: FinancialReport, now: datetime) -> Alert | None:
+        """The alert when the report names the flagged company, else None (flow 3).
+
+        The same alert whichever came first, the flag or the report: its id, its subject (the first
+        party naming the company) and its markings (the flag's and the stored report's).
+        """
+        party = report.subject_naming(flagged.company)
+        if party is None:
+            return None
         return cls.raise_(
             derived_id("AL", flagged.id, report.id),
             AlertKind.FLAGGED_COMPANY_REPORTED,
@@ -195,6 +207,15 @@ class FinancialReport(Aggregate):
             )
         )
         return record
+
+    def lookup_keys(self) -> dict[str, Any]:
+        # Flow 3 from the other side: a company flagged after the report finds the reports naming it.
+        return {"company_keys": sorted({company_lookup_key(company) for _, company in self.named_companies()})}
+
+    def subject_naming(self, company: Company) -> Party | None:
+        """The first subject naming the company, however its name is written; None if none does."""
+        key = company_lookup_key(company)
+        return next((party for party, named in self.named_companies() if company_lookup_key(named) == key), None)
 
     def named_companies(self) -> list[tuple[Party, Company]]:
         """The companies the report names as subjects, where it says enough to know them (name and country)."""
@@ -443,10 +464,17 @@ class Asset(Aggregate):
         return breach.record_type == Asset.RECORD_TYPE and breach.kind == DECLARATION_CHECK
 
     def record_declarations(self, declarations: list[Declaration]) -> None:
-        """Declarations that cover this money close the declaration window: no alert will follow."""
-        covering = [r for r in self.declared_by(declarations) if r not in self.declarations]
+        """Declarations that cover this money close the declaration window: no alert will follow.
+
+        What the asset says from then on (no undeclared-currency alert, the forfeiture and sharing
+        facts) rests on the declarations too, so it takes their markings: never weaker than them.
+        """
+        new = [d for d in declarations if d.declaration.declaration_reference not in self.declarations]
+        covering = [d for d in new if self.declared_by([d])]
         if covering:
-            self.declarations = [*self.declarations, *covering]
+            for d in covering:
+                self.absorb_markings(d.markings)
+            self.declarations = [*self.declarations, *(d.declaration.declaration_reference for d in covering)]
             self._close_deadline(DECLARATION_CHECK)
 
     @property

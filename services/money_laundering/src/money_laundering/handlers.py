@@ -79,17 +79,25 @@ class MoneyLaunderingDeps:
 
 async def report_submitted(received: Received[FinancialReportSubmitted], d: MoneyLaunderingDeps) -> None:
     """A goAML report: it may answer an alert, adds to each party's cash, and may name a flagged company."""
-    report = FinancialReport.submit(received.data, received.event.source, received.event.markings)
-    await d.reports.add(report)
+    submitted = FinancialReport.submit(received.data, received.sending_agency, received.event.markings)
+    await d.reports.add(submitted)
+    # Reactions run from the report as stored, as a company flagged later finds it: the same alert either way.
+    report = await d.reports.get(submitted.id) or submitted
     alert_id = received.data.alert_id
     if alert_id and await d.alerts.get(alert_id) is not None:  # naming an alert not held here is no refusal
         await d.alerts.apply(alert_id, received, Alert.answered_by_report)
     for party, transactions in report.cash_by_party().values():
         await record_cash(report, party, transactions, received.occurred_at, d)
-    for party, company in report.named_companies():  # flow 3
+    for _, company in report.named_companies():  # flow 3
         flagged = await d.companies.flagged(company)
         if flagged is not None:
-            await d.alerts.add(Alert.for_flagged_company(flagged, report, party, received.occurred_at))
+            await raise_alert(Alert.for_flagged_company(flagged, report, received.occurred_at), d)
+
+
+async def raise_alert(alert: Alert | None, d: MoneyLaunderingDeps) -> None:
+    """Store an alert unless it exists (alert ids are deterministic: raised once, whoever gets there first)."""
+    if alert is not None:
+        await d.alerts.add(alert)
 
 
 async def record_cash(
@@ -167,20 +175,27 @@ async def asset_forfeited(received: Received[AssetForfeited], d: MoneyLaundering
 
 
 async def diversion(received: Received[DiversionAlertRaised], d: MoneyLaunderingDeps) -> None:
+    """Both companies are flagged; reports that named them before are alerts, as later reports will be.
+
+    The reports are looked up on every delivery, not only when the flag is new: a failure between
+    the flag and the alert is completed by the redelivery (the alert id makes it once).
+    """
     alert, markings = received.data, received.event.markings
     for company in (alert.exporter, alert.importer):
-        await d.companies.change_or_create(
+        flagged = await d.companies.change_or_create(
             FlaggedCompany.id_for(company),
             functools.partial(FlaggedCompany.first, company, markings),
             lambda f: f.flag(alert.alert_id, alert.reason, markings),
         )
+        for report in await d.reports.naming(company):
+            await raise_alert(Alert.for_flagged_company(flagged, report, received.occurred_at), d)
 
 
 # -- flow 5: traced guns' purchasers and investigation subjects -------------------------------------
 
 
 async def investigation_opened(received: Received[InvestigationOpened], d: MoneyLaunderingDeps) -> None:
-    investigation = Investigation.open(received.data, received.event.source, received.event.markings)
+    investigation = Investigation.open(received.data, received.sending_agency, received.event.markings)
     await d.investigations.add(investigation)
     # From the other side: purchasers of guns traced before the investigation was opened.
     for seen in await d.purchasers.that_may_be_subjects_of(investigation):

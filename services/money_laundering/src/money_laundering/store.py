@@ -18,12 +18,18 @@ from money_laundering.domain import (
     FinancialReport,
     FlaggedCompany,
     Investigation,
+    company_lookup_key,
 )
 
 
 class FinancialReports(Repository[FinancialReport]):
     kind = FinancialReport
     collection = "financial_reports"
+    indexes = ("company_keys",)
+
+    async def naming(self, company: Company) -> list[FinancialReport]:
+        """Reports naming the company among their subjects (however its name is written)."""
+        return await self.where("company_keys", company_lookup_key(company))
 
 
 class CashActivities(Repository[CashActivity]):

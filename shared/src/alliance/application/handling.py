@@ -25,12 +25,32 @@ INTAKE_GROUP = "intake"
 
 
 @dataclass(frozen=True)
+class Sender:
+    """The authenticated agency an intake event came from (its principal wrote its own intake topic)."""
+
+    agency: str
+    country: str
+    kind: str
+
+
+@dataclass(frozen=True)
 class Received(Generic[D_co]):
-    """An event accepted by the envelope and contract checks, handed to a domain handler."""
+    """An event accepted by the envelope, sender and contract checks, handed to a domain handler."""
 
     event: CloudEvent
     data: D_co
     topic: str
+    sender: Sender | None = None  # None for facts of Alliance services (their topic's ACL proves them)
+
+    @property
+    def sender_country(self) -> str | None:
+        """The authenticated sender's country (None for services' facts and unauthenticated tests)."""
+        return self.sender.country if self.sender else None
+
+    @property
+    def sending_agency(self) -> str:
+        """Who sent it: the authenticated agency, or for a service's fact its source."""
+        return self.sender.agency if self.sender else self.event.source
 
     @property
     def occurred_at(self) -> datetime:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from alliance.contracts.disclosure import Release
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.limits import MAX_FACT_BYTES, LimitExceeded
 from alliance.contracts.markings import Markings
@@ -26,14 +27,19 @@ class PendingEvent(BaseModel):
     topic: str
     key: str
     event: CloudEvent
+    release: Release | None = None  # who receives it (and the audit of that decision), fixed at commit
 
     def to_document(self) -> Document:
-        return {"topic": self.topic, "key": self.key, **self.event.model_dump(mode="json")}
+        doc = {"topic": self.topic, "key": self.key, **self.event.model_dump(mode="json")}
+        if self.release is not None:
+            doc["release"] = self.release.model_dump(mode="json")
+        return doc
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> PendingEvent:
-        body = {k: v for k, v in doc.items() if k not in {"topic", "key"}}
-        return cls(topic=doc["topic"], key=doc["key"], event=CloudEvent.model_validate(body))
+        body = {k: v for k, v in doc.items() if k not in {"topic", "key", "release"}}
+        release = Release.model_validate(doc["release"]) if doc.get("release") else None
+        return cls(topic=doc["topic"], key=doc["key"], event=CloudEvent.model_validate(body), release=release)
 
     def size(self) -> int:
         """Bytes this event takes on Kafka (value and headers), to refuse it before it is stored."""

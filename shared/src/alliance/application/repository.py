@@ -27,11 +27,15 @@ from alliance.application.records import (
     check_publishable,
 )
 from alliance.contracts.base import EventData
+from alliance.contracts.disclosure import DeliveryWithdrawn, RecipientDecision, Release, markings_digest
 from alliance.contracts.envelope import CloudEvent
-from alliance.contracts.markings import Markings
+from alliance.contracts.markings import TLP, Markings
+from alliance.contracts.registry import Registry
+from alliance.contracts.topics import delivery_topic
 from alliance.domain.aggregate import Aggregate
-from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.errors import RecordNotYetKnown
 from alliance.domain.ids import event_id
+from alliance.domain.release import decide_all, withdrawn
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -60,12 +64,18 @@ class FactOutlet:
         topic_name: Callable[[str], str] = str,
         flush: Flush = _nothing_to_flush,
         traceparent: Callable[[], str | None] = _no_trace,
+        registry: Callable[[], Registry] | None = None,
+        service: str = "",
+        published_types: Callable[[], list[str]] = list,
     ) -> None:
         self.source = source
         self.events_topic = events_topic
         self.topic_name = topic_name
         self.flush = flush
         self.traceparent = traceparent
+        self.registry = registry  # None: no disclosure to agencies (unit tests that do not look at it)
+        self.service = service
+        self.published_types = published_types
 
     def event(
         self, *, topic: str, key: str, event_id: str, data: EventData, markings: Markings, subject: str | None = None
@@ -86,10 +96,18 @@ class FactOutlet:
             ),
         )
 
-    def pending(self, aggregate: Aggregate, topic: str | None) -> list[PendingEvent]:
-        """Outbox entries for the aggregate's new facts; ids derive from record id and version."""
+    def pending(
+        self, aggregate: Aggregate, topic: str | None, markings_before: Markings | None = None
+    ) -> list[PendingEvent]:
+        """Outbox entries for the aggregate's new facts; ids derive from record id and version.
+
+        Each fact carries its release decision (who receives it, and the audit of every decision),
+        taken now, with the record's markings and the current registry, and stored in the same
+        commit. A record whose markings were tightened also sends a content-free withdrawal to every
+        agency that could receive its facts before and cannot now.
+        """
         next_version = aggregate.version + 1
-        return [
+        facts = [
             self.event(
                 topic=topic or self.events_topic,
                 key=aggregate.id,
@@ -99,6 +117,58 @@ class FactOutlet:
             )
             for i, e in enumerate(aggregate.pending_events)
         ]
+        if self.registry is None:
+            return facts
+        registry = self.registry()
+        released = [f.model_copy(update={"release": self._release(f.event, registry)}) for f in facts]
+        if markings_before is not None and markings_before != aggregate.markings:
+            released += self._withdrawals(aggregate, markings_before, registry, next_version)
+        return released
+
+    def _release(self, event: CloudEvent, registry: Registry) -> Release:
+        decisions = decide_all(event.markings, event.type, registry)
+        return Release(
+            registry_version=registry.version,
+            markings_digest=markings_digest(event.markings),
+            decided_at=datetime.now(UTC),
+            decisions=tuple(
+                RecipientDecision(recipient=d.recipient, allowed=d.allowed, rule=d.rule) for d in decisions
+            ),
+        )
+
+    def _withdrawals(
+        self, aggregate: Aggregate, before: Markings, registry: Registry, version: int
+    ) -> list[PendingEvent]:
+        lost = sorted(
+            {
+                agency
+                for kind in self.published_types()
+                for agency in withdrawn(before, aggregate.markings, kind, registry)
+            }
+        )
+        notices = []
+        for agency in lost:
+            notice = self.event(
+                topic=delivery_topic(agency),
+                key=aggregate.id,
+                event_id=event_id(aggregate.id, DeliveryWithdrawn.EVENT_TYPE, f"{version}:{agency}"),
+                data=DeliveryWithdrawn(record_id=aggregate.id),
+                markings=Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("alliance",)),
+            )
+            decision = RecipientDecision(recipient=agency, allowed=True, rule="withdrawal")
+            notices.append(
+                notice.model_copy(
+                    update={
+                        "release": Release(
+                            registry_version=registry.version,
+                            markings_digest=markings_digest(aggregate.markings),
+                            decided_at=datetime.now(UTC),
+                            decisions=(decision,),
+                        )
+                    }
+                )
+            )
+        return notices
 
 
 class Repository(Generic[A]):
@@ -168,13 +238,14 @@ class Repository(Generic[A]):
                 return aggregate
             before = aggregate.model_dump()
             previous_deadline = aggregate.next_deadline_at()
+            markings_before = aggregate.markings
             method(aggregate)
             if cause is not None:
                 aggregate.mark_applied(cause)
             elif not aggregate.pending_events and aggregate.model_dump() == before:
                 return aggregate  # nothing changed: nothing to store
             try:
-                await self._commit(aggregate, topic, previous_deadline)
+                await self._commit(aggregate, topic, previous_deadline, markings_before)
                 return aggregate
             except ConcurrentUpdateError:
                 await asyncio.sleep(random.random() * 0.01)  # another writer won this version: decide again
@@ -202,7 +273,7 @@ class Repository(Generic[A]):
 
         record = await self.change(record_id, step, cause=received.cause, topic=topic)
         if record is None:
-            raise DomainRuleViolation(missing or f"no {self.kind.RECORD_TYPE} {record_id}")
+            raise RecordNotYetKnown(missing or f"no {self.kind.RECORD_TYPE} {record_id}")
         return record
 
     async def change_or_create(
@@ -231,9 +302,15 @@ class Repository(Generic[A]):
         """Raise the record's due deadline escalations (the deadline clock's one change)."""
         return await self.change(record_id, lambda a: a.escalate_deadlines(moment, service))
 
-    async def _commit(self, aggregate: A, topic: str | None, previous_deadline: datetime | None = None) -> None:
+    async def _commit(
+        self,
+        aggregate: A,
+        topic: str | None,
+        previous_deadline: datetime | None = None,
+        markings_before: Markings | None = None,
+    ) -> None:
         aggregate.trace_deadlines(self.outlet.traceparent())
-        events = self.outlet.pending(aggregate, topic)
+        events = self.outlet.pending(aggregate, topic, markings_before)
         check_publishable(events)
         version = aggregate.version + 1
         await self.records.commit(

@@ -24,6 +24,9 @@ MAX_JSON_DEPTH: Final = 32
 MAX_FACT_BYTES: Final = 900 * 1024
 # Dead letters keep the original record; their topic accepts records up to this size.
 DEAD_LETTER_MAX_BYTES: Final = 2 * 1024 * 1024
+# Dead letters hold whole refused records (personal data included): readable by operators only, and
+# kept two weeks — long enough to fix a cause and replay, short enough not to become a second archive.
+DEAD_LETTER_RETENTION_DAYS = 14
 # A rejection lists at most this many field errors, each message cut to MAX_ERROR_CHARS.
 MAX_REJECTION_ERRORS: Final = 20
 MAX_ERROR_CHARS: Final = 300

@@ -59,6 +59,10 @@ class Agency(BaseModel):
     def subscribed_to(self, event_type: str) -> bool:
         return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.receives)
 
+    def sends_to(self, domain: str) -> bool:
+        """Whether it may send any intake event of ``domain`` (so has an intake topic there)."""
+        return any(p.startswith(f"org.alliance.{domain}.") for p in self.sends)
+
     def source_matches(self, source: str) -> bool:
         """An event's ``ce_source`` names this agency: ``urn:agency:<id>`` or ``urn:agency:<id>:<system>``."""
         return source == f"urn:agency:{self.id}" or source.startswith(f"urn:agency:{self.id}:")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 INTERDICTION_INTAKE = "alliance.interdiction.intake"
 INTERDICTION_EVENTS = "alliance.interdiction.events"
 FIREARMS_INTAKE = "alliance.firearms.intake"
@@ -15,20 +13,27 @@ EXTRADITION_EVENTS = "alliance.extradition.events"
 MONEY_LAUNDERING_INTAKE = "alliance.money_laundering.intake"
 MONEY_LAUNDERING_EVENTS = "alliance.money_laundering.events"
 REPLIES_PREFIX = "alliance.replies."
+DELIVERIES_PREFIX = "alliance.deliveries."
+AUDIT_TOPIC = "alliance.audit"
 
 
 def dead_letter_topic(service: str) -> str:
     return f"alliance.{service}.deadletter"
 
 
-_UNSAFE = re.compile(r"[^a-z0-9._-]+")
+def reply_topic_for(agency: str) -> str:
+    """The stream on which an agency receives the rejections of its events (readable by it alone)."""
+    return REPLIES_PREFIX + agency
 
 
-def reply_topic_for(source: str | None) -> str:
-    """The stream on which the sender identified by ``source`` receives replies and rejections.
+def intake_topic(domain_intake: str, agency: str) -> str:
+    """An agency's own intake topic for one domain: ``alliance.firearms.intake.us-atf-ntc``.
 
-    An agency that publishes with ``ce_source = urn:agency:us-cbp:laredo`` reads
-    ``alliance.replies.urn-agency-us-cbp-laredo``.
+    Only that agency may write it (ACL), so the topic proves the sender.
     """
-    slug = _UNSAFE.sub("-", (source or "unknown").lower()).strip("-.") or "unknown"
-    return REPLIES_PREFIX + slug[:200]
+    return f"{domain_intake}.{agency}"
+
+
+def delivery_topic(agency: str) -> str:
+    """Where an agency receives the facts released to it (readable by it alone)."""
+    return f"{DELIVERIES_PREFIX}{agency}"

@@ -23,22 +23,31 @@ from typing import Any, TypeVar, cast
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    AuthenticationMethodNotSupported,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+)
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.security import SASLScram512
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from alliance.application.handling import Received
+from alliance.application.handling import Received, Sender
 from alliance.application.records import PendingEvent
 from alliance.application.repository import cause_time
 from alliance.contracts.base import EventData
 from alliance.contracts.common import EventRejected, FieldError
+from alliance.contracts.disclosure import ReleaseDecided
 from alliance.contracts.envelope import CloudEvent, EnvelopeError, headers_to_dict, parse_record
 from alliance.contracts.limits import (
     DEAD_LETTER_MAX_BYTES,
@@ -48,9 +57,18 @@ from alliance.contracts.limits import (
     LimitExceeded,
 )
 from alliance.contracts.markings import TLP, Markings
-from alliance.contracts.topics import dead_letter_topic, reply_topic_for
-from alliance.domain.errors import DomainRuleViolation
+from alliance.contracts.registry import Agency
+from alliance.contracts.topics import (
+    AUDIT_TOPIC,
+    DELIVERIES_PREFIX,
+    dead_letter_topic,
+    delivery_topic,
+    intake_topic,
+    reply_topic_for,
+)
+from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
 from alliance.runtime import kafka_records
+from alliance.runtime.registry import RegistryFollower
 from alliance.runtime.retry import is_transient, waiting
 from alliance.runtime.settings import Settings
 
@@ -62,8 +80,15 @@ _propagator = TraceContextTextMapPropagator()
 def make_broker(settings: Settings, service: str, tracer_provider: TracerProvider | None) -> KafkaBroker:
     kafka_records.install()  # an undecodable record becomes one dead letter instead of a wedged partition
     middlewares = [KafkaTelemetryMiddleware(tracer_provider=tracer_provider)] if tracer_provider else []
+    security = (
+        SASLScram512(username=settings.kafka_username, password=settings.kafka_password.get_secret_value())
+        if settings.kafka_username and settings.kafka_password
+        else None
+    )
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=security,
+        metadata_max_age_ms=30_000,
         client_id=f"alliance-{service}",
         enable_idempotence=True,  # acks=all, no duplicates from producer retries
         graceful_timeout=settings.shutdown_grace_seconds,  # SIGTERM: handlers in flight may finish
@@ -83,7 +108,7 @@ async def ensure_topics(
     configs = configs or {}
 
     async def create() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_security())
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -105,8 +130,36 @@ async def ensure_topics(
     await waiting(settings, "kafka topics", create)
 
 
+# The audit stream is readable by operators only (ACL); its records hold ids and decisions, no content.
+AUDIT_MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("alliance",))
+
+
 class TopicCreationError(RuntimeError):
     """The broker refused to create a topic (not authorised, bad configuration…)."""
+
+
+class KafkaCredentialsError(RuntimeError):
+    """Kafka refused this service's principal: a configuration error, reported at once, never waited out."""
+
+
+async def check_kafka_credentials(settings: Settings) -> None:
+    """Fail fast on a wrong principal or password (aiokafka would report it as "unable to bootstrap").
+
+    A broker that cannot be reached is not an error here: the start-up steps wait for it.
+    """
+    if not settings.kafka_username:
+        return
+    host, _, port = settings.kafka_bootstrap_servers.split(",")[0].strip().rpartition(":")
+    try:
+        conn = await create_conn(host, int(port), request_timeout_ms=5000, **settings.kafka_security())
+    except (SaslAuthenticationFailed, AuthenticationFailedError, AuthenticationMethodNotSupported) as exc:
+        raise KafkaCredentialsError(
+            f"Kafka refused principal {settings.kafka_username!r}: {type(exc).__name__}; check "
+            "ALLIANCE_KAFKA_USERNAME and ALLIANCE_KAFKA_PASSWORD"
+        ) from None
+    except (TimeoutError, OSError, KafkaError):
+        return
+    conn.close()
 
 
 Handler = Callable[[Received[Any]], Awaitable[None]]
@@ -124,27 +177,60 @@ class Messenger:
         self._dead_letters: AIOKafkaProducer | None = None  # raw producer: keeps headers byte for byte
 
     async def publish(self, pending: PendingEvent) -> None:
-        """Publish one outbox event inside the trace that caused it."""
+        """Publish one outbox event inside the trace that caused it, then disclose it as decided.
+
+        A fact with a release decision is also published to the delivery topic of each agency it
+        was released to, and the decision (allowed and denied alike) to the audit stream. All of it
+        comes from the one outbox entry written with the record, so a crash repeats it whole; the
+        ids are the fact's, so recipients drop a repeat.
+        """
         value, headers = pending.event.to_kafka()
         parent = _propagator.extract({"traceparent": pending.event.traceparent}) if pending.event.traceparent else None
         token = otel_context.attach(parent) if parent is not None else None
         try:
-            await self.broker.publish(
-                value,
-                topic=pending.topic,
-                key=pending.key.encode(),
-                headers={k: v.decode() for k, v in headers},
+            await self._send(pending.topic, pending.key, value, headers)
+            release = pending.release
+            if release is None:
+                return
+            if not pending.topic.startswith(self.settings.topic(DELIVERIES_PREFIX)):
+                for agency in release.recipients():
+                    await self._send(self.settings.topic(delivery_topic(agency)), pending.key, value, headers)
+            audit = ReleaseDecided(
+                fact_id=pending.event.id,
+                fact_type=pending.event.type,
+                record_id=pending.key,
+                service=self.service,
+                registry_version=release.registry_version,
+                markings_digest=release.markings_digest,
+                decided_at=release.decided_at,
+                decisions=list(release.decisions),
             )
+            record = CloudEvent(
+                id=f"audit-{pending.event.id}",
+                source=self.source,
+                type=ReleaseDecided.EVENT_TYPE,
+                time=release.decided_at,
+                subject=pending.key,
+                markings=AUDIT_MARKINGS,
+                data=audit.to_data(),
+            )
+            audit_value, audit_headers = record.to_kafka()
+            await self._send(self.settings.topic(AUDIT_TOPIC), pending.event.id, audit_value, audit_headers)
         finally:
             if token is not None:
                 otel_context.detach(token)
 
-    async def refuse(self, record: ConsumerRecord, topic: str, refusal: Refusal) -> None:
+    async def _send(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        await self.broker.publish(value, topic=topic, key=key.encode(), headers={k: v.decode() for k, v in headers})
+
+    async def refuse(self, record: ConsumerRecord, topic: str, refusal: Refusal, agency: str | None = None) -> None:
         """Dead-letter the original record with its reason, then tell the sender why (both bounded).
 
         The dead letter keeps the record's value and headers as they arrived (for replay after a
         fix); its topic accepts records up to :data:`DEAD_LETTER_MAX_BYTES`, larger than any record
-        an intake topic accepts. The rejection repeats only ids, the reason and the first errors.
+        an intake topic accepts. The rejection repeats only ids, the reason and the first errors, and
+        goes to the agency whose intake topic the record came from (None for services' fact streams:
+        the dead letter is enough there).
         """
         event = refusal.event
         reason = refusal.reason[:MAX_REASON_CHARS]
@@ -189,14 +275,14 @@ class Messenger:
             else Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=(self.service,)),
             data=rejection.to_data(),
         )
-        reply_topic = self.settings.topic(reply_topic_for(source))
-        await self._retry("reply topic", lambda: ensure_topics(self.settings, [reply_topic]))
-        await self._retry(
-            "rejection",
-            lambda: self.publish(
-                PendingEvent(topic=reply_topic, key=rejection.rejected_event_id or "unknown", event=reply)
-            ),
-        )
+        reply_topic = self.settings.topic(reply_topic_for(agency)) if agency else None
+        if reply_topic is not None:
+            await self._retry(
+                "rejection",
+                lambda: self.publish(
+                    PendingEvent(topic=reply_topic, key=rejection.rejected_event_id or "unknown", event=reply)
+                ),
+            )
         log.warning(
             "event refused",
             reason=reason[:300],
@@ -213,6 +299,7 @@ class Messenger:
                 client_id=f"alliance-{self.service}-deadletters",
                 enable_idempotence=True,
                 max_request_size=DEAD_LETTER_MAX_BYTES,
+                **self.settings.kafka_security(),
             )
             await self._dead_letters.start()
         if value is None and key is None:
@@ -240,15 +327,20 @@ class EventConsumer:
     backoff and then dead-lettered, so no record can loop forever.
     """
 
-    def __init__(self, messenger: Messenger, topic: str, group: str, *, intake: bool) -> None:
+    def __init__(
+        self, messenger: Messenger, topic: str, group: str, *, intake: bool, registry: RegistryFollower | None = None
+    ) -> None:
         self.messenger = messenger
         self.topic = messenger.settings.topic(topic)
+        self.domain = topic.split(".")[1] if intake else None  # alliance.<domain>.intake
         self.group = messenger.settings.group(messenger.service, group)
         self.intake = intake
+        self.registry = registry
         self.handlers: dict[str, tuple[type[EventData], Handler]] = {}
         self.processed = 0
         self.refused = 0
         self.stopping = False  # set on shutdown: in-flight failures are released, never dead-lettered
+        self.agencies: set[str] = set()  # intake: the agencies whose intake topic is subscribed
 
     def on(
         self, model: type[D]
@@ -262,34 +354,60 @@ class EventConsumer:
     def accepted_types(self) -> list[type[EventData]]:
         return [model for model, _ in self.handlers.values()]
 
-    def subscribe(self) -> None:
-        subscriber = self.messenger.broker.subscriber(
-            self.topic,
-            group_id=self.group,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the effect is stored; redeliver on crash
-            parser=_tolerant_parser,
-            decoder=_raw_body,
-            max_poll_interval_ms=30 * 60 * 1000,  # a store outage may hold one event for a long time
-            # One consumer per partition in this process: records of different partitions are
-            # handled concurrently, each partition in order, each committed after its own effect.
-            max_workers=self.messenger.settings.consumer_concurrency,
-            fetch_max_wait_ms=self.messenger.settings.fetch_max_wait_ms,
-        )
-        subscriber(self._dispatch)
+    def topics(self) -> list[str]:
+        """The Kafka topics read: a fact stream, or one intake topic per agency that sends to this domain."""
+        if not self.intake:
+            return [self.topic]
+        assert self.registry is not None
+        assert self.domain is not None
+        return [intake_topic(self.topic, a.id) for a in self.registry.registry.agencies if a.sends_to(self.domain)]
+
+    def subscribe(self) -> list[Any]:
+        """Subscribe (before the broker starts, or later for a newly registered agency)."""
+        subscribers = []
+        for topic in self.topics():
+            agency = topic[len(self.topic) + 1 :] if self.intake else None
+            if agency in self.agencies:
+                continue
+            subscriber = self.messenger.broker.subscriber(
+                topic,
+                group_id=self.group,
+                auto_offset_reset="earliest",
+                ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the effect is stored; redeliver on crash
+                parser=_tolerant_parser,
+                decoder=_raw_body,
+                max_poll_interval_ms=30 * 60 * 1000,  # a store outage may hold one event for a long time
+                # Fact streams: one consumer per partition in this process, records of different
+                # partitions handled concurrently, each committed after its own effect. Intake: one
+                # consumer per agency topic, so agencies are served concurrently, each in order.
+                max_workers=1 if self.intake else self.messenger.settings.consumer_concurrency,
+                fetch_max_wait_ms=self.messenger.settings.fetch_max_wait_ms,
+            )
+            subscriber(self._dispatch)
+            subscribers.append(subscriber)
+            if agency is not None:
+                self.agencies.add(agency)
+        return subscribers
+
+    def sender_of(self, record_topic: str) -> Agency | None:
+        if not self.intake or self.registry is None:
+            return None
+        return self.registry.registry.get(record_topic[len(self.topic) + 1 :])
 
     async def _dispatch(self, message: KafkaMessage) -> None:
         record = cast(ConsumerRecord, message.raw_message)  # one record: these subscribers are not batched
-        verdict = screen(record.headers or [], record.value, self.handlers, intake=self.intake)
+        agency = self.sender_of(record.topic)
+        verdict = screen(record.headers or [], record.value, self.handlers, intake=self.intake, sender=agency)
         if isinstance(verdict, Refusal):
-            await self._refuse(record, verdict)
+            await self._refuse(record, verdict, agency.id if agency else None)
         elif verdict is not None:
             data, handler, event = verdict
-            await self._handle(record, handler, Received(event=event, data=data, topic=self.topic))
+            sender = Sender(agency.id, agency.country, agency.kind.value) if agency else None
+            await self._handle(record, handler, Received(event=event, data=data, topic=self.topic, sender=sender))
 
-    async def _refuse(self, record: ConsumerRecord, refusal: Refusal) -> None:
+    async def _refuse(self, record: ConsumerRecord, refusal: Refusal, agency: str | None = None) -> None:
         self.refused += 1
-        await self.messenger.refuse(record, self.topic, refusal)
+        await self.messenger.refuse(record, record.topic, refusal, agency)
 
     async def _handle(self, record: ConsumerRecord, handler: Handler, received: Received[Any]) -> None:
         structlog.contextvars.bind_contextvars(event_id=received.event.id, event_type=received.event.type)
@@ -297,15 +415,27 @@ class EventConsumer:
         settings = self.messenger.settings
         delay = settings.retry_initial_seconds
         failures = 0
+        started = asyncio.get_running_loop().time()
         try:
             while True:
                 try:
                     await handler(received)
                     self.processed += 1
                     return
+                except RecordNotYetKnown as exc:
+                    waited = asyncio.get_running_loop().time() - started
+                    if waited < settings.parent_wait_seconds and not self.stopping:
+                        log.info("record not known yet; waiting for it", waited_seconds=round(waited, 1))
+                        await asyncio.sleep(min(1.0, settings.parent_wait_seconds - waited))
+                        continue
+                    agency = received.sender.agency if received.sender else None
+                    reason = f"rule violated: {exc} (waited {settings.parent_wait_seconds:.0f} s for it)"
+                    await self._refuse(record, Refusal(reason, received.event), agency)
+                    return
                 except (DomainRuleViolation, LimitExceeded) as exc:
                     label = "rule violated" if isinstance(exc, DomainRuleViolation) else "limit exceeded"
-                    await self._refuse(record, Refusal(f"{label}: {exc}", received.event))
+                    agency = received.sender.agency if received.sender else None
+                    await self._refuse(record, Refusal(f"{label}: {exc}", received.event), agency)
                     return
                 except asyncio.CancelledError:
                     raise
@@ -320,7 +450,8 @@ class EventConsumer:
                         if failures >= UNEXPECTED_FAILURE_ATTEMPTS:
                             log.exception("handler failed; dead-lettering", attempts=failures)
                             reason = f"processing failed {failures} times: {type(exc).__name__}: {exc}"
-                            await self._refuse(record, Refusal(reason, received.event))
+                            agency = received.sender.agency if received.sender else None
+                            await self._refuse(record, Refusal(reason, received.event), agency)
                             return
                         log.warning("handler failed, retrying", attempt=failures, error=f"{type(exc).__name__}")
                     await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
@@ -365,13 +496,23 @@ Accepted = tuple[EventData, Handler, CloudEvent]
 
 
 def screen(
-    raw_headers: Any, value: bytes | None, handlers: dict[str, tuple[type[EventData], Handler]], *, intake: bool
+    raw_headers: Any,
+    value: bytes | None,
+    handlers: dict[str, tuple[type[EventData], Handler]],
+    *,
+    intake: bool,
+    sender: Agency | None = None,
 ) -> Accepted | Refusal | None:
     """Decide what to do with one record before any handler runs (pure; no I/O).
 
     Returns the handler to run, a :class:`Refusal` for bad input of any kind, or None for a fact
     type this service does not consume. Nothing a sender can put in a record makes this raise.
+    On an intake topic the ``sender`` is the agency whose topic it is (its principal alone may write
+    it): an unregistered one, or an event claiming another source or originator, or a type the
+    registry does not let it send, is refused.
     """
+    if intake and sender is None:
+        return Refusal("not the intake topic of a registered agency")
     try:
         headers = headers_to_dict(raw_headers)
     except EnvelopeError as exc:
@@ -383,6 +524,12 @@ def screen(
         event = parse_record(headers, value)
     except EnvelopeError as exc:
         return Refusal(f"invalid envelope: {exc}", headers=known)
+    if sender is not None:
+        if not sender.source_matches(event.source):
+            return Refusal(f"ce_source {event.source[:100]!r} is not agency {sender.id}'s", event, headers=known)
+        if sender.id not in event.markings.originators:
+            return Refusal(f"ce_originator does not name the sending agency {sender.id}", event, headers=known)
+        event = event.model_copy(update={"markings": event.markings.as_sent()})
     entry = handlers.get(event.type)
     if entry is None:
         if intake:
@@ -390,6 +537,8 @@ def screen(
             return Refusal(f"unknown event type {event.type!r} (accepted: {accepted})", event, headers=known)
         return None
     model, handler = entry
+    if sender is not None and not sender.may_send(event.type):
+        return Refusal(f"agency {sender.id} may not send {event.type}", event, headers=known)
     try:
         data = model.model_validate(event.data)
     except ValidationError as exc:

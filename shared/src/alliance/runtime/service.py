@@ -26,12 +26,14 @@ from faststream.asgi.types import Scope
 from alliance.application.handling import Handler, Received, Route, inject
 from alliance.application.repository import FactOutlet, Repository
 from alliance.contracts.base import EventData, Fact
-from alliance.contracts.limits import DEAD_LETTER_MAX_BYTES
+from alliance.contracts.limits import DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RETENTION_DAYS
+from alliance.contracts.registry import Agency
 from alliance.contracts.topics import dead_letter_topic
 from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.runtime import asyncapi
-from alliance.runtime.messaging import EventConsumer, Messenger, ensure_topics, make_broker
+from alliance.runtime.messaging import EventConsumer, Messenger, check_kafka_credentials, ensure_topics, make_broker
 from alliance.runtime.outbox import OutboxRelay
+from alliance.runtime.registry import RegistryFollower
 from alliance.runtime.retry import is_transient, waiting
 from alliance.runtime.settings import Settings
 from alliance.runtime.store import (
@@ -117,12 +119,16 @@ class Service:
         self.db = self.mongo[self.settings.database(spec.name)]
         self.relay = OutboxRelay(self.db, self.messenger.publish, self.settings)
         self.source = f"urn:alliance:service:{spec.name}"
+        self.registry = RegistryFollower(self.settings)
         self.outlet = FactOutlet(
             self.source,
             spec.events_topic,
             topic_name=self.settings.topic,
             flush=self.relay.flush,
             traceparent=current_traceparent,
+            registry=lambda: self.registry.registry,
+            service=spec.name,
+            published_types=lambda: [t.EVENT_TYPE for ts in spec.publishes.values() for t in ts],
         )
         self._repositories: dict[type[Repository[Any]], Repository[Any]] = {}
         self.consumers: list[EventConsumer] = []
@@ -142,7 +148,7 @@ class Service:
                 self.spec.name, group
             ):
                 return existing
-        consumer = EventConsumer(self.messenger, topic, group, intake=intake)
+        consumer = EventConsumer(self.messenger, topic, group, intake=intake, registry=self.registry)
         self.consumers.append(consumer)
         return consumer
 
@@ -174,25 +180,43 @@ class Service:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def owned_topics(self) -> list[str]:
+        """Its events topic, its dead letters, and the intake topics of the agencies that send to it."""
         topics = {self.settings.topic(t) for t in self.spec.publishes}
-        topics |= {c.topic for c in self.consumers}
+        topics |= {t for c in self.consumers if c.intake for t in c.topics()}
         topics.add(self.settings.topic(dead_letter_topic(self.spec.name)))
         return sorted(topics)
 
     async def _connect_and_subscribe(self) -> None:
         """Before the broker starts: wait for the store and Kafka, create topics, register subscribers."""
         s = self.settings
+        await check_kafka_credentials(s)  # a wrong password is a configuration error: stop at once
         await waiting(s, "store", lambda: self.mongo.admin.command("ping"))
         await ensure_service_indexes(self.db, s)
         for kind in self.spec.repositories:
             await AggregateStore(self.db, kind.collection, s).ensure_indexes(list(kind.indexes))
+        await waiting(s, "agency registry", self.registry.load)
         dead_letters = self.settings.topic(dead_letter_topic(self.spec.name))
-        await ensure_topics(s, self.owned_topics(), {dead_letters: {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)}})
+        retention = str(DEAD_LETTER_RETENTION_DAYS * 24 * 3600 * 1000)
+        dead_letter_config = {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES), "retention.ms": retention}
+        await ensure_topics(s, self.owned_topics(), {dead_letters: dead_letter_config})
         for consumer in self.consumers:
             consumer.subscribe()
 
+    def _agency_registered(self, agency: Agency) -> None:
+        """A registry change: subscribe the intake topic of an agency that may now send to this service."""
+        for consumer in self.consumers:
+            if consumer.intake and consumer.domain and agency.sends_to(consumer.domain):
+                self._tasks.append(asyncio.create_task(self._subscribe_new(consumer), name=f"intake {agency.id}"))
+
+    async def _subscribe_new(self, consumer: EventConsumer) -> None:
+        await ensure_topics(self.settings, consumer.topics())
+        for subscriber in consumer.subscribe():
+            await subscriber.start()
+
     async def _start_background(self) -> None:
         self._tasks = [asyncio.create_task(self.relay.run_forever(), name="outbox-relay")]
+        self.registry.listeners.append(self._agency_registered)
+        self.registry.follow()
         if self._deadline_kinds():
             self._tasks.append(asyncio.create_task(self._run_deadline_clock(), name="deadline-clock"))
         log.info(
@@ -313,6 +337,7 @@ class Service:
         log.info("service stopping", service=self.spec.name)
 
     async def _close(self) -> None:
+        await self.registry.close()
         await self.messenger.close()
         await self.mongo.close()
         self.tracer_provider.shutdown()
@@ -337,6 +362,8 @@ class Service:
             "deadline_failures": self.deadline_failures,
             "outbox_failures": self.relay.failures,
             "events_refused": sum(c.refused for c in self.consumers),
+            "registry_version": self.registry.registry.version,
+            "intake_agencies": sorted({a for c in self.consumers for a in c.agencies}),
             "store_operations": self.store_meter.commands,
         }
 

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     )
     deadline_scan_seconds: float = Field(default=5.0, gt=0, description="how often the deadline clock looks")
     shutdown_grace_seconds: float = Field(default=20.0, gt=0, description="how long SIGTERM waits for work in flight")
+    parent_wait_seconds: float = Field(
+        default=30.0, ge=0, description="how long an event waits for the record it refers to before it is refused"
+    )
     retry_initial_seconds: float = Field(default=0.2, gt=0)
     retry_max_seconds: float = Field(default=15.0, gt=0)
 
