@@ -18,8 +18,10 @@ import json
 import os
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -27,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
 from alliance.contracts.topics import (
+    AUDIT_TOPIC,
     CHEMICALS_EVENTS,
     CHEMICALS_INTAKE,
     EXTRADITION_EVENTS,
@@ -37,10 +40,15 @@ from alliance.contracts.topics import (
     INTERDICTION_INTAKE,
     MONEY_LAUNDERING_EVENTS,
     MONEY_LAUNDERING_INTAKE,
+    intake_topic,
     reply_topic_for,
 )
 
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('ALLIANCE_KAFKA_PORT', '9092')}"
+HOME = Path(os.environ.get("ALLIANCE_HOME", Path(__file__).resolve().parents[2] / ".local")).resolve()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
+import security  # noqa: E402 - the stack's principals: each agency logs in as itself
+
 RUN = uuid.uuid4().hex[:6].upper()
 Record = tuple[str, dict[str, str], dict[str, Any]]
 
@@ -49,9 +57,15 @@ def marks(tlp: TLP, originator: str, orcon: bool = False) -> Markings:
     return Markings(tlp=tlp, releasable_to=("MX", "US"), originators=(originator,), originator_control=orcon)
 
 
+def login(principal: str) -> dict[str, Any]:
+    return security.aiokafka_config(principal, security.credentials(HOME)[principal])
+
+
 class Demo:
-    def __init__(self, producer: AIOKafkaProducer) -> None:
-        self.producer = producer
+    """Agencies publish as their own principals to their own intake topics; the demo watches as operator."""
+
+    def __init__(self) -> None:
+        self.producers: dict[str, AIOKafkaProducer] = {}
         self.seen: list[Record] = []
         self.consumer = AIOKafkaConsumer(
             INTERDICTION_EVENTS,
@@ -59,12 +73,26 @@ class Demo:
             CHEMICALS_EVENTS,
             MONEY_LAUNDERING_EVENTS,
             EXTRADITION_EVENTS,
-            reply_topic_for("urn:agency:us-cbp:laredo"),
+            reply_topic_for("us-cbp"),
             bootstrap_servers=BOOTSTRAP,
             group_id=None,
             auto_offset_reset="earliest",
             metadata_max_age_ms=1000,
+            **login(security.OPERATOR),
         )
+
+    async def producer(self, agency: str) -> AIOKafkaProducer:
+        if agency not in self.producers:
+            self.producers[agency] = AIOKafkaProducer(
+                bootstrap_servers=BOOTSTRAP, enable_idempotence=True, **login(agency)
+            )
+            await self.producers[agency].start()
+        return self.producers[agency]
+
+    async def close(self) -> None:
+        await self.consumer.stop()
+        for producer in self.producers.values():
+            await producer.stop()
 
     async def send(
         self,
@@ -87,7 +115,9 @@ class Demo:
             traceparent=trace or f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
         )
         value, headers = event.to_kafka()
-        await self.producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
+        agency = source.split(":")[2]  # urn:agency:<id>[:<system>]
+        producer = await self.producer(agency)
+        await producer.send_and_wait(intake_topic(topic, agency), value, key=key.encode(), headers=headers)
 
     async def wait_for(self, what: str, done: Callable[[list[Record]], bool], timeout: float = 60) -> None:
         try:
@@ -367,7 +397,7 @@ async def flows_5_4_2(demo: Demo) -> None:
         MONEY_LAUNDERING_INTAKE,
         "org.alliance.money_laundering.asset.forfeited.v1",
         "urn:agency:us-doj-afmls",
-        marks(TLP.AMBER, "us-doj"),
+        marks(TLP.AMBER, "us-doj-afmls"),
         key=asset["asset_id"],
         trace=sh["traceparent"],
         data={
@@ -485,10 +515,51 @@ async def rejection(demo: Demo) -> None:
     print(f"  rejected {r['rejected_event_id']} → {topic}\n    {r['reason']}")
 
 
+async def disclosure(demo: Demo) -> None:
+    """Who received this run's facts, as the audit stream records it (allowed and denied, with the rule)."""
+    print("\nDisclosure — this run's facts per agency (from the audit stream, operators only)")
+    records = {h.get("ce_id") for _, h, _ in demo.seen}
+    audit = AIOKafkaConsumer(
+        AUDIT_TOPIC,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=None,
+        auto_offset_reset="earliest",
+        **login(security.OPERATOR),
+    )
+    await audit.start()
+    allowed: Counter[str] = Counter()
+    denied: Counter[tuple[str, str]] = Counter()
+    try:
+        partitions = audit.assignment() or set()
+        while not partitions:
+            await audit.getmany(timeout_ms=200)
+            partitions = audit.assignment()
+        ends = await audit.end_offsets(list(partitions))
+
+        async def behind() -> bool:
+            return any([await audit.position(tp) < end for tp, end in ends.items()])
+
+        while await behind():
+            for messages in (await audit.getmany(timeout_ms=500)).values():
+                for m in messages:
+                    decision = json.loads(m.value or b"{}")
+                    if decision.get("fact_id") not in records:
+                        continue
+                    for d in decision["decisions"]:
+                        if d["allowed"]:
+                            allowed[d["recipient"]] += 1
+                        elif d["rule"] != "not-routed":
+                            denied[(d["recipient"], d["rule"])] += 1
+    finally:
+        await audit.stop()
+    for agency, count in sorted(allowed.items()):
+        print(f"  {agency:14} received {count:3} fact(s) on alliance.deliveries.{agency}")
+    for (agency, rule), count in sorted(denied.items()):
+        print(f"  {agency:14} denied   {count:3} fact(s) by rule {rule}")
+
+
 async def main() -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
-    await producer.start()
-    demo = Demo(producer)
+    demo = Demo()
     await demo.consumer.start()
     try:
         print(f"\nAlliance demo — run {RUN}\n")
@@ -498,9 +569,9 @@ async def main() -> int:
         await flow_3(demo)
         await flow_3_companies(demo)
         await rejection(demo)
+        await disclosure(demo)
     finally:
-        await demo.consumer.stop()
-        await producer.stop()
+        await demo.close()
     print(
         "\nHealth: http://127.0.0.1:8101/health (interdiction) 8102 (firearms) 8103 (chemicals) "
         "8104 (money laundering) 8105 (extradition) · "
