@@ -292,6 +292,7 @@ class Agency:
         key: str = "",
         trace: str | None = None,
         omit: Sequence[str] = (),
+        extra: dict[str, str] | None = None,
     ) -> str:
         event_id = event_id or str(uuid.uuid4())
         headers = {
@@ -308,6 +309,7 @@ class Agency:
         }
         if trace:
             headers["traceparent"] = trace
+        headers.update(extra or {})
         value = data if isinstance(data, bytes) else json.dumps(data).encode()
         producer = await self.producer.of(self.agency)
         await producer.send_and_wait(

@@ -77,6 +77,9 @@ harness: Any = importlib.import_module("harness")
 Settings: Any = importlib.import_module("alliance.runtime.settings").Settings
 BOOTSTRAP: str = harness.BOOTSTRAP
 MONGO_URI: str = harness.MONGO_URI
+# The bench's own clients (raw floor, observers, lag probes) log in as the stack's admin; agencies
+# log in as themselves and write their own intake topics, as in production.
+LOGIN: dict[str, Any] = harness.kafka_login("admin")
 
 SERVICES = ("interdiction", "firearms", "chemicals", "money_laundering", "extradition")
 # The harness shortens the outbox sweep for tests; the bench runs the services with their defaults.
@@ -183,7 +186,7 @@ def header(record: Any, name: str) -> str | None:
 
 
 async def partitions_of(topics: Sequence[str]) -> list[Any]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **LOGIN)
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
@@ -209,7 +212,7 @@ class Observer:
 
     async def start(self) -> None:
         self.partitions = await partitions_of(self.topics)
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, enable_auto_commit=False)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, enable_auto_commit=False, **LOGIN)
         await self.consumer.start()
         self.consumer.assign(self.partitions)
         for tp, end in (await self.consumer.end_offsets(self.partitions)).items():
@@ -244,10 +247,11 @@ class Observer:
 
 
 class Agency:
-    """Publishes like an agency integration: raw aiokafka records with hand-written CloudEvents headers."""
+    """Publishes like an agency integration: raw aiokafka records with hand-written CloudEvents headers,
+    as its own principal, to its own intake topics."""
 
-    def __init__(self, producer: Any, agency: str, run: str) -> None:
-        self.producer = producer
+    def __init__(self, agency: str, run: str) -> None:
+        self.producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=0, **harness.kafka_login(agency))
         self.agency = agency
         self.source = f"urn:agency:{agency}:bench-{run}"
 
@@ -266,7 +270,7 @@ class Agency:
             "ce_orcon": "false",
         }
         return await self.producer.send(
-            topic,
+            f"{topic}.{self.agency}" if topic.endswith(".intake") else topic,
             json.dumps(data).encode(),
             key=key.encode(),
             headers=[(k, v.encode()) for k, v in headers.items()],
@@ -391,9 +395,14 @@ async def burst(
 async def relay(source: str, destination: str, group: str, mode: str) -> None:
     """One hop: consume from ``source``, produce to ``destination``, commit only after the ack."""
     consumer = AIOKafkaConsumer(
-        source, bootstrap_servers=BOOTSTRAP, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
+        source,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **LOGIN,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True, **LOGIN)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await producer.start()
@@ -444,7 +453,7 @@ def relay_processes(ns: str, topics: Sequence[str], mode: str) -> Iterator[list[
 
 async def raw_floor(ns: str, mode: str, n: int, console: Console, stall: float) -> Measured:
     topics = [f"{ns}.raw.{mode}.{name}" for name in "abc"]
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **LOGIN)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(t, 3, 1) for t in topics])
@@ -462,7 +471,7 @@ async def raw_floor(ns: str, mode: str, n: int, console: Console, stall: float) 
     collector = Observer([topics[2]], lambda record, at: tracker.complete(record.key.decode(), at))
     # A producer of its own, stopped before the topics are deleted (a producer that still knows a
     # topic would create it again through the broker's auto-creation).
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=0)
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=0, **LOGIN)
 
     async def send(key: str) -> Any:
         return await producer.send(topics[0], payload, key=key.encode())
@@ -480,7 +489,7 @@ async def raw_floor(ns: str, mode: str, n: int, console: Console, stall: float) 
                 raise RuntimeError(f"a relay exited early; see {LOGS}/{ns}-relay-{mode}-*.log")
     finally:
         await producer.stop()
-        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **LOGIN)
         await admin.start()
         try:
             with contextlib.suppress(Exception):
@@ -574,7 +583,7 @@ class Bench:
         self.idle_ops: dict[str, float] = {}
         self.stored_check: dict[str, dict[str, int]] = {}
         self.system: Any = None
-        self.producer: Any = None
+        self.agencies: dict[str, Agency] = {}
         self.seizures_stored = 0
         self.traces_stored = 0
         self.loaded_serials = 0
@@ -590,19 +599,30 @@ class Bench:
     def say(self, text: str) -> None:
         self.console.print(text)
 
+    @property
+    def customs(self) -> Agency:
+        return self.agencies["us-cbp"]
+
+    @property
+    def fgr(self) -> Agency:
+        return self.agencies["mx-fgr"]
+
+    @property
+    def marshals(self) -> Agency:
+        """The requesting country's central authority reports the steps of its extradition requests."""
+        return self.agencies["mx-fgr"]
+
     # -- orchestration ---------------------------------------------------------------------------------
 
     async def main(self) -> None:
-        self.producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=0)
-        await self.producer.start()
         otlp = harness.OtlpReceiver()
         otlp._collect = lambda request: None  # spans are exported as in production, then dropped
         try:
             await self.raw()
             self.start_services(otlp)
-            self.customs = Agency(self.producer, "us-cbp", self.run)
-            self.fgr = Agency(self.producer, "mx-fgr", self.run)
-            self.marshals = Agency(self.producer, "us-usms", self.run)
+            self.agencies = {a: Agency(a, self.run) for a in ("us-cbp", "mx-fgr")}
+            for agency in self.agencies.values():
+                await agency.producer.start()
             sizes = self.args.sizes
             for size in sizes:
                 await self.at_size(size)
@@ -611,7 +631,8 @@ class Bench:
             if self.system is not None:
                 self.say("[dim]stopping the services[/dim]")
                 await asyncio.to_thread(self.system.stop_all)
-            await self.producer.stop()
+            for agency in self.agencies.values():
+                await agency.producer.stop()
             otlp.close()
             if not self.args.keep:
                 await self.drop_namespace()
@@ -764,13 +785,28 @@ class Bench:
     async def drain(self) -> None:
         """Wait until every consumer group has committed the end of every topic it reads (as
         ``harness.wait_drained``, for all groups at once), failing only when nothing moves."""
-        groups = [(self.system.group(s, p), self.topic(t)) for s, p, t in SUBSCRIPTIONS]
+        # A domain's intake is one topic per agency: the group must have committed all of them.
+        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **LOGIN)
+        await admin.start()
+        try:
+            existing = await admin.list_topics()
+        finally:
+            await admin.close()
+        groups = [
+            (self.system.group(s, p), name)
+            for s, p, t in SUBSCRIPTIONS
+            for name in (
+                [self.topic(t)]
+                if not t.endswith(".intake")
+                else [e for e in existing if e.startswith(self.topic(t) + ".")]
+            )
+        ]
         topics = sorted({t for _, t in groups})
         by_topic: dict[str, list[Any]] = {}
         for tp in await partitions_of(topics):
             by_topic.setdefault(tp.topic, []).append(tp)
-        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-        probe = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None)
+        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **LOGIN)
+        probe = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, **LOGIN)
         await admin.start()
         await probe.start()
         try:
@@ -810,7 +846,7 @@ class Bench:
         return total
 
     async def wait_group_members(self, group: str, members: int, timeout: float = 120) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **LOGIN)
         await admin.start()
         try:
             async with asyncio.timeout(timeout):
@@ -997,7 +1033,7 @@ class Bench:
     async def drop_namespace(self) -> None:
         """Remove the bench's topics and databases (``--keep`` leaves them)."""
         with contextlib.suppress(Exception):
-            admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+            admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **LOGIN)
             await admin.start()
             try:
                 mine = [t for t in await admin.list_topics() if t.startswith(f"{self.ns}.")]

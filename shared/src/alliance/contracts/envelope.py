@@ -24,7 +24,7 @@ from alliance.contracts.limits import (
     MAX_RECORD_BYTES,
     bracket_depth,
 )
-from alliance.contracts.markings import MARKING_ATTRS, MarkingError, Markings
+from alliance.contracts.markings import MARKING_ATTRS, RECIPIENTS_ATTR, MarkingError, Markings
 
 SPEC_VERSION = "1.0"
 JSON = "application/json"
@@ -138,7 +138,9 @@ def parse_record(headers: Mapping[str, str], value: bytes | None) -> CloudEvent:
     if content_type != JSON:
         raise EnvelopeError(f"content-type must be {JSON}, got {content_type[:100]!r}")
     try:
-        markings = Markings.from_attributes({k: v for k, v in attributes.items() if k in MARKING_ATTRS})
+        markings = Markings.from_attributes(
+            {k: v for k, v in attributes.items() if k in (*MARKING_ATTRS, RECIPIENTS_ATTR)}
+        )
     except MarkingError as exc:
         raise EnvelopeError(str(exc)) from exc
     time_text = attributes.get("time")
