@@ -10,7 +10,7 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: setup up down status demo test unit e2e lint fmt eval-matching bench clean
+.PHONY: setup up down status demo test unit e2e lint fmt eval-matching bench clean compose-env
 
 $(UV):
 	@command -v python3 >/dev/null || { echo "python3 (3.11+) is required"; exit 2; }
@@ -35,6 +35,9 @@ status: setup
 demo: setup  ## stack + services + a realistic scenario; leaves everything running
 	$(PY) deploy/local/stack.py up --services
 	$(PY) deploy/demo/scenario.py
+
+compose-env: setup  ## passwords for docker compose into .env (git-ignored), generated once
+	$(PY) deploy/docker/compose_env.py
 
 eval-matching: setup  ## precision and recall of person matching on the labelled evaluation sets
 	@.venv/bin/alliance-match evaluate matching/evaluation/person_pairs.csv --min-precision 0.98 --min-recall 0.95
