@@ -219,3 +219,39 @@ async def test_statistics_over_a_red_seizure_are_at_least_as_strict_as_it() -> N
     report = only(await h.send(quarter(), markings=GREEN), STATISTICS)
     assert report.markings.is_at_least_as_strict_as(RED)
     assert report.markings.is_at_least_as_strict_as(GREEN)
+
+
+# -- sanitised statistics (AP9: counts without identities) -------------------------------------------------
+
+
+async def test_sanitised_statistics_suppress_small_counts_and_keep_the_request_s_markings() -> None:
+    h = harness()
+    for i in range(3):  # three US cocaine seizures, one of them RED
+        await h.send(reported(f"CBP-{i}"), markings=RED if i == 0 else GREEN, source=CBP)
+    await h.send(  # one Mexican seizure: too few to publish
+        reported("FGR-1", country="MX", currency=[{"currency": "USD", "amount": 9000}]), markings=GREEN, source=FGR
+    )
+    await h.send(reported("CBP-9", currency=[{"currency": "USD", "amount": 5000}]), markings=GREEN, source=CBP)
+    [report] = await h.send(quarter(sanitised=True), markings=GREEN, source=CBP)
+    figures = report.data["countries"]
+    assert figures["US"]["seizures"] == 4
+    assert figures["US"]["drugs_kg"] == {"Cocaine": 40.0}  # four seizures contribute
+    assert figures["US"]["currency"] == {}  # one seizure only: suppressed
+    assert figures["MX"] == {
+        "seizures": 0,
+        "drugs_kg": {},
+        "firearms": 0,
+        "currency": {},
+        "detained_persons": 0,
+        "suppressed": True,
+    }
+    assert report.data["sanitised"] is True
+    assert report.markings == GREEN  # not RED: no single seizure can be read back from these figures
+
+
+async def test_statistics_that_are_not_sanitised_inherit_the_strictest_markings_of_what_they_count() -> None:
+    h = harness()
+    await h.send(reported("CBP-1"), markings=RED, source=CBP)
+    [report] = await h.send(quarter(), markings=GREEN, source=CBP)
+    assert report.markings.is_at_least_as_strict_as(RED)
+    assert report.data["countries"]["US"]["seizures"] == 1

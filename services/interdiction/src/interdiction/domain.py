@@ -190,6 +190,45 @@ def quarterly_statistics(
     )
 
 
+# Sanitised statistics publish no figure that fewer than this many seizures contribute to.
+SMALL_COUNT = 3
+
+
+def sanitise(
+    figures: SeizureStatisticsPublished, seizures: Iterable[Seizure], language: Language
+) -> SeizureStatisticsPublished:
+    """Counts without identities: a country, drug or currency figure from fewer than SMALL_COUNT
+    seizures is suppressed, so no single record can be read back from the aggregate (AP9)."""
+    contributing: dict[tuple[str, str], int] = defaultdict(int)
+    for s in seizures:
+        country = s.contents.place.country
+        drugs = {f"drug:{CODES['drug'].label(d.drug, language)}" for d in s.contents.drugs}
+        for key in drugs | {f"currency:{m.currency}" for m in s.contents.currency}:
+            contributing[(country, key)] += 1
+    kept: dict[str, CountryQuarter] = {}
+    for country, quarter in figures.countries.items():
+        if quarter.seizures < SMALL_COUNT:
+            kept[country] = CountryQuarter(
+                seizures=0, drugs_kg={}, firearms=0, currency={}, detained_persons=0, suppressed=True
+            )
+            continue
+        kept[country] = quarter.model_copy(
+            update={
+                "drugs_kg": {
+                    label: kg
+                    for label, kg in quarter.drugs_kg.items()
+                    if contributing[(country, f"drug:{label}")] >= SMALL_COUNT
+                },
+                "currency": {
+                    code: amount
+                    for code, amount in quarter.currency.items()
+                    if contributing[(country, f"currency:{code}")] >= SMALL_COUNT
+                },
+            }
+        )
+    return figures.model_copy(update={"countries": kept, "sanitised": True})
+
+
 class SeizureStatistics(Aggregate):
     """One quarterly exchange, stored so it can be audited and reproduced from the seizures."""
 
@@ -207,13 +246,21 @@ class SeizureStatistics(Aggregate):
         quarter: int,
         countries: list[str],
         language: Language,
+        sanitised: bool = False,
     ) -> SeizureStatistics:
-        """Figures derived from records carry the strictest markings of every record counted."""
+        """Figures derived from records carry the strictest markings of every record counted.
+
+        Sanitised figures (small counts suppressed, no identities) are released under the request's
+        markings instead: one RED seizure does not make the whole exchange RED.
+        """
         start, end = quarter_bounds(year, quarter)
         counted = [s for s in seizures if s.contents.place.country in countries and start <= s.contents.seized_at < end]
         figures = quarterly_statistics(counted, year, quarter, countries, language)
-        record = cls(
-            id=report_id, markings=strictest([request_markings, *(s.markings for s in counted)]), figures=figures
-        )
+        if sanitised:
+            figures = sanitise(figures, counted, language)
+            markings = request_markings
+        else:
+            markings = strictest([request_markings, *(s.markings for s in counted)])
+        record = cls(id=report_id, markings=markings, figures=figures)
         record._raise(figures)
         return record

@@ -74,6 +74,7 @@ async def statistics_requested(received: Received[SeizureStatisticsRequested], d
         ask.quarter,
         ask.countries,
         ask.language,
+        ask.sanitised,
     )
     await deps.statistics.add(report)
 

@@ -208,6 +208,11 @@ class SeizureStatisticsRequested(Intake):
     quarter: int = Field(ge=1, le=4)
     countries: list[CountryCode] = Field(default_factory=lambda: ["MX", "US"], max_length=MAX_SMALL_LIST)
     language: Literal["en", "es"] = "en"
+    sanitised: bool = Field(
+        default=False,
+        description="counts only, every figure from fewer than 3 seizures suppressed, released under the "
+        "request's markings instead of the strictest markings of the seizures counted",
+    )
 
 
 class CountryQuarter(BaseModel):
@@ -216,6 +221,7 @@ class CountryQuarter(BaseModel):
     firearms: int
     currency: dict[str, float]
     detained_persons: int
+    suppressed: bool = Field(default=False, description="sanitised: too few seizures to publish this country's figures")
 
 
 class SeizureStatisticsPublished(Fact):
@@ -227,3 +233,4 @@ class SeizureStatisticsPublished(Fact):
     quarter: int
     language: str
     countries: dict[str, CountryQuarter]
+    sanitised: bool = False
