@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from alliance.application.repository import Repository
+from alliance.application.sightings import TracedPurchasers
 from alliance.application.testing import HandlerHarness
 from alliance.contracts.base import EventData
 from alliance.contracts.common import Person
@@ -36,7 +37,6 @@ from extradition.store import (
     MlatRequests,
     PersonMatches,
     StatusReports,
-    TracedPurchasers,
 )
 
 FGR = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("mx-fgr",))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import structlog
 
 from alliance.application.handling import Received, Route
+from alliance.application.sightings import TracedPurchasers
 from alliance.contracts.extradition import (
     ExtraditionStepReported,
     FugitiveRegistered,
@@ -33,7 +34,6 @@ from extradition.store import (
     MlatRequests,
     PersonMatches,
     StatusReports,
-    TracedPurchasers,
 )
 
 log = structlog.get_logger(__name__)

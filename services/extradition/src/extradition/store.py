@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from alliance.application.repository import Repository
-from alliance.domain.sightings import TracedPurchaser
 from extradition.domain import DetainedPerson, ExtraditionRequest, Fugitive, MlatRequest, PersonMatch, StatusReport
 
 
@@ -26,16 +25,6 @@ class DetainedPersons(Repository[DetainedPerson]):
 
     async def sharing_surname_keys(self, keys: Iterable[str]) -> list[DetainedPerson]:
         """People detained at seizures with a surname word in common with a newly registered fugitive."""
-        return await self.where_any("surname_keys", keys)
-
-
-class TracedPurchasers(Repository[TracedPurchaser]):
-    kind = TracedPurchaser
-    collection = "traced_purchasers"
-    indexes = ("surname_keys",)
-
-    async def sharing_surname_keys(self, keys: Iterable[str]) -> list[TracedPurchaser]:
-        """First retail purchasers of traced guns with a surname word in common with a new fugitive."""
         return await self.where_any("surname_keys", keys)
 
 

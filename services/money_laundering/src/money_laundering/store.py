@@ -7,6 +7,7 @@ return candidates who share a surname, and the domain decides who is the same pe
 from __future__ import annotations
 
 from alliance.application.repository import Repository
+from alliance.application.sightings import TracedPurchasers as SharedTracedPurchasers
 from alliance.contracts.chemicals import Company
 from alliance.domain.sightings import TracedPurchaser
 from money_laundering.domain import (
@@ -91,11 +92,7 @@ class FlaggedCompanies(Repository[FlaggedCompany]):
         return await self.get(FlaggedCompany.id_for(company))
 
 
-class TracedPurchasers(Repository[TracedPurchaser]):
-    kind = TracedPurchaser
-    collection = "traced_purchasers"
-    indexes = ("surname_keys",)
-
+class TracedPurchasers(SharedTracedPurchasers):
     async def that_may_be_subjects_of(self, investigation: Investigation) -> list[TracedPurchaser]:
         """Purchasers of traced guns sharing a surname with one of the investigation's subjects."""
-        return await self.where_any("surname_keys", investigation.subject_surname_keys)
+        return await self.sharing_surname_keys(investigation.subject_surname_keys)
