@@ -51,6 +51,7 @@ lint: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/lint-imports
+	$(PY) deploy/contracts/contracts.py check
 
 fmt: setup
 	.venv/bin/ruff format .

@@ -9,7 +9,10 @@ from alliance.contracts.limits import limits_document
 from alliance.contracts.markings import MARKING_ATTRS
 
 
-def _message(model: type[EventData]) -> dict[str, Any]:
+def _message(model: type[EventData], schemas: dict[str, Any]) -> dict[str, Any]:
+    """The message of one event type; the types its payload refers to are added to ``schemas``."""
+    payload = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(payload.pop("$defs", {}))
     header_props: dict[str, Any] = {
         f"ce_{n}": {"type": "string"} for n in ("id", "source", "type", "specversion", "time", "subject")
     }
@@ -27,7 +30,7 @@ def _message(model: type[EventData]) -> dict[str, Any]:
             "required": ["ce_id", "ce_source", "ce_type", "ce_specversion", *[f"ce_{n}" for n in MARKING_ATTRS]],
             "properties": header_props,
         },
-        "payload": model.model_json_schema(ref_template="#/components/schemas/{model}"),
+        "payload": payload,
     }
 
 
@@ -38,16 +41,24 @@ def document(
     sends: dict[str, list[type[EventData]]],
     bootstrap: str,
 ) -> dict[str, Any]:
+    """An AsyncAPI 3.0 document; a topic with ``{agency}`` in it is one channel per registered agency."""
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
     for action, table in (("receive", receives), ("send", sends)):
         for topic, models in table.items():
-            channel_id = topic.replace(".", "_")
+            channel_id = topic.replace(".", "_").replace("{", "").replace("}", "")
             channel = channels.setdefault(channel_id, {"address": topic, "messages": {}})
+            if "{agency}" in topic:
+                channel["parameters"] = {
+                    "agency": {
+                        "description": "an agency's id in the registry: its own topic, written or read by it alone"
+                    }
+                }
             for model in models:
                 key = model.__name__
-                messages[key] = _message(model)
+                messages[key] = _message(model, schemas)
                 channel["messages"][key] = {"$ref": f"#/components/messages/{key}"}
             operations[f"{action}_{channel_id}"] = {
                 "action": action,
@@ -59,13 +70,15 @@ def document(
         "info": {
             "title": f"Alliance {service} service",
             "version": version,
-            "description": "CloudEvents 1.0 in Kafka binary mode; markings as ce_ extension headers. Records over the "
-            "limits in x-alliance-limits are refused (one dead letter, one rejection on alliance.replies.<sender>).",
+            "description": "CloudEvents 1.0 in Kafka binary mode; markings as ce_ extension headers. Each agency "
+            "writes its own intake topic; records over the limits in x-alliance-limits are refused (one dead letter, "
+            "one rejection on alliance.replies.{agency}); facts reach agencies on alliance.deliveries.{agency} "
+            "as their markings allow.",
             "x-alliance-limits": limits_document(),
         },
         "defaultContentType": "application/json",
         "servers": {"kafka": {"host": bootstrap, "protocol": "kafka"}},
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages},
+        "components": {"messages": messages, "schemas": schemas},
     }

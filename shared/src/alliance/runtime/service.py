@@ -26,9 +26,11 @@ from faststream.asgi.types import Scope
 from alliance.application.handling import Handler, Received, Route, inject
 from alliance.application.repository import FactOutlet, Repository
 from alliance.contracts.base import EventData, Fact
+from alliance.contracts.common import EventRejected
+from alliance.contracts.disclosure import DeliveryWithdrawn, ReleaseDecided
 from alliance.contracts.limits import DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RETENTION_DAYS
 from alliance.contracts.registry import Agency
-from alliance.contracts.topics import dead_letter_topic
+from alliance.contracts.topics import AUDIT_TOPIC, dead_letter_topic, delivery_topic, intake_topic, reply_topic_for
 from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.runtime import asyncapi
 from alliance.runtime.messaging import EventConsumer, Messenger, check_kafka_credentials, ensure_topics, make_broker
@@ -368,11 +370,7 @@ class Service:
         }
 
     def asyncapi_document(self) -> dict[str, Any]:
-        receives: dict[str, list[type[EventData]]] = {c.topic: c.accepted_types() for c in self.consumers}
-        sends = {self.settings.topic(t): models for t, models in self.spec.publishes.items()}
-        return asyncapi.document(
-            self.spec.name, self.spec.version, receives, sends, self.settings.kafka_bootstrap_servers
-        )
+        return asyncapi_document(self.spec, self.settings)
 
     def asgi(self) -> AsgiFastStream:
         @get(include_in_schema=False)
@@ -400,6 +398,22 @@ class Service:
         app = self.asgi()
         port = self.settings.http_port or self.spec.default_http_port
         uvicorn.run(app, host=self.settings.http_host, port=port, log_config=None, access_log=False)
+
+
+def asyncapi_document(spec: ServiceSpec, settings: Settings) -> dict[str, Any]:
+    """What a service receives (each agency on its own intake topic) and sends (facts, deliveries, audit,
+    rejections), from its spec alone: the running service serves it, the contract gate exports it."""
+    receives: dict[str, list[type[EventData]]] = {}
+    for route in spec.routes:
+        topic = settings.topic(route.topic)
+        receives.setdefault(intake_topic(topic, "{agency}") if route.intake else topic, []).append(route.event)
+    sends = {settings.topic(t): models for t, models in spec.publishes.items()}
+    facts = [m for models in spec.publishes.values() for m in models]
+    sends[settings.topic(delivery_topic("{agency}"))] = [*facts, DeliveryWithdrawn]
+    sends[settings.topic(AUDIT_TOPIC)] = [ReleaseDecided]
+    if any(route.intake for route in spec.routes):
+        sends[settings.topic(reply_topic_for("{agency}"))] = [EventRejected]
+    return asyncapi.document(spec.name, spec.version, receives, sends, settings.kafka_bootstrap_servers)
 
 
 def entry_point(spec: ServiceSpec) -> Callable[[], None]:
