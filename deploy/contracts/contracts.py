@@ -114,7 +114,7 @@ def _version(event_type: str) -> tuple[str, int]:
 def gate(released: dict[str, Schema], current: dict[str, Schema]) -> list[str]:
     """Breaking changes between a service's released and current publications."""
     problems: list[str] = []
-    newest = {}
+    newest: dict[str, int] = {}
     for event_type in current:
         base, version = _version(event_type)
         newest[base] = max(version, newest.get(base, 0))

@@ -192,9 +192,12 @@ class Messenger:
             release = pending.release
             if release is None:
                 return
+            sends = []
             if not pending.topic.startswith(self.settings.topic(DELIVERIES_PREFIX)):
-                for agency in release.recipients():
-                    await self._send(self.settings.topic(delivery_topic(agency)), pending.key, value, headers)
+                sends = [
+                    self._send(self.settings.topic(delivery_topic(agency)), pending.key, value, headers)
+                    for agency in release.recipients()
+                ]
             audit = ReleaseDecided(
                 fact_id=pending.event.id,
                 fact_type=pending.event.type,
@@ -215,7 +218,8 @@ class Messenger:
                 data=audit.to_data(),
             )
             audit_value, audit_headers = record.to_kafka()
-            await self._send(self.settings.topic(AUDIT_TOPIC), pending.event.id, audit_value, audit_headers)
+            sends.append(self._send(self.settings.topic(AUDIT_TOPIC), pending.event.id, audit_value, audit_headers))
+            await asyncio.gather(*sends)  # one round trip for all of them, not one per agency
         finally:
             if token is not None:
                 otel_context.detach(token)
@@ -377,10 +381,10 @@ class EventConsumer:
                 parser=_tolerant_parser,
                 decoder=_raw_body,
                 max_poll_interval_ms=30 * 60 * 1000,  # a store outage may hold one event for a long time
-                # Fact streams: one consumer per partition in this process, records of different
-                # partitions handled concurrently, each committed after its own effect. Intake: one
-                # consumer per agency topic, so agencies are served concurrently, each in order.
-                max_workers=1 if self.intake else self.messenger.settings.consumer_concurrency,
+                # One consumer per partition in this process (for intake, per partition of each
+                # agency's topic): records of different partitions are handled concurrently, each
+                # partition in order, each record committed after its own effect.
+                max_workers=self.messenger.settings.consumer_concurrency,
                 fetch_max_wait_ms=self.messenger.settings.fetch_max_wait_ms,
             )
             subscriber(self._dispatch)
