@@ -7,6 +7,6 @@ def test_the_limits_are_published_for_integrators() -> None:
     doc = document("interdiction", "1", {"in": [SeizureReported]}, {"out": [SeizureRecorded]}, "kafka:9092")
     limits = doc["info"]["x-alliance-limits"]
     assert (limits["maxRecordBytes"], limits["maxJsonDepth"]) == (MAX_RECORD_BYTES, MAX_JSON_DEPTH)
-    payload = doc["components"]["messages"]["SeizureReported"]["payload"]
-    contents = payload["$defs"]["SeizureContents"]["properties"]
+    # Referenced types live under components/schemas, where the payloads' $refs point.
+    contents = doc["components"]["schemas"]["SeizureContents"]["properties"]
     assert contents["firearms"]["maxItems"] == MAX_ITEMS_PER_SEIZURE

@@ -35,6 +35,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import SASLScram512
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
@@ -66,8 +67,10 @@ from alliance.contracts.topics import (
     intake_topic,
     reply_topic_for,
 )
+from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
 from alliance.runtime import kafka_records
+from alliance.runtime.metrics import ServiceMetrics
 from alliance.runtime.registry import RegistryFollower
 from alliance.runtime.retry import is_transient, waiting
 from alliance.runtime.settings import Settings
@@ -77,9 +80,13 @@ D = TypeVar("D", bound=EventData)
 _propagator = TraceContextTextMapPropagator()
 
 
-def make_broker(settings: Settings, service: str, tracer_provider: TracerProvider | None) -> KafkaBroker:
+def make_broker(
+    settings: Settings, service: str, tracer_provider: TracerProvider | None, metrics: ServiceMetrics | None = None
+) -> KafkaBroker:
     kafka_records.install()  # an undecodable record becomes one dead letter instead of a wedged partition
-    middlewares = [KafkaTelemetryMiddleware(tracer_provider=tracer_provider)] if tracer_provider else []
+    middlewares: list[Any] = [KafkaTelemetryMiddleware(tracer_provider=tracer_provider)] if tracer_provider else []
+    if metrics is not None:  # FastStream's own Kafka metrics (received, processed, published, durations)
+        middlewares.append(KafkaPrometheusMiddleware(registry=metrics.registry, app_name=service))
     security = (
         SASLScram512(username=settings.kafka_username, password=settings.kafka_password.get_secret_value())
         if settings.kafka_username and settings.kafka_password
@@ -130,6 +137,8 @@ async def ensure_topics(
     await waiting(settings, "kafka topics", create)
 
 
+ESCALATIONS = frozenset({DeadlineApproaching.EVENT_TYPE, DeadlineBreached.EVENT_TYPE})
+
 # The audit stream is readable by operators only (ACL); its records hold ids and decisions, no content.
 AUDIT_MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("alliance",))
 
@@ -168,8 +177,11 @@ Handler = Callable[[Received[Any]], Awaitable[None]]
 class Messenger:
     """Publishes events for one service: facts from the outbox, dead letters, rejections."""
 
-    def __init__(self, broker: KafkaBroker, settings: Settings, service: str) -> None:
+    def __init__(
+        self, broker: KafkaBroker, settings: Settings, service: str, metrics: ServiceMetrics | None = None
+    ) -> None:
         self.broker = broker
+        self.metrics = metrics
         self.settings = settings
         self.service = service
         self.source = f"urn:alliance:service:{service}"
@@ -189,6 +201,10 @@ class Messenger:
         token = otel_context.attach(parent) if parent is not None else None
         try:
             await self._send(pending.topic, pending.key, value, headers)
+            if self.metrics is not None and pending.event.type in ESCALATIONS:
+                stage = "breached" if pending.event.type == DeadlineBreached.EVENT_TYPE else "approaching"
+                kind = str(pending.event.data.get("kind", ""))
+                self.metrics.escalations.labels(self.service, kind, stage).inc()
             release = pending.release
             if release is None:
                 return
@@ -238,6 +254,8 @@ class Messenger:
         """
         event = refusal.event
         reason = refusal.reason[:MAX_REASON_CHARS]
+        if self.metrics is not None:
+            self.metrics.refused(reason, event.type if event else dict(refusal.headers).get("ce_type"))
         meta = [
             ("alliance_dlq_reason", reason.encode()),
             ("alliance_dlq_service", self.service.encode()),

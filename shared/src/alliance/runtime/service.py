@@ -22,6 +22,7 @@ import structlog
 import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alliance.application.handling import Handler, Received, Route, inject
 from alliance.application.repository import FactOutlet, Repository
@@ -34,6 +35,7 @@ from alliance.contracts.topics import AUDIT_TOPIC, dead_letter_topic, delivery_t
 from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.runtime import asyncapi
 from alliance.runtime.messaging import EventConsumer, Messenger, check_kafka_credentials, ensure_topics, make_broker
+from alliance.runtime.metrics import ServiceMetrics
 from alliance.runtime.outbox import OutboxRelay
 from alliance.runtime.registry import RegistryFollower
 from alliance.runtime.retry import is_transient, waiting
@@ -114,8 +116,9 @@ class Service:
         self.settings = settings or spec.settings()
         setup_logging(spec.name, self.settings.log_level)
         self.tracer_provider = setup_tracing(spec.name, spec.version, self.settings)
-        self.broker = make_broker(self.settings, spec.name, self.tracer_provider)
-        self.messenger = Messenger(self.broker, self.settings, spec.name)
+        self.metrics = ServiceMetrics(spec.name)
+        self.broker = make_broker(self.settings, spec.name, self.tracer_provider, self.metrics)
+        self.messenger = Messenger(self.broker, self.settings, spec.name, self.metrics)
         self.store_meter = StoreMeter()
         self.mongo = connect(self.settings, self.store_meter)
         self.db = self.mongo[self.settings.database(spec.name)]
@@ -380,13 +383,22 @@ class Service:
             return AsgiResponse(json.dumps(report).encode(), code, headers={"content-type": "application/json"})
 
         @get(include_in_schema=False)
+        async def metrics(scope: Scope) -> AsgiResponse:
+            collections = [r.collection for r in self.spec.repositories]
+            groups = {c.group: c.topics() for c in self.consumers}
+            await self.metrics.refresh(self.db, collections, self.settings, groups)
+            return AsgiResponse(
+                generate_latest(self.metrics.registry), 200, headers={"content-type": CONTENT_TYPE_LATEST}
+            )
+
+        @get(include_in_schema=False)
         async def asyncapi_json(scope: Scope) -> AsgiResponse:
             body = json.dumps(self.asyncapi_document(), indent=2).encode()
             return AsgiResponse(body, 200, headers={"content-type": "application/json"})
 
         return AsgiFastStream(
             self.broker,
-            asgi_routes=[("/health", health), ("/asyncapi.json", asyncapi_json)],
+            asgi_routes=[("/health", health), ("/metrics", metrics), ("/asyncapi.json", asyncapi_json)],
             logger=logging.getLogger(f"alliance.{self.spec.name}.app"),
             on_startup=[self._connect_and_subscribe],
             after_startup=[self._start_background],
