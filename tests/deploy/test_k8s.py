@@ -1,0 +1,80 @@
+"""Kubernetes manifests rendered with kustomize: every service deployable alone, with what it needs."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+KUSTOMIZE_VERSION = "v5.7.1"
+BIN = ROOT / ".local" / "bin"
+SERVICES = ["interdiction", "firearms", "chemicals", "money_laundering", "extradition"]
+
+
+def kustomize() -> Path:
+    """kustomize from the Go module proxy, built once under .local/bin (pinned)."""
+    binary = BIN / f"kustomize-{KUSTOMIZE_VERSION}"
+    if not binary.exists():
+        BIN.mkdir(parents=True, exist_ok=True)
+        build = BIN / "build"
+        env = {**os.environ, "GOBIN": str(build), "GOFLAGS": "-mod=mod"}
+        subprocess.run(
+            ["go", "install", f"sigs.k8s.io/kustomize/kustomize/v5@{KUSTOMIZE_VERSION}"],
+            env=env,
+            check=True,
+            timeout=900,
+        )
+        (build / "kustomize").rename(binary)
+    return binary
+
+
+def render(path: Path) -> list[dict[str, Any]]:
+    out = subprocess.run([str(kustomize()), "build", str(path)], capture_output=True, text=True, check=True)
+    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+
+
+def one(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    [found] = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_renders_alone_with_probes_resources_credentials_and_lag_scaling(service: str) -> None:
+    spec = importlib.import_module(f"{service}.app").SPEC
+    name = service.replace("_", "-")
+    docs = render(K8S / "base" / name)
+    assert {d["kind"] for d in docs} == {"Deployment", "Service", "ScaledObject", "TriggerAuthentication"}
+
+    container = one(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].startswith(f"alliance-{name}:")
+    assert container["ports"] == [{"name": "http", "containerPort": spec.default_http_port}]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    assert set(container["resources"]["requests"]) == {"cpu", "memory"}
+    assert container["securityContext"]["runAsNonRoot"] is True
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
+    assert secrets["ALLIANCE_KAFKA_USERNAME"] == secrets["ALLIANCE_KAFKA_PASSWORD"] == f"alliance-kafka-{name}"
+
+    assert one(docs, "Service", name)["spec"]["ports"][0]["port"] == spec.default_http_port
+    scaled = one(docs, "ScaledObject", name)["spec"]
+    assert scaled["scaleTargetRef"]["name"] == name
+    groups = {t["metadata"]["consumerGroup"] for t in scaled["triggers"]}
+    assert groups == {f"alliance.{service}.{route.group}" for route in spec.routes}  # every group it reads with
+    assert all(t["type"] == "kafka" and t["metadata"]["sasl"] == "scram_sha512" for t in scaled["triggers"])
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_each_overlay_deploys_all_five_in_its_namespace_with_the_shared_settings(environment: str) -> None:
+    docs = render(K8S / "overlays" / environment)
+    deployments = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"}
+    assert deployments == {s.replace("_", "-") for s in SERVICES}
+    assert len({d["metadata"]["namespace"] for d in docs}) == 1
+    config = one(docs, "ConfigMap", "alliance-config")["data"]
+    assert config["ALLIANCE_KAFKA_BOOTSTRAP_SERVERS"].endswith(":9092")
