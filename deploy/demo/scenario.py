@@ -66,6 +66,7 @@ class Demo:
 
     def __init__(self) -> None:
         self.producers: dict[str, AIOKafkaProducer] = {}
+        self.started = datetime.now(UTC)
         self.seen: list[Record] = []
         self.consumer = AIOKafkaConsumer(
             INTERDICTION_EVENTS,
@@ -517,8 +518,12 @@ async def rejection(demo: Demo) -> None:
 
 async def disclosure(demo: Demo) -> None:
     """Who received this run's facts, as the audit stream records it (allowed and denied, with the rule)."""
-    print("\nDisclosure — this run's facts per agency (from the audit stream, operators only)")
-    records = {h.get("ce_id") for _, h, _ in demo.seen}
+    print("\nDisclosure — facts decided during this run, per agency (from the audit stream, operators only)")
+
+    # Facts of this run: decided after it started (the stack keeps earlier runs' facts too).
+    def this_run(decided_at: str) -> bool:
+        return datetime.fromisoformat(decided_at.replace("Z", "+00:00")) >= demo.started
+
     audit = AIOKafkaConsumer(
         AUDIT_TOPIC,
         bootstrap_servers=BOOTSTRAP,
@@ -543,7 +548,7 @@ async def disclosure(demo: Demo) -> None:
             for messages in (await audit.getmany(timeout_ms=500)).values():
                 for m in messages:
                     decision = json.loads(m.value or b"{}")
-                    if decision.get("fact_id") not in records:
+                    if not this_run(decision.get("decided_at", "2000-01-01T00:00:00+00:00")):
                         continue
                     for d in decision["decisions"]:
                         if d["allowed"]:
