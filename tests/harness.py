@@ -356,6 +356,15 @@ async def register_agency(system: System, entry: dict[str, Any], domains: Sequen
             await asyncio.sleep(0.25)  # watching the services' own report of what they subscribed
 
 
+def operator_cli(system: System, *args: str) -> Any:
+    """Run the operators' CLI (``alliance …``) against this namespace as ``operator``; its JSON output."""
+    env = {**os.environ, "ALLIANCE_NAMESPACE": system.namespace, "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP}
+    credentials = str(STACK_HOME / "kafka" / "credentials.json")
+    command = [str(VENV_BIN / "alliance"), *args, "--credentials", credentials]
+    done = subprocess.run(command, env=env, capture_output=True, check=True, timeout=120)
+    return json.loads(done.stdout)
+
+
 # -- reading what the system published ---------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import Agency, System, wait_drained, wait_outboxes_empty
+from harness import Agency, System, operator_cli, wait_drained, wait_outboxes_empty
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ async def test_metrics_count_what_happened_and_lag_returns_to_zero_once_drained(
     }
     intake = system.topic("alliance.interdiction.intake")
     await agency.send(intake, {"report_reference": reference, "seizure": seizure}, event_type=REPORTED)
-    await agency.send(intake, {"report_reference": reference + "-bad", "seizure": {}}, event_type=REPORTED)
+    bad = await agency.send(intake, {"report_reference": reference + "-bad", "seizure": {}}, event_type=REPORTED)
     await wait_drained(system.group("interdiction", "intake"), [intake])
     await wait_outboxes_empty(system, ["interdiction"])
 
@@ -69,3 +69,16 @@ async def test_metrics_count_what_happened_and_lag_returns_to_zero_once_drained(
     assert sum(received) > sum(
         v for (name, _), v in before.items() if name.startswith("faststream_received_messages_total")
     )
+
+    # The operators' CLI sees the same: the dead letter with its reason, and no lag once drained.
+    letters = [r for r in operator_cli(system, "dlq", "list", "--format", "json") if r["event_id"] == bad]
+    assert len(letters) == 1
+    assert letters[0]["service"] == "interdiction"
+    assert letters[0]["reason"].startswith("data does not match")
+    shown = operator_cli(system, "dlq", "show", bad)
+    assert shown["headers"]["ce_id"] == bad
+    assert reference + "-bad" in shown["value"]
+    lags = operator_cli(system, "lag", "--format", "json")
+    intake_lag = [r["lag"] for r in lags if r["group"] == system.group("interdiction", "intake")]
+    assert intake_lag
+    assert sum(intake_lag) == 0

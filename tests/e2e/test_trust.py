@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import signal
 import subprocess
@@ -32,6 +31,7 @@ from harness import (
     Record,
     System,
     kafka_login,
+    operator_cli,
     read_all,
     read_until,
     security,
@@ -162,24 +162,16 @@ async def test_each_agency_receives_exactly_what_the_markings_allow_and_every_de
 
     # The operators' answers: "who saw record X" and "what did agency Y receive" (the per-agency export).
     reference, fact = next((ref, r) for ref, r in facts.items() if sent[ref][1] == "GREEN")
-    saw = operator_cli(system, "audit", "who-saw", str(fact.key))
+    saw = operator_cli(system, "audit", "who-saw", str(fact.key), "--format", "json")
     allowed = {
         row["recipient"] for row in saw if row["fact_id"] == fact.headers["ce_id"] and row["decision"] == "allowed"
     }
     assert allowed == {a for a in agencies if expected(a, *sent[reference], "us-cbp")}
-    exported = operator_cli(system, "audit", "received", "mx-semar")
+    exported = operator_cli(system, "audit", "received", "mx-semar", "--format", "json")
     semar = sorted(by_id[row["fact_id"]] for row in exported if row["fact_id"] in by_id)
     assert semar == sorted(
         ref for ref, (t, tlp, rel, orcon) in sent.items() if expected("mx-semar", t, tlp, rel, orcon, "us-cbp")
     )
-
-
-def operator_cli(system: System, *args: str) -> list[dict[str, Any]]:
-    env = {**os.environ, "ALLIANCE_NAMESPACE": system.namespace, "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP}
-    credentials = str(STACK_HOME / "kafka" / "credentials.json")
-    command = [str(VENV_BIN / "alliance"), *args, "--credentials", credentials, "--format", "json"]
-    done = subprocess.run(command, env=env, capture_output=True, check=True, timeout=120)
-    return list(json.loads(done.stdout))
 
 
 async def expect_denied(action: Any) -> None:

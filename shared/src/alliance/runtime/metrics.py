@@ -86,29 +86,45 @@ class ServiceMetrics:
         await self._consumer_lag(settings, groups)
 
     async def _consumer_lag(self, settings: Settings, groups: dict[str, list[str]]) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_security())
-        probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_security())
-        await admin.start()
-        await probe.start()
-        try:
-            for group, topics in groups.items():
-                described = await admin.describe_topics(topics)
-                partitions = [
-                    TopicPartition(t["topic"], p["partition"])
-                    for t in described
-                    if not t.get("error_code")
-                    for p in t["partitions"]
-                ]
-                if not partitions:
-                    continue
-                ends = await probe.end_offsets(partitions)
-                committed = await admin.list_consumer_group_offsets(group)
-                behind: dict[str, int] = {}
-                for tp, end in ends.items():
-                    done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
-                    behind[tp.topic] = behind.get(tp.topic, 0) + max(end - done, 0)
-                for topic, count in behind.items():
-                    self.consumer_lag.labels(self.service, group, topic).set(count)
-        finally:
-            await probe.stop()
-            await admin.close()
+        for (group, topic), count in (await consumer_lag(settings, groups)).items():
+            self.consumer_lag.labels(self.service, group, topic).set(count)
+
+
+async def consumer_lag(settings: Settings, groups: dict[str, list[str]] | None = None) -> dict[tuple[str, str], int]:
+    """Records not yet committed, per (consumer group, topic); ``groups`` maps a group to the topics it reads.
+
+    Without ``groups``: every Alliance group of the namespace, with the topics it has committed on.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_security())
+    probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_security())
+    await admin.start()
+    await probe.start()
+    lag: dict[tuple[str, str], int] = {}
+    try:
+        if groups is None:
+            prefix = settings.topic("alliance.")
+            names = [g[0] for g in await admin.list_consumer_groups() if str(g[0]).startswith(prefix)]
+            groups = {}
+            for name in names:
+                groups[name] = sorted({tp.topic for tp in await admin.list_consumer_group_offsets(name)})
+        for group, topics in groups.items():
+            if not topics:
+                continue
+            described = await admin.describe_topics(topics)
+            partitions = [
+                TopicPartition(t["topic"], p["partition"])
+                for t in described
+                if not t.get("error_code")
+                for p in t["partitions"]
+            ]
+            if not partitions:
+                continue
+            ends = await probe.end_offsets(partitions)
+            committed = await admin.list_consumer_group_offsets(group)
+            for tp, end in ends.items():
+                done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
+                lag[(group, tp.topic)] = lag.get((group, tp.topic), 0) + max(end - done, 0)
+    finally:
+        await probe.stop()
+        await admin.close()
+    return lag
