@@ -157,3 +157,28 @@ async def test_a_statistics_period_of_more_than_ten_years_is_refused() -> None:
     ask = TraceStatisticsRequested(period_start=date(2000, 1, 1), period_end=date(2026, 1, 1))
     with pytest.raises(DomainRuleViolation, match="months"):
         await harness().send(ask, markings=GREEN)
+
+
+async def test_sanitised_statistics_leave_out_small_counts_and_keep_the_request_s_markings() -> None:
+    h = harness()
+    for i in range(4):  # four pistols recovered in the US in November, one seizure of them RED
+        gun = {**GLOCK, "serial_number": f"P{i}"}
+        await h.send(seizure(gun, seizure_id=f"SZ-{i}"), markings=RED if i == 0 else GREEN)
+    await h.send(seizure({**GLOCK, "serial_number": "R1", "firearm_type": "rifle"}, seizure_id="SZ-9"), markings=GREEN)
+    ask = TraceStatisticsRequested(period_start=date(2026, 11, 1), period_end=date(2026, 11, 30), sanitised=True)
+    [report] = await h.send(ask, markings=GREEN)
+    assert report.markings == GREEN  # not RED: no single trace can be read back from these figures
+    assert report.data["trace_requests"] == 5
+    assert report.data["by_recovery_country"] == {"US": 5}
+    assert list(report.data["by_firearm_type"].values()) == [4]  # the single rifle is left out
+    assert "by_firearm_type" in report.data["suppressed"]
+
+
+async def test_sanitised_statistics_of_fewer_than_three_traces_publish_no_figure() -> None:
+    h = harness()
+    await h.send(seizure(GLOCK), markings=GREEN)
+    ask = TraceStatisticsRequested(period_start=date(2026, 11, 1), period_end=date(2026, 11, 30), sanitised=True)
+    [report] = await h.send(ask, markings=GREEN)
+    assert report.data["trace_requests"] == 0
+    assert report.data["by_status"] == {}
+    assert "trace_requests" in report.data["suppressed"]

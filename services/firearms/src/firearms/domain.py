@@ -36,6 +36,7 @@ from alliance.domain.errors import DomainRuleViolation
 from alliance.domain.ids import derived_id
 from alliance.domain.names import fold
 from alliance.domain.periods import month_of
+from alliance.domain.release import SMALL_COUNT, suppress_small_counts
 from person_matching.matching import person_key
 
 CODES = load_code_lists("firearms")
@@ -471,6 +472,32 @@ def trace_statistics(
     )
 
 
+def sanitise(report: TraceStatisticsPublished) -> TraceStatisticsPublished:
+    """Counts without identities: every figure from fewer than SMALL_COUNT records is left out (AP9)."""
+    suppressed = [
+        name
+        for name in ("by_status", "by_firearm_type", "by_recovery_country", "restorations")
+        if suppress_small_counts(getattr(report, name)) != getattr(report, name)
+    ]
+    few = report.trace_requests < SMALL_COUNT
+    short = report.short_time_to_crime if report.short_time_to_crime >= SMALL_COUNT else 0
+    if 0 < report.short_time_to_crime < SMALL_COUNT:
+        suppressed.append("short_time_to_crime")
+    return report.model_copy(
+        update={
+            "trace_requests": 0 if few else report.trace_requests,
+            "by_status": suppress_small_counts(report.by_status),
+            "by_firearm_type": suppress_small_counts(report.by_firearm_type),
+            "by_recovery_country": suppress_small_counts(report.by_recovery_country),
+            "restorations": suppress_small_counts(report.restorations),
+            "median_time_to_crime_days": None if few else report.median_time_to_crime_days,
+            "short_time_to_crime": short,
+            "sanitised": True,
+            "suppressed": [*(["trace_requests", "median_time_to_crime_days"] if few else []), *suppressed],
+        }
+    )
+
+
 def _labelled(counts: Counter[str], codes: CodeList, language: Language) -> dict[str, int]:
     return {codes.label(code, language): n for code, n in sorted(counts.items())}
 
@@ -492,11 +519,21 @@ class TraceStatisticsReport(Aggregate):
         period_start: date,
         period_end: date,
         language: Language,
+        sanitised: bool = False,
     ) -> TraceStatisticsReport:
-        """Figures derived from records carry the strictest markings of every record counted."""
+        """Figures derived from records carry the strictest markings of every record counted.
+
+        Sanitised figures (no count from fewer than SMALL_COUNT records) are released under the
+        request's markings instead: one RED trace does not make the whole exchange RED.
+        """
         report = trace_statistics(traces, restorations, period_start, period_end, language)
         counted = [t.markings for t in traces if period_start <= t.recovery_date <= period_end]
         counted += [r.markings for r in restorations if period_start <= r.recovery_date <= period_end]
-        record = cls(id=report_id, markings=strictest([request_markings, *counted]), report=report)
+        if sanitised:
+            report = sanitise(report)
+            markings = request_markings
+        else:
+            markings = strictest([request_markings, *counted])
+        record = cls(id=report_id, markings=markings, report=report)
         record._raise(report)
         return record

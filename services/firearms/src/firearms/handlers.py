@@ -137,6 +137,7 @@ async def statistics_requested(received: Received[TraceStatisticsRequested], f: 
         ask.period_start,
         ask.period_end,
         ask.language,
+        ask.sanitised,
     )
     await f.reports.add(report)
 

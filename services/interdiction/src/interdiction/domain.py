@@ -28,6 +28,7 @@ from alliance.domain.codes import Language, load_code_lists
 from alliance.domain.errors import DomainRuleViolation
 from alliance.domain.ids import derived_id
 from alliance.domain.periods import month_of
+from alliance.domain.release import SMALL_COUNT
 from alliance.domain.units import to_kilograms
 
 CODES = load_code_lists("interdiction")
@@ -188,10 +189,6 @@ def quarterly_statistics(
         language=language,
         countries={k: CountryQuarter.model_validate(v) for k, v in totals.items()},
     )
-
-
-# Sanitised statistics publish no figure that fewer than this many seizures contribute to.
-SMALL_COUNT = 3
 
 
 def sanitise(

@@ -144,6 +144,11 @@ class TraceStatisticsRequested(Intake):
     period_start: date
     period_end: date
     language: Literal["en", "es"] = "en"
+    sanitised: bool = Field(
+        default=False,
+        description="counts only, every figure from fewer than 3 records suppressed, released under the "
+        "request's markings instead of the strictest markings of the records counted",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -250,3 +255,5 @@ class TraceStatisticsPublished(Fact):
     restorations: dict[str, int]
     median_time_to_crime_days: float | None = None
     short_time_to_crime: int
+    sanitised: bool = False
+    suppressed: list[str] = Field(default_factory=list, description="sanitised: figures left out as too small")

@@ -80,3 +80,15 @@ def withdrawn(before: Markings, after: Markings, event_type: str, registry: Regi
         if decide(before, event_type, agency.id, registry).allowed
         and not decide(after, event_type, agency.id, registry).allowed
     ]
+
+
+# -- aggregates released without identities (statistics) -----------------------------------------------
+
+# A sanitised aggregate publishes no figure that fewer records than this contribute to, so no single
+# record can be read back from it; it may then be released under the request's markings (AP9).
+SMALL_COUNT = 3
+
+
+def suppress_small_counts(counts: dict[str, int]) -> dict[str, int]:
+    """The counts that at least SMALL_COUNT records contribute to."""
+    return {key: n for key, n in counts.items() if n >= SMALL_COUNT}
