@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from datetime import date
 
 from alliance.application.repository import Repository
-from alliance.domain.periods import months_between
 from firearms.domain import ExportLicence, Purchaser, RestorationRequest, TraceRequest, TraceStatisticsReport
 
 
@@ -20,7 +19,7 @@ class TraceRequests(Repository[TraceRequest]):
         return await self.where_any("serial_key", serial_keys)
 
     async def recovered_between(self, start: date, end: date) -> list[TraceRequest]:
-        found = await self.where_any("recovery_month", months_between(start, end))
+        found = await self.in_months("recovery_month", start, end)
         return [t for t in found if start <= t.recovery_date <= end]
 
 
@@ -30,7 +29,7 @@ class RestorationRequests(Repository[RestorationRequest]):
     indexes = ("recovery_month",)
 
     async def recovered_between(self, start: date, end: date) -> list[RestorationRequest]:
-        found = await self.where_any("recovery_month", months_between(start, end))
+        found = await self.in_months("recovery_month", start, end)
         return [r for r in found if start <= r.recovery_date <= end]
 
 

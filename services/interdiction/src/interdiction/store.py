@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from alliance.application.repository import Repository
-from alliance.domain.periods import months_between
 from interdiction.domain import RouteReport, Seizure, SeizureStatistics
 
 
@@ -17,7 +16,7 @@ class Seizures(Repository[Seizure]):
     async def seized_between(self, start: datetime, end: datetime) -> list[Seizure]:
         """Seizures made from ``start`` up to, not including, ``end``: looked up by month, kept by the instant."""
         last = end - timedelta(microseconds=1)
-        found = await self.where_any("seized_month", months_between(_utc_day(start), _utc_day(last)))
+        found = await self.in_months("seized_month", _utc_day(start), _utc_day(last))
         return [s for s in found if start <= s.contents.seized_at < end]
 
 

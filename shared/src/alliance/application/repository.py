@@ -14,7 +14,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from alliance.application.handling import Received
@@ -35,6 +35,7 @@ from alliance.contracts.topics import delivery_topic
 from alliance.domain.aggregate import Aggregate
 from alliance.domain.errors import RecordNotYetKnown
 from alliance.domain.ids import event_id
+from alliance.domain.periods import months_between
 from alliance.domain.release import decide_all, withdrawn
 
 A = TypeVar("A", bound=Aggregate)
@@ -200,6 +201,11 @@ class Repository(Generic[A]):
             for doc in await self.records.find_equal(field, value):
                 found.setdefault(doc["_id"], doc)
         return [self._load(doc) for doc in found.values()]
+
+    async def in_months(self, field: str, start: date, end: date) -> list[A]:
+        """Records whose month lookup key ``field`` is a month from ``start`` to ``end`` (callers keep the
+        exact days): reports find their records by equality, one lookup per month, never by range."""
+        return await self.where_any(field, months_between(start, end))
 
     def _load(self, doc: Document) -> A:
         return self.kind.from_document(doc)
