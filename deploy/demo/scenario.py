@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import SecretStr
 
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
 from alliance.contracts.topics import (
-    AUDIT_TOPIC,
     CHEMICALS_EVENTS,
     CHEMICALS_INTAKE,
     EXTRADITION_EVENTS,
@@ -43,6 +43,8 @@ from alliance.contracts.topics import (
     intake_topic,
     reply_topic_for,
 )
+from alliance.runtime.cli import read_audit
+from alliance.runtime.settings import Settings
 
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('ALLIANCE_KAFKA_PORT', '9092')}"
 HOME = Path(os.environ.get("ALLIANCE_HOME", Path(__file__).resolve().parents[2] / ".local")).resolve()
@@ -520,43 +522,22 @@ async def disclosure(demo: Demo) -> None:
     """Who received this run's facts, as the audit stream records it (allowed and denied, with the rule)."""
     print("\nDisclosure — facts decided during this run, per agency (from the audit stream, operators only)")
 
-    # Facts of this run: decided after it started (the stack keeps earlier runs' facts too).
-    def this_run(decided_at: str) -> bool:
-        return datetime.fromisoformat(decided_at.replace("Z", "+00:00")) >= demo.started
-
-    audit = AIOKafkaConsumer(
-        AUDIT_TOPIC,
-        bootstrap_servers=BOOTSTRAP,
-        group_id=None,
-        auto_offset_reset="earliest",
-        **login(security.OPERATOR),
+    # The operators' own reader of the audit stream; this run's facts were decided after it started.
+    settings = Settings(
+        kafka_bootstrap_servers=BOOTSTRAP,
+        kafka_username=security.OPERATOR,
+        kafka_password=SecretStr(security.credentials(HOME)[security.OPERATOR]),
     )
-    await audit.start()
     allowed: Counter[str] = Counter()
     denied: Counter[tuple[str, str]] = Counter()
-    try:
-        partitions = audit.assignment() or set()
-        while not partitions:
-            await audit.getmany(timeout_ms=200)
-            partitions = audit.assignment()
-        ends = await audit.end_offsets(list(partitions))
-
-        async def behind() -> bool:
-            return any([await audit.position(tp) < end for tp, end in ends.items()])
-
-        while await behind():
-            for messages in (await audit.getmany(timeout_ms=500)).values():
-                for m in messages:
-                    decision = json.loads(m.value or b"{}")
-                    if not this_run(decision.get("decided_at", "2000-01-01T00:00:00+00:00")):
-                        continue
-                    for d in decision["decisions"]:
-                        if d["allowed"]:
-                            allowed[d["recipient"]] += 1
-                        elif d["rule"] != "not-routed":
-                            denied[(d["recipient"], d["rule"])] += 1
-    finally:
-        await audit.stop()
+    for record in await read_audit(settings):
+        if record.decided_at < demo.started:
+            continue
+        for d in record.decisions:
+            if d.allowed:
+                allowed[d.recipient] += 1
+            elif d.rule != "not-routed":
+                denied[(d.recipient, d.rule)] += 1
     for agency, count in sorted(allowed.items()):
         print(f"  {agency:14} received {count:3} fact(s) on alliance.deliveries.{agency}")
     for (agency, rule), count in sorted(denied.items()):
