@@ -49,9 +49,6 @@ bench: up  ## events/s, latency, store operations and idle CPU against a raw Kaf
 contracts-html: setup  ## the HTML reference of the contracts (AsyncAPI's generator), into .local/contracts-html
 	$(PY) deploy/contracts/contracts.py html
 
-contracts-html: setup  ## the HTML reference of the contracts (AsyncAPI's generator), into .local/contracts-html
-	$(PY) deploy/contracts/contracts.py html
-
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
