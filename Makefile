@@ -23,7 +23,7 @@ $(UV):
 
 setup: .venv/.synced
 
-up: setup  ## start Kafka and FerretDB (installs them the first time)
+up: setup  ## start Kafka, FerretDB, Jaeger and VictoriaMetrics (installs them the first time)
 	$(PY) deploy/local/stack.py up
 
 down:  ## stop the services and the local stack
@@ -35,6 +35,7 @@ status: setup
 demo: setup  ## stack + services + a realistic scenario; leaves everything running
 	$(PY) deploy/local/stack.py up --services
 	$(PY) deploy/demo/scenario.py
+	@$(PY) deploy/local/stack.py addresses
 
 compose-env: setup  ## passwords for docker compose into .env (git-ignored), generated once
 	$(PY) deploy/docker/compose_env.py
