@@ -235,9 +235,28 @@ def test_the_metrics_backend_scrapes_all_five_services_by_their_compose_names(co
         build = services[compose_name]["build"]["args"]
         assert build["SERVICE"] == name
         assert jobs[name] == [f"{compose_name}:{build['PORT']}"], name
+    # the consumer-lag exporter too: it measures the groups of a service that is down
+    exporter = services["consumer-lag"]
+    assert exporter["command"][-1] == "alliance.runtime.lag_exporter"
+    assert exporter["environment"]["ALLIANCE_KAFKA_USERNAME"] == "operator"
+    assert jobs["consumer_lag"] == [f"consumer-lag:{exporter['build']['args']['PORT']}"]
     for job, targets in jobs.items():
         for target in targets:
             assert target.split(":")[0] in services, f"{job}: {target} is no compose service"
+
+
+def test_every_secret_compose_asks_for_is_one_make_compose_env_writes(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "deploy" / "docker"))
+    try:
+        import compose_env
+    finally:
+        sys.path.remove(str(ROOT / "deploy" / "docker"))
+    written = {compose_env.variable(p) for p in compose_env.security.credentials(tmp_path)}
+    written.add("ALLIANCE_KAFKA_CLUSTER_ID")
+    asked = set(re.findall(r"\$\{(\w+):\?", (ROOT / "docker-compose.yml").read_text()))
+    assert "ALLIANCE_PW_OPERATOR" in asked
+    assert asked <= written, asked - written
+    assert not re.findall(r"\$\{(\w+)(?::-|\})", (ROOT / "docker-compose.yml").read_text()), "a secret with a default"
 
 
 def test_grafana_s_data_sources_and_dashboards_are_provisioned_from_deploy(compose: dict[str, Any]) -> None:
