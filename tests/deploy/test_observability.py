@@ -215,6 +215,7 @@ def test_compose_runs_jaeger_victoriametrics_and_grafana_pinned(compose: dict[st
     assert grafana["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
     assert grafana["GF_AUTH_DISABLE_LOGIN_FORM"] == "true"
     assert grafana["GF_AUTH_BASIC_ENABLED"] == "false"
+    assert grafana["GF_USERS_VIEWERS_CAN_EDIT"] == "true"  # viewers may use Explore, never save
 
 
 def test_the_metrics_backend_scrapes_all_five_services_by_their_compose_names(compose: dict[str, Any]) -> None:
