@@ -72,9 +72,7 @@ def victoria(request: httpx.Request) -> httpx.Response:
 def console(traces: Any = jaeger, metrics: Any = victoria) -> TestClient:
     trace_client = httpx.AsyncClient(transport=httpx.MockTransport(traces))
     metrics_client = httpx.AsyncClient(transport=httpx.MockTransport(metrics))
-    app = create_app(
-        MetricsBackend("http://metrics", metrics_client), TraceBackend("http://traces", trace_client)
-    )
+    app = create_app(MetricsBackend("http://metrics", metrics_client), TraceBackend("http://traces", trace_client))
     return TestClient(app)
 
 
