@@ -693,7 +693,7 @@ def infrastructure() -> list[Component]:
 def addresses() -> list[str]:
     """Where an operator looks, one line each (printed by `make demo` after the scenario)."""
     lines = [
-        f"Traces   Jaeger {jaeger_version()} (v2)  http://127.0.0.1:{JAEGER_QUERY_PORT}/api/services · "
+        f"Traces   Jaeger v2 (module {jaeger_version()})  http://127.0.0.1:{JAEGER_QUERY_PORT}/api/services · "
         f"/api/traces?service=alliance-interdiction · /api/v3/traces/<trace id>  "
         f"(OTLP in: http {JAEGER_OTLP_HTTP_PORT}, grpc {JAEGER_OTLP_GRPC_PORT})",
         f"Metrics  VictoriaMetrics {VICTORIAMETRICS_VERSION}  http://127.0.0.1:{METRICS_PORT}/vmui/ · "

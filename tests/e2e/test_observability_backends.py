@@ -133,7 +133,7 @@ def whole(spans: list[dict[str, str]], chain: set[tuple[str, str]]) -> bool:
 async def test_one_seizure_flow_is_one_trace_in_jaeger(stack_services: None, producer: Producers) -> None:
     started = time.monotonic()
     run = uuid.uuid4().hex[:6].upper()
-    surname = f"Garza{run}"
+    surname = f"Obregon{run}"  # nobody else's person: the demo and other tests share this namespace
     fgr = Agency(producer, "mx-fgr")
     await fgr.send(
         "alliance.extradition.intake",
@@ -142,9 +142,9 @@ async def test_one_seizure_flow_is_one_trace_in_jaeger(stack_services: None, pro
             "wanted_by": "MX",
             "priority": True,
             "person": {
-                "given_names": "José Luis",
-                "surnames": ["Hernández", surname],
-                "date_of_birth": "1988-03-14",
+                "given_names": "María Fernanda",
+                "surnames": ["Obregón", surname],
+                "date_of_birth": "1979-07-22",
                 "nationality": "MX",
             },
             "charges": ["delincuencia organizada"],
@@ -157,7 +157,7 @@ async def test_one_seizure_flow_is_one_trace_in_jaeger(stack_services: None, pro
     # The agency sends no traceparent: interdiction's span of the report is the root of the flow.
     reference = f"OBS-{run}"
     detained = [
-        {"given_names": "JOSE LUIS", "surnames": [f"HERNANDEZ {surname.upper()}"], "date_of_birth": "1988-03-14"}
+        {"given_names": "MARIA FERNANDA", "surnames": [f"OBREGON {surname.upper()}"], "date_of_birth": "1979-07-22"}
     ]
     await Agency(producer, "us-cbp").send(
         INTERDICTION_INTAKE, seizure(reference, run, detained), event_type=REPORTED, key=reference
