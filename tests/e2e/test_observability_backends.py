@@ -294,7 +294,5 @@ async def test_consumer_lag_rises_during_a_backlog_and_returns_to_zero(
     finally:
         run_stack("up", "--only", "interdiction")
     await eventually("the backlog drained in VictoriaMetrics", lambda: backlog() == 0, timeout=120)
-    assert by_job('up{job="interdiction"}')["interdiction"] == 1 or await eventually(
-        "the service scraped again", lambda: by_job('up{job="interdiction"}').get("interdiction") == 1
-    )
+    await eventually("the service scraped again", lambda: by_job('up{job="interdiction"}').get("interdiction") == 1)
     print(f"lag peaked at {peak:.0f} ({risen:.1f}s in), drained after {time.monotonic() - started:.1f}s")
