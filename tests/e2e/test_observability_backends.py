@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import os
 import time
@@ -269,16 +270,18 @@ def backlog() -> float | None:
 async def test_consumer_lag_rises_during_a_backlog_and_returns_to_zero(
     stack_services: None, producer: Producers
 ) -> None:
-    started = time.monotonic()
+    marks = {"start": time.monotonic()}
     cbp = Agency(producer, "us-cbp")
     run = uuid.uuid4().hex[:6].upper()
     # The group has committed on this agency's topic (what the exporter discovers groups' topics by).
     await cbp.send(INTERDICTION_INTAKE, seizure(f"LAG-{run}-0", run, []), event_type=REPORTED, key=f"LAG-{run}-0")
     await wait_drained("alliance.interdiction.intake", [INTERDICTION_INTAKE])
     await eventually("no backlog to start with", lambda: backlog() == 0)
+    marks["baseline"] = time.monotonic()
 
     count = 20
     run_stack("down", "--only", "interdiction")
+    marks["stopped"] = time.monotonic()
     try:
         for n in range(1, count + 1):
             reference = f"LAG-{run}-{n}"
@@ -290,9 +293,13 @@ async def test_consumer_lag_rises_during_a_backlog_and_returns_to_zero(
         await eventually(
             "the stopped service seen down", lambda: by_job('up{job="interdiction"}').get("interdiction") == 0
         )
-        risen = time.monotonic() - started
+        marks["risen"] = time.monotonic()
     finally:
         run_stack("up", "--only", "interdiction")
+    marks["restarted"] = time.monotonic()
     await eventually("the backlog drained in VictoriaMetrics", lambda: backlog() == 0, timeout=120)
+    marks["drained"] = time.monotonic()
     await eventually("the service scraped again", lambda: by_job('up{job="interdiction"}').get("interdiction") == 1)
-    print(f"lag peaked at {peak:.0f} ({risen:.1f}s in), drained after {time.monotonic() - started:.1f}s")
+    phases = list(marks.items())
+    steps = ", ".join(f"{name} +{at - before:.1f}s" for (_, before), (name, at) in itertools.pairwise(phases))
+    print(f"lag peaked at {peak:.0f}; {steps}")
