@@ -612,6 +612,7 @@ class VictoriaMetrics(Component):
                 f"-storageDataPath={self.home / 'data'}",
                 "-retentionPeriod=14d",
                 f"-promscrape.config={self.config}",
+                f"-vmui.customDashboardsPath={HERE / 'victoriametrics' / 'dashboards'}",
                 "-search.latencyOffset=1s",  # recent samples are queryable at once (default 30s)
                 "-memory.allowedBytes=128MiB",
                 "-loggerLevel=WARN",
@@ -696,7 +697,7 @@ def addresses() -> list[str]:
         f"Traces   Jaeger v2 (module {jaeger_version()})  http://127.0.0.1:{JAEGER_QUERY_PORT}/api/services · "
         f"/api/traces?service=alliance-interdiction · /api/v3/traces/<trace id>  "
         f"(OTLP in: http {JAEGER_OTLP_HTTP_PORT}, grpc {JAEGER_OTLP_GRPC_PORT})",
-        f"Metrics  VictoriaMetrics {VICTORIAMETRICS_VERSION}  http://127.0.0.1:{METRICS_PORT}/vmui/ · "
+        f"Metrics  VictoriaMetrics {VICTORIAMETRICS_VERSION}  http://127.0.0.1:{METRICS_PORT}/vmui/#/dashboards · "
         f"targets /targets · Prometheus API /api/v1/query?query=up",
         f"Lag      http://127.0.0.1:{LAG_EXPORTER_PORT}/metrics (alliance_consumer_lag of every consumer group)",
         "Services "
