@@ -511,6 +511,23 @@ class FerretDB(Component):
         spawn(self.name, [str(self.binary), "-listen", f"127.0.0.1:{MONGO_PORT}", *backend])
 
 
+def digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()
+
+
+def restart_if_changed(name: str, fingerprint: str) -> None:
+    """Stop a running component this stack started with other settings (ports, config, binary, …);
+    ``up`` then starts it as wanted. One started by an older stack.py (no record) is restarted too."""
+    marker = RUN / f"{name}.launched"
+    if pid_of(name) is not None and (not marker.exists() or marker.read_text() != fingerprint):
+        say(f"{name}: started with other settings; restarting it")
+        stop(name)
+
+
+def launched(name: str, fingerprint: str) -> None:
+    (RUN / f"{name}.launched").write_text(fingerprint)
+
+
 def jaeger_version() -> str:
     """The Jaeger module version pinned in deploy/local/jaeger/go.mod (v1.76.0 is Jaeger v2.13.0)."""
     found = re.search(r"github\.com/jaegertracing/jaeger (v\S+)", (HERE / "jaeger" / "go.mod").read_text())
@@ -540,7 +557,9 @@ class Jaeger(Component):
             for old in self.home.glob("jaeger-v*"):
                 if old != self.binary and not old.name.endswith(".partial"):
                     old.unlink()
-        config = (
+
+    def config(self) -> str:
+        return (
             (HERE / "jaeger" / "config.yaml")
             .read_text()
             .replace("@OTLP_HTTP_PORT@", str(JAEGER_OTLP_HTTP_PORT))
@@ -549,11 +568,17 @@ class Jaeger(Component):
             .replace("@QUERY_GRPC_PORT@", str(JAEGER_QUERY_GRPC_PORT))
             .replace("@MAX_TRACES@", str(JAEGER_MAX_TRACES))
         )
-        (self.home / "config.yaml").write_text(config)
+
+    def up(self) -> None:
+        restart_if_changed(self.name, digest(self.binary, self.config()))
+        super().up()
 
     def launch(self) -> None:
+        config = self.config()
+        (self.home / "config.yaml").write_text(config)
         # A soft heap limit keeps the in-memory store's process small; max_traces bounds what it keeps.
         spawn(self.name, [str(self.binary), "--config", str(self.home / "config.yaml")], env={"GOMEMLIMIT": "256MiB"})
+        launched(self.name, digest(self.binary, config))
 
 
 def scrape_config() -> str:
@@ -603,23 +628,25 @@ class VictoriaMetrics(Component):
                 if old != self.binary and not old.name.endswith(".partial"):
                     old.unlink()
 
+    def argv(self) -> list[str]:
+        return [
+            str(self.binary),
+            f"-httpListenAddr=127.0.0.1:{METRICS_PORT}",
+            f"-storageDataPath={self.home / 'data'}",
+            "-retentionPeriod=14d",
+            f"-promscrape.config={self.config}",
+            f"-vmui.customDashboardsPath={HERE / 'victoriametrics' / 'dashboards'}",
+            "-search.latencyOffset=1s",  # recent samples are queryable at once (default 30s)
+            "-memory.allowedBytes=128MiB",
+            "-loggerLevel=WARN",
+        ]
+
     def launch(self) -> None:
-        spawn(
-            self.name,
-            [
-                str(self.binary),
-                f"-httpListenAddr=127.0.0.1:{METRICS_PORT}",
-                f"-storageDataPath={self.home / 'data'}",
-                "-retentionPeriod=14d",
-                f"-promscrape.config={self.config}",
-                f"-vmui.customDashboardsPath={HERE / 'victoriametrics' / 'dashboards'}",
-                "-search.latencyOffset=1s",  # recent samples are queryable at once (default 30s)
-                "-memory.allowedBytes=128MiB",
-                "-loggerLevel=WARN",
-            ],
-        )
+        spawn(self.name, self.argv())
+        launched(self.name, digest(*self.argv()))
 
     def up(self) -> None:
+        restart_if_changed(self.name, digest(*self.argv()))
         changed = self.write_config()
         pid = pid_of(self.name)
         if changed and pid is not None:
@@ -665,21 +692,17 @@ class ServiceProcess(Component):
         }
 
     def fingerprint(self) -> str:
-        """What the service was started with (no secrets): a running service started otherwise is restarted."""
-        env = {k: v for k, v in self.environment().items() if k != "ALLIANCE_KAFKA_PASSWORD"}
-        return hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()
+        """What the service is started with, without secrets (e.g. whether it exports traces)."""
+        return digest(sorted((k, v) for k, v in self.environment().items() if k != "ALLIANCE_KAFKA_PASSWORD"))
 
     def up(self) -> None:
-        started = RUN / f"{self.name}.launched"
-        if pid_of(self.name) is not None and (not started.exists() or started.read_text() != self.fingerprint()):
-            say(f"{self.name}: started with other settings (e.g. no trace export); restarting it")
-            stop(self.name)
+        restart_if_changed(self.name, self.fingerprint())
         super().up()
 
     def launch(self) -> None:
         script = Path(sys.executable).parent / f"alliance-{self.service.replace('_', '-')}"
         spawn(self.name, [str(script)], env=self.environment())
-        (RUN / f"{self.name}.launched").write_text(self.fingerprint())
+        launched(self.name, self.fingerprint())
 
 
 def observability() -> list[Component]:
