@@ -44,6 +44,8 @@ def main(wheel_path: str) -> None:
             total = sum(r["count"] for r in table)
             hispanic_total = sum(r["count"] * r["pcthispanic"] / 100 for r in table)
             for r in sorted(table, key=lambda r: str(r["name"])):
+                if " " in str(r["name"]):  # "ALL OTHER NAMES", the tables' remainder
+                    continue
                 hispanic = r["count"] * r["pcthispanic"] / 100
                 if r["count"] < MIN_COUNT and hispanic < MIN_COUNT / 5:
                     continue

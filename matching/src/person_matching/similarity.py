@@ -4,11 +4,12 @@ equivalents across languages, and the sex a given name usually belongs to)."""
 from __future__ import annotations
 
 from person_matching.names import Surname
-from person_matching.names_data import equivalent_given, female_share, surname_frequency
+from person_matching.names_data import equivalent_given, female_share, given_frequency, surname_frequency
 
 # Two spellings that are each the surname of many families (Meza/Mesa, Gómez/Gámez) are not taken for a
 # typing slip of one another: they stay below a sure match.
 REAL_SURNAME_PER_MILLION = 20.0
+COMMON_GIVEN_PER_MILLION = 30.0
 
 
 def jaro_winkler(a: str, b: str) -> float:
@@ -89,8 +90,11 @@ def given_similarity(a: str, b: str) -> float:
         return 1.0
     if len(a) == 1 or len(b) == 1:  # an initial
         return 0.9 if a[0] == b[0] else 0.0
+    if equivalent_given(a, b):
+        # A known nickname stands unless both names are common names of opposite sexes (Francis, Frances);
+        # a rare short form's census share of women (Isma, Robe) says little.
+        common = min(given_frequency(a), given_frequency(b)) >= COMMON_GIVEN_PER_MILLION
+        return 0.0 if common and opposite_sexes(a, b) else 1.0
     if opposite_sexes(a, b):
         return 0.0
-    if equivalent_given(a, b):
-        return 1.0
     return jaro_winkler(a, b)
