@@ -39,8 +39,12 @@ def _table() -> tuple[list[Name], list[Name]]:
     text = resources.files("person_matching").joinpath("data/name_frequencies.tsv").read_text(encoding="utf-8")
     given, surnames = [], []
     for row in csv.DictReader(text.splitlines(), delimiter="\t"):
-        n = Name(row["name"], float(row["per_million_us"]), float(row["per_million_hispanic"]),
-                 float(row["female_share"]) if row["female_share"] else None)
+        n = Name(
+            row["name"],
+            float(row["per_million_us"]),
+            float(row["per_million_hispanic"]),
+            float(row["female_share"]) if row["female_share"] else None,
+        )
         (given if row["kind"] == "given" else surnames).append(n)
     return given, surnames
 
@@ -62,8 +66,20 @@ COMMON_US_SURNAMES = sorted(US_SURNAMES, key=lambda s: -BY_SURNAME[s].us)[:8]
 # Compound surnames are not in the census table as such (it joins them): these are the forms the issue
 # names, each class member a real Mexican or Spanish surname.
 COMPOUND_SURNAMES = [
-    "San Martín", "San Román", "Santa Anna", "Santa María", "Ponce de León", "Montes de Oca", "Ruiz de Velasco",
-    "Fernández de Lara", "de los Santos", "de los Ríos", "de la O", "de la Garza", "de la Torre", "del Ángel",
+    "San Martín",
+    "San Román",
+    "Santa Anna",
+    "Santa María",
+    "Ponce de León",
+    "Montes de Oca",
+    "Ruiz de Velasco",
+    "Fernández de Lara",
+    "de los Santos",
+    "de los Ríos",
+    "de la O",
+    "de la Garza",
+    "de la Torre",
+    "del Ángel",
 ]
 
 
@@ -105,8 +121,9 @@ def _dob(rng: random.Random) -> date:
     return date(1950, 1, 2) + timedelta(days=rng.randrange(0, 50 * 365))
 
 
-def mexican(rng: random.Random, woman: bool | None = None, given: list[str] | None = None,
-            surnames: list[str] | None = None) -> Person:
+def mexican(
+    rng: random.Random, woman: bool | None = None, given: list[str] | None = None, surnames: list[str] | None = None
+) -> Person:
     woman = rng.random() < 0.5 if woman is None else woman
     pool = MX_WOMEN if woman else MX_MEN
     if given is None:
@@ -235,8 +252,11 @@ def twins(rng: random.Random) -> Pair:
 def siblings(rng: random.Random) -> Pair:
     p = mexican(rng)
     pool = MX_WOMEN if rng.random() < 0.5 else MX_MEN
-    other = replace(p, given=[rng.choice([g for g in pool if g != p.given[0]])],
-                    dob=p.dob + timedelta(days=rng.choice([-1, 1]) * rng.randrange(300, 4000)))
+    other = replace(
+        p,
+        given=[rng.choice([g for g in pool if g != p.given[0]])],
+        dob=p.dob + timedelta(days=rng.choice([-1, 1]) * rng.randrange(300, 4000)),
+    )
     return p.row(), other.row(dob=rng.choice([other.dob.isoformat(), str(other.dob.year)]))
 
 
@@ -285,7 +305,9 @@ def common_name(with_dates: bool) -> Callable[[random.Random], Pair]:
     def build(rng: random.Random) -> Pair:
         if rng.random() < 0.6:
             given = [rng.choice(COMMON_MX_GIVEN)]
-            surnames = [rng.choice(COMMON_MX_SURNAMES)] + ([rng.choice(COMMON_MX_SURNAMES)] if rng.random() < 0.3 else [])
+            surnames = [rng.choice(COMMON_MX_SURNAMES)] + (
+                [rng.choice(COMMON_MX_SURNAMES)] if rng.random() < 0.3 else []
+            )
             a = Person(given, surnames, _dob(rng), "MX", False)
         else:
             a = Person([rng.choice(COMMON_US_GIVEN)], [rng.choice(COMMON_US_SURNAMES)], _dob(rng), "US", False)

@@ -2,9 +2,10 @@
 
 Any two persons the matcher calls ``match`` or ``possible`` share at least one key (tested over every
 labelled set), so an index on these keys loses no candidate. A key is the Spanish-sounding phonetic
-code of a surname form (as written, joined, each main word), or that code with one letter left out, the same with the birth year when
-it is known (for an index that wants smaller blocks), and, for a record without a usable surname, its
-first given name's phonetic code.
+code of a surname form (as written, joined, each main word; married and widow's forms included), or that
+code with one letter left out; optionally the same with the birth year (for an index that wants smaller
+blocks, at the cost of records without a date); and, for a record without a usable surname, its first
+given name's phonetic code.
 """
 
 from __future__ import annotations
@@ -26,9 +27,21 @@ class Named(Protocol):
 
 
 _RULES = [
-    (r"ll", "y"), (r"qu", "k"), (r"c([eiy])", r"s\1"), (r"gu([ei])", r"g\1"), (r"g([ei])", r"j\1"),
-    (r"ph", "f"), (r"c", "k"), (r"z", "s"), (r"x", "j"), (r"v", "b"), (r"w", "u"), (r"y\b", "i"),
-    (r"(?<!s)h", ""), (r"sh", "s"), (r"(.)\1+", r"\1"),
+    (r"ll", "y"),
+    (r"qu", "k"),
+    (r"c([eiy])", r"s\1"),
+    (r"gu([ei])", r"g\1"),
+    (r"g([ei])", r"j\1"),
+    (r"ph", "f"),
+    (r"c", "k"),
+    (r"z", "s"),
+    (r"x", "j"),
+    (r"v", "b"),
+    (r"w", "u"),
+    (r"y\b", "i"),
+    (r"(?<!s)h", ""),
+    (r"sh", "s"),
+    (r"(.)\1+", r"\1"),
 ]
 
 

@@ -113,7 +113,8 @@ def compare_dates(a: BirthDate | None, b: BirthDate | None) -> tuple[DateAgreeme
             return DateAgreement.MONTH, f"same month of birth ({a.year}-{a.month:02d}), day unknown"
         if a.day == b.day:
             return DateAgreement.DAY, "same date of birth"
-        assert a.day is not None and b.day is not None
+        assert a.day is not None
+        assert b.day is not None
         if abs(a.day - b.day) == 1:
             return DateAgreement.NEAR_DAY, f"dates of birth a day apart ({a} / {b})"
         return DateAgreement.CONFLICT, f"different dates of birth ({a} / {b})"

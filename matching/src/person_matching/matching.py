@@ -23,8 +23,13 @@ from typing import Protocol
 
 from person_matching.dates import NARROWING, BirthDate, DateAgreement, Precision, compare_dates
 from person_matching.names import PARTICLES, Reading, Surname, readings, words_of
-from person_matching.names_data import compound_forms, equivalent_given, female_share, given_frequency
-from person_matching.names_data import surname_frequency
+from person_matching.names_data import (
+    compound_forms,
+    equivalent_given,
+    female_share,
+    given_frequency,
+    surname_frequency,
+)
 from person_matching.similarity import both_real_surnames, given_similarity, jaro_winkler, surname_similarity
 
 __all__ = [
@@ -407,5 +412,7 @@ def match_people(left: PersonRecord, right: PersonRecord, threshold: float = MAT
     # How sure, within each band: name agreement and how few people share the name and date.
     identifies = 1 / (1 + expected / MAX_NAMESAKES)
     if review:
-        return MatchResult(Decision.POSSIBLE, _band(0.5, 0.79, (score - NAME_FLOOR) / 0.3 * identifies), reasons + review)
+        return MatchResult(
+            Decision.POSSIBLE, _band(0.5, 0.79, (score - NAME_FLOOR) / 0.3 * identifies), reasons + review
+        )
     return MatchResult(Decision.MATCH, _band(0.8, 1.0, (score - threshold) / 0.2 * 0.5 + (identifies - 0.5)), reasons)

@@ -87,9 +87,7 @@ def _join(a: Surname, b: Surname) -> Surname:
     return Surname((*a.words, *b.words))
 
 
-def _surname_readings(
-    words: list[str], married: bool = True
-) -> list[tuple[tuple[Surname, ...], Surname | None, str]]:
+def _surname_readings(words: list[str], married: bool = True) -> list[tuple[tuple[Surname, ...], Surname | None, str]]:
     """(birth surnames, husband's surname, how) for the surname words of a record."""
     words = [w for w in words if w not in CONNECTORS]
     widow_at = next((i for i, w in enumerate(words) if w in WIDOW), None)

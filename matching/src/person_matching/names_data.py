@@ -96,9 +96,7 @@ def _equivalents() -> _Equivalents:
         words = tuple(w for w in fold(entry["name"]).split() if w not in {"de", "del", "la", "los", "las"})
         for nickname in entry["nicknames"]:
             compounds.setdefault(fold(nickname), set()).add(words)
-    return _Equivalents(
-        {k: frozenset(v) for k, v in closed.items()}, {k: frozenset(v) for k, v in compounds.items()}
-    )
+    return _Equivalents({k: frozenset(v) for k, v in closed.items()}, {k: frozenset(v) for k, v in compounds.items()})
 
 
 def equivalent_given(a: str, b: str) -> bool:

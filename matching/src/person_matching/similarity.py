@@ -61,9 +61,7 @@ def surname_similarity(a: Surname, b: Surname) -> float:
 
 def both_real_surnames(a: str, b: str) -> bool:
     return (
-        a != b
-        and surname_frequency(a) >= REAL_SURNAME_PER_MILLION
-        and surname_frequency(b) >= REAL_SURNAME_PER_MILLION
+        a != b and surname_frequency(a) >= REAL_SURNAME_PER_MILLION and surname_frequency(b) >= REAL_SURNAME_PER_MILLION
     )
 
 
@@ -80,7 +78,7 @@ def opposite_sexes(a: str, b: str) -> bool:
     if stem >= 3 and a[:stem] == b[:stem]:
         endings = {a[stem:], b[stem:]}
         feminine = {"a", "ina", "ine", "e", "ette", "ita"}
-        return bool(endings & feminine) and bool(endings - feminine) or endings == {"o", "a"}
+        return (bool(endings & feminine) and bool(endings - feminine)) or endings == {"o", "a"}
     return False
 
 

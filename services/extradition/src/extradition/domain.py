@@ -218,7 +218,8 @@ class PersonMatch(Aggregate):
         )
 
     def _fact(self, kind: type[FugitiveLocated] | type[PersonMatchReviewRequested]) -> Any:
-        assert self.place is not None and self.located_on is not None
+        assert self.place is not None
+        assert self.located_on is not None
         return kind(
             match_id=self.id,
             fugitive_id=self.fugitive_id,
