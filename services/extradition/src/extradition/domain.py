@@ -187,7 +187,7 @@ class PersonMatch(Aggregate):
     def for_review(cls, fugitive: Fugitive, seen: DetainedPerson, result: MatchResult) -> PersonMatch:
         match = cls._new(fugitive, seen.person, result, seen.seizure_id, seen.place, seen.seized_on, seen.markings)
         match.status = MatchStatus.NEEDS_REVIEW
-        match._raise(match._fact(PersonMatchReviewRequested))
+        match._raise(match._review_requested())
         return match
 
     @classmethod
@@ -217,22 +217,27 @@ class PersonMatch(Aggregate):
             located_on=located_on,
         )
 
-    def _fact(self, kind: type[FugitiveLocated] | type[PersonMatchReviewRequested]) -> Any:
+    def _fields(self) -> dict[str, Any]:
         assert self.place is not None
-        assert self.located_on is not None
-        return kind(
-            match_id=self.id,
-            fugitive_id=self.fugitive_id,
-            fugitive_reference=self.fugitive_reference,
-            wanted_by=self.wanted_by,
-            located_in=self.place.country,
-            seizure_id=self.seizure_id,
-            detained_person=self.detained_person,
-            place=self.place,
-            located_on=self.located_on,
-            score=self.score,
-            reasons=self.reasons,
-        )
+        return {
+            "match_id": self.id,
+            "fugitive_id": self.fugitive_id,
+            "fugitive_reference": self.fugitive_reference,
+            "wanted_by": self.wanted_by,
+            "located_in": self.place.country,
+            "seizure_id": self.seizure_id,
+            "detained_person": self.detained_person,
+            "place": self.place,
+            "located_on": self.located_on,
+            "score": self.score,
+            "reasons": self.reasons,
+        }
+
+    def _located(self) -> FugitiveLocated:
+        return FugitiveLocated(**self._fields())
+
+    def _review_requested(self) -> PersonMatchReviewRequested:
+        return PersonMatchReviewRequested(**self._fields())
 
     @classmethod
     def located(
@@ -246,7 +251,7 @@ class PersonMatch(Aggregate):
         seizure_markings: Markings,
     ) -> PersonMatch:
         match = cls._new(fugitive, detained, result, seizure_id, place, located_on, seizure_markings)
-        match._raise(match._fact(FugitiveLocated))
+        match._raise(match._located())
         return match
 
     @property
@@ -274,7 +279,7 @@ class PersonMatch(Aggregate):
             PersonMatchDecided(match_id=self.id, fugitive_id=self.fugitive_id, decision=new.value, analyst=analyst)
         )
         if reviewed and new is MatchStatus.CONFIRMED and self.place is not None:
-            self._raise(self._fact(FugitiveLocated))
+            self._raise(self._located())
 
 
 class ExtraditionStatus(StrEnum):
