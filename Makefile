@@ -10,20 +10,20 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: setup up down status demo test unit e2e lint fmt eval-matching bench clean compose-env
+.PHONY: setup up down status demo test unit e2e lint fmt eval-matching bench clean compose-env contracts-html
 
 $(UV):
 	@command -v python3 >/dev/null || { echo "python3 (3.11+) is required"; exit 2; }
 	python3 -m venv $(BOOTSTRAP)
 	$(BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.venv/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml matching/pyproject.toml $(wildcard services/*/pyproject.toml)
+.venv/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml matching/pyproject.toml console/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(UV) sync --all-packages --frozen
 	@touch $@
 
 setup: .venv/.synced
 
-up: setup  ## start Kafka and FerretDB (installs them the first time)
+up: setup  ## start Kafka, FerretDB, Jaeger and VictoriaMetrics (installs them the first time)
 	$(PY) deploy/local/stack.py up
 
 down:  ## stop the services and the local stack
@@ -35,6 +35,7 @@ status: setup
 demo: setup  ## stack + services + a realistic scenario; leaves everything running
 	$(PY) deploy/local/stack.py up --services
 	$(PY) deploy/demo/scenario.py
+	@$(PY) deploy/local/stack.py addresses
 
 compose-env: setup  ## passwords for docker compose into .env (git-ignored), generated once
 	$(PY) deploy/docker/compose_env.py
@@ -53,6 +54,9 @@ eval-matching: setup  ## precision and recall of person matching per class, besi
 
 bench: up  ## events/s, latency, store operations and idle CPU against a raw Kafka floor (BENCH_ARGS=--quick)
 	$(PY) deploy/bench/bench.py $(BENCH_ARGS)
+
+contracts-html: setup  ## the HTML reference of the contracts (AsyncAPI's generator), into .local/contracts-html
+	$(PY) deploy/contracts/contracts.py html
 
 lint: setup
 	.venv/bin/ruff check .

@@ -52,7 +52,7 @@ def kafka_login(principal: str) -> dict[str, Any]:
 
 
 def operator() -> dict[str, Any]:
-    """The operators' principal: reads every stream (events, dead letters, audit), writes nothing else."""
+    """The operators' principal: reads every stream; writes only the registry, replays and intake (replay)."""
     return kafka_login(security.OPERATOR)
 
 

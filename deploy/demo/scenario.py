@@ -69,6 +69,8 @@ class Demo:
     def __init__(self) -> None:
         self.producers: dict[str, AIOKafkaProducer] = {}
         self.started = datetime.now(UTC)
+        self.seizure_trace = ""
+        self.seizure_id = ""
         self.seen: list[Record] = []
         self.consumer = AIOKafkaConsumer(
             INTERDICTION_EVENTS,
@@ -202,12 +204,14 @@ async def setup(demo: Demo) -> None:
 async def flow_1(demo: Demo) -> None:
     print("── Flow 1: crime-gun tracing (AP6, AP7) " + "─" * 50)
     reference = f"LRD-2026-{RUN}"
+    demo.seizure_trace = uuid.uuid4().hex  # the operators follow this flow in the console and `alliance trace`
     await demo.send(
         INTERDICTION_INTAKE,
         "org.alliance.interdiction.seizure.reported.v1",
         "urn:agency:us-cbp:laredo",
         marks(TLP.AMBER, "us-cbp"),
         key=reference,
+        trace=f"00-{demo.seizure_trace}-{uuid.uuid4().hex[:16]}-01",
         data={
             "report_reference": reference,
             "seizure": {
@@ -265,6 +269,7 @@ async def flow_1(demo: Demo) -> None:
         f"{len(seizure['firearms'])} guns  {label(h)}"
     )
     sid = seizure["seizure_id"]
+    demo.seizure_id = sid
     await demo.wait_for(
         "the requests",
         lambda _: (
@@ -558,6 +563,14 @@ async def main() -> int:
         await disclosure(demo)
     finally:
         await demo.close()
+    # What the operators' tools (and the console's browser test) follow: the demo seizure's flow.
+    (HOME / "demo").mkdir(parents=True, exist_ok=True)
+    showcase = {"run": RUN, "seizure_id": demo.seizure_id, "seizure_trace_id": demo.seizure_trace}
+    (HOME / "demo" / "last-run.json").write_text(json.dumps(showcase, indent=1) + "\n")
+    print(
+        f"\nThe demo seizure's flow: alliance trace {demo.seizure_trace} · alliance case {demo.seizure_id}"
+        f"\n  console: http://127.0.0.1:8100/flow?id={demo.seizure_trace}"
+    )
     print(
         "\nHealth: http://127.0.0.1:8101/health (interdiction) 8102 (firearms) 8103 (chemicals) "
         "8104 (money laundering) 8105 (extradition) · "

@@ -15,6 +15,7 @@ Who may do what (each ``alliance.`` name is prefixed with the namespace, if any)
   registry lets it send to; read its own ``alliance.deliveries.<a>`` and ``alliance.replies.<a>``;
   nothing else (no events topic, no dead letters, no audit).
 - ``operator``: read every ``alliance.`` topic (dead letters and audit included) and describe groups;
+  write the intake topics (to replay a dead letter) and the replays record;
   write the registry.
 """
 
@@ -120,9 +121,13 @@ def grants(namespace: str, agencies: dict[str, set[str]]) -> list[Grant]:
     out += [
         Grant(OPERATOR, "topic", f"{p}alliance.", True, ("READ", "DESCRIBE", "DESCRIBE_CONFIGS")),
         Grant(OPERATOR, "topic", f"{p}alliance.registry", False, ("WRITE",)),
+        Grant(OPERATOR, "topic", f"{p}alliance.operations.replays", False, ("WRITE",)),
         Grant(OPERATOR, "group", f"{p}alliance.", True, ("DESCRIBE",)),
         Grant(OPERATOR, "group", f"{p}operator.", True, ("READ", "DESCRIBE")),
     ]
+    # Replaying a dead letter puts the agency's own record back on the intake topic it came from
+    # (alliance dlq replay); each replay is recorded on alliance.operations.replays.
+    out += [Grant(OPERATOR, "topic", f"{p}alliance.{s}.intake.", True, ("WRITE",)) for s in SERVICES]
     return out
 
 
@@ -167,6 +172,7 @@ def provision(
     p = f"{namespace}." if namespace else ""
     topics = [NewTopic(f"{p}alliance.registry", 1, 1, config={"cleanup.policy": "compact"})]
     topics.append(NewTopic(f"{p}alliance.audit", 3, 1, config={"retention.ms": str(AUDIT_RETENTION_MS)}))
+    topics.append(NewTopic(f"{p}alliance.operations.replays", 1, 1, config={"retention.ms": str(AUDIT_RETENTION_MS)}))
     # Every service's events topic exists before any service starts: a service subscribing to another's
     # facts must not need the right to create that topic.
     topics += [NewTopic(f"{p}alliance.{s}.events", 3, 1) for s in SERVICES]

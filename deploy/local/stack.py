@@ -1,9 +1,11 @@
-"""Local Alliance stack without Docker: Apache Kafka (KRaft), PostgreSQL and FerretDB (MongoDB wire).
+"""Local Alliance stack without Docker: Apache Kafka (KRaft), PostgreSQL, FerretDB (MongoDB wire), and
+the observability backends: Jaeger v2 (traces), VictoriaMetrics (metrics) and a consumer-lag exporter.
 
     python deploy/local/stack.py up [--services]     install on first use, start what is not running
     python deploy/local/stack.py down [--services]   stop (services only with --services)
     python deploy/local/stack.py status              what runs, and whether it answers
-    ... --only NAME                                  one component (kafka, ferretdb, interdiction, …)
+    python deploy/local/stack.py addresses           where to look: traces, metrics, services
+    ... --only NAME                                  one component (kafka, ferretdb, jaeger, interdiction, …)
 
 Everything it downloads, builds and writes lives under ``$ALLIANCE_HOME`` (default ``.local/`` in the
 repository, git-ignored). ``up`` is idempotent: a component that answers is left alone, a dead one is
@@ -12,6 +14,15 @@ restarted, and it returns only when every component answers a real request (Kafk
 ``ALLIANCE_KAFKA_CONTROLLER_PORT`` (9093), ``ALLIANCE_POSTGRES_PORT`` (5433) and ``ALLIANCE_MONGO_PORT``
 (27017). ``ALLIANCE_STORE_BACKEND=sqlite`` runs FerretDB on SQLite instead of PostgreSQL (for
 comparisons; see the README for why PostgreSQL is the default).
+
+Jaeger is built from the pinned tools module in ``deploy/local/jaeger`` (go.mod, go.sum) and
+VictoriaMetrics with ``go install …@VICTORIAMETRICS_VERSION``; each binary is named after its version,
+so it is rebuilt only when the pin changes. Their ports: ``ALLIANCE_JAEGER_OTLP_HTTP_PORT`` (4318),
+``ALLIANCE_JAEGER_OTLP_GRPC_PORT`` (4317), ``ALLIANCE_JAEGER_QUERY_PORT`` (16686),
+``ALLIANCE_JAEGER_QUERY_GRPC_PORT`` (16685), ``ALLIANCE_METRICS_PORT`` (8428) and
+``ALLIANCE_LAG_EXPORTER_PORT`` (8106). Services started here export traces to that Jaeger unless
+``ALLIANCE_OTLP_ENDPOINT`` says otherwise, and VictoriaMetrics scrapes their ``/metrics`` every
+``ALLIANCE_METRICS_SCRAPE_INTERVAL`` (5s).
 """
 
 from __future__ import annotations
@@ -21,7 +32,9 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -47,6 +60,16 @@ POSTGRES_PORT = int(os.environ.get("ALLIANCE_POSTGRES_PORT", "5433"))
 STORE_BACKEND = os.environ.get("ALLIANCE_STORE_BACKEND", "postgresql")
 KAFKA_HEAP = os.environ.get("ALLIANCE_KAFKA_HEAP", "512m")
 SERVICES = {"interdiction": 8101, "firearms": 8102, "chemicals": 8103, "money_laundering": 8104, "extradition": 8105}
+VICTORIAMETRICS_VERSION = "v1.151.0"
+JAEGER_OTLP_HTTP_PORT = int(os.environ.get("ALLIANCE_JAEGER_OTLP_HTTP_PORT", "4318"))
+JAEGER_OTLP_GRPC_PORT = int(os.environ.get("ALLIANCE_JAEGER_OTLP_GRPC_PORT", "4317"))
+JAEGER_QUERY_PORT = int(os.environ.get("ALLIANCE_JAEGER_QUERY_PORT", "16686"))
+JAEGER_QUERY_GRPC_PORT = int(os.environ.get("ALLIANCE_JAEGER_QUERY_GRPC_PORT", "16685"))
+JAEGER_MAX_TRACES = int(os.environ.get("ALLIANCE_JAEGER_MAX_TRACES", "20000"))
+METRICS_PORT = int(os.environ.get("ALLIANCE_METRICS_PORT", "8428"))
+SCRAPE_INTERVAL = os.environ.get("ALLIANCE_METRICS_SCRAPE_INTERVAL", "5s")
+LAG_EXPORTER_PORT = int(os.environ.get("ALLIANCE_LAG_EXPORTER_PORT", "8106"))
+OTLP_ENDPOINT = os.environ.get("ALLIANCE_OTLP_ENDPOINT") or f"http://127.0.0.1:{JAEGER_OTLP_HTTP_PORT}"
 
 RUN = HOME / "run"
 LOGS = HOME / "logs"
@@ -182,12 +205,32 @@ def mongo_answers() -> bool:
         client.close()
 
 
-def http_ok(port: int) -> bool:
+def http_ok(port: int, path: str = "/health") -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
             return bool(response.status == 200)
     except Exception:
         return False
+
+
+def go_build(what: str, binary: Path, argv: list[str], cwd: Path | None = None, gobin: bool = False) -> None:
+    """Build a Go binary into ``binary`` atomically: an interrupted build leaves no half-written binary."""
+    go = require("go", f"build {what}")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    partial = binary.with_name(binary.name + ".partial")
+    env = dict(os.environ)
+    started = time.monotonic()
+    if gobin:  # `go install pkg@version`: into a directory of its own, then renamed
+        staging = binary.parent / (binary.name + ".gobin")
+        shutil.rmtree(staging, ignore_errors=True)
+        subprocess.run([go, *argv], cwd=cwd or ROOT, check=True, env={**env, "GOBIN": str(staging)})
+        [built] = list(staging.iterdir())
+        built.rename(partial)
+        shutil.rmtree(staging)
+    else:
+        subprocess.run([go, argv[0], "-o", str(partial), *argv[1:]], cwd=cwd or ROOT, check=True, env=env)
+    partial.rename(binary)
+    say(f"{what}: built in {time.monotonic() - started:.0f}s")
 
 
 # -- components --------------------------------------------------------------------------------
@@ -468,6 +511,140 @@ class FerretDB(Component):
         spawn(self.name, [str(self.binary), "-listen", f"127.0.0.1:{MONGO_PORT}", *backend])
 
 
+def jaeger_version() -> str:
+    """The Jaeger module version pinned in deploy/local/jaeger/go.mod (v1.76.0 is Jaeger v2.13.0)."""
+    found = re.search(r"github\.com/jaegertracing/jaeger (v\S+)", (HERE / "jaeger" / "go.mod").read_text())
+    if not found:
+        raise StackError("deploy/local/jaeger/go.mod does not pin github.com/jaegertracing/jaeger")
+    return found.group(1)
+
+
+class Jaeger(Component):
+    """Jaeger v2 (the trace backend): OTLP in, an in-memory store of at most JAEGER_MAX_TRACES traces,
+    the query API (/api/services, /api/traces, /api/v3/traces/{id}) on the query port."""
+
+    def __init__(self) -> None:
+        super().__init__("jaeger", lambda: http_ok(JAEGER_QUERY_PORT, "/api/services"))
+        self.home = HOME / "jaeger"
+        self.binary = self.home / f"jaeger-{jaeger_version()}"
+
+    def install(self) -> None:
+        if not self.binary.exists():
+            say(f"jaeger: building Jaeger {jaeger_version()} from deploy/local/jaeger (first run only; ~7 min cold)")
+            go_build(
+                "jaeger",
+                self.binary,
+                ["build", "github.com/jaegertracing/jaeger/cmd/jaeger"],
+                cwd=HERE / "jaeger",
+            )
+            for old in self.home.glob("jaeger-v*"):
+                if old != self.binary and not old.name.endswith(".partial"):
+                    old.unlink()
+        config = (
+            (HERE / "jaeger" / "config.yaml")
+            .read_text()
+            .replace("@OTLP_HTTP_PORT@", str(JAEGER_OTLP_HTTP_PORT))
+            .replace("@OTLP_GRPC_PORT@", str(JAEGER_OTLP_GRPC_PORT))
+            .replace("@QUERY_PORT@", str(JAEGER_QUERY_PORT))
+            .replace("@QUERY_GRPC_PORT@", str(JAEGER_QUERY_GRPC_PORT))
+            .replace("@MAX_TRACES@", str(JAEGER_MAX_TRACES))
+        )
+        (self.home / "config.yaml").write_text(config)
+
+    def launch(self) -> None:
+        # A soft heap limit keeps the in-memory store's process small; max_traces bounds what it keeps.
+        spawn(self.name, [str(self.binary), "--config", str(self.home / "config.yaml")], env={"GOMEMLIMIT": "256MiB"})
+
+
+def scrape_config() -> str:
+    """VictoriaMetrics' scrape targets: each service's /metrics (job = service) and the lag exporter."""
+    jobs = [(name, port) for name, port in SERVICES.items()] + [("consumer_lag", LAG_EXPORTER_PORT)]
+    lines = [
+        "# Written by deploy/local/stack.py on every `up`; edits are overwritten.",
+        "global:",
+        f"  scrape_interval: {SCRAPE_INTERVAL}",
+        f"  scrape_timeout: {SCRAPE_INTERVAL}",
+        "scrape_configs:",
+    ]
+    for job, port in jobs:
+        lines += [f"  - job_name: {job}", "    static_configs:", f"      - targets: ['127.0.0.1:{port}']"]
+    return "\n".join(lines) + "\n"
+
+
+class VictoriaMetrics(Component):
+    """VictoriaMetrics single-node (the metrics backend): scrapes the services, Prometheus query API."""
+
+    def __init__(self) -> None:
+        super().__init__("victoriametrics", lambda: http_ok(METRICS_PORT, "/health"))
+        self.home = HOME / "victoriametrics"
+        self.binary = self.home / f"victoria-metrics-{VICTORIAMETRICS_VERSION}"
+        self.config = self.home / "scrape.yaml"
+
+    def write_config(self) -> bool:
+        """Write the scrape config; whether it changed."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        wanted = scrape_config()
+        if self.config.exists() and self.config.read_text() == wanted:
+            return False
+        self.config.write_text(wanted)
+        return True
+
+    def install(self) -> None:
+        if not self.binary.exists():
+            say(f"victoriametrics: building VictoriaMetrics {VICTORIAMETRICS_VERSION} (first run only)")
+            module = "github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics"
+            go_build(
+                "victoriametrics",
+                self.binary,
+                ["install", f"{module}@{VICTORIAMETRICS_VERSION}"],
+                gobin=True,
+            )
+            for old in self.home.glob("victoria-metrics-v*"):
+                if old != self.binary and not old.name.endswith(".partial"):
+                    old.unlink()
+
+    def launch(self) -> None:
+        spawn(
+            self.name,
+            [
+                str(self.binary),
+                f"-httpListenAddr=127.0.0.1:{METRICS_PORT}",
+                f"-storageDataPath={self.home / 'data'}",
+                "-retentionPeriod=14d",
+                f"-promscrape.config={self.config}",
+                "-search.latencyOffset=1s",  # recent samples are queryable at once (default 30s)
+                "-memory.allowedBytes=128MiB",
+                "-loggerLevel=WARN",
+            ],
+        )
+
+    def up(self) -> None:
+        changed = self.write_config()
+        pid = pid_of(self.name)
+        if changed and pid is not None:
+            say("victoriametrics: scrape targets changed; reloading them")
+            os.kill(pid, signal.SIGHUP)
+        super().up()
+
+
+class LagExporter(Component):
+    """Consumer lag of every Alliance consumer group, measured from outside the consumers (as the
+    operators' principal), so a stopped or stuck service's backlog is still visible on /metrics."""
+
+    def __init__(self) -> None:
+        super().__init__("lag-exporter", lambda: http_ok(LAG_EXPORTER_PORT))
+        self.startup_timeout = 30.0
+
+    def launch(self) -> None:
+        env = {
+            "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}",
+            "ALLIANCE_KAFKA_USERNAME": security.OPERATOR,
+            "ALLIANCE_KAFKA_PASSWORD": security.credentials(HOME)[security.OPERATOR],
+            "ALLIANCE_HTTP_PORT": str(LAG_EXPORTER_PORT),
+        }
+        spawn(self.name, [sys.executable, "-m", "alliance.runtime.lag_exporter"], env=env)
+
+
 class ServiceProcess(Component):
     def __init__(self, service: str, port: int) -> None:
         super().__init__(service, lambda: http_ok(port))
@@ -475,22 +652,60 @@ class ServiceProcess(Component):
         self.port = port
         self.startup_timeout = 60.0
 
-    def launch(self) -> None:
-        script = Path(sys.executable).parent / f"alliance-{self.service.replace('_', '-')}"
+    def environment(self) -> dict[str, str]:
         principal = security.service_principal(self.service)
-        env = {
+        return {
             "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}",
             "ALLIANCE_KAFKA_USERNAME": principal,
             "ALLIANCE_KAFKA_PASSWORD": security.credentials(HOME)[principal],
             "ALLIANCE_MONGO_URI": f"mongodb://127.0.0.1:{MONGO_PORT}/",
             "ALLIANCE_HTTP_PORT": str(self.port),
+            "ALLIANCE_OTLP_ENDPOINT": OTLP_ENDPOINT,
         }
-        spawn(self.name, [str(script)], env=env)
+
+    def fingerprint(self) -> str:
+        """What the service was started with (no secrets): a running service started otherwise is restarted."""
+        env = {k: v for k, v in self.environment().items() if k != "ALLIANCE_KAFKA_PASSWORD"}
+        return hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()
+
+    def up(self) -> None:
+        started = RUN / f"{self.name}.launched"
+        if pid_of(self.name) is not None and (not started.exists() or started.read_text() != self.fingerprint()):
+            say(f"{self.name}: started with other settings (e.g. no trace export); restarting it")
+            stop(self.name)
+        super().up()
+
+    def launch(self) -> None:
+        script = Path(sys.executable).parent / f"alliance-{self.service.replace('_', '-')}"
+        spawn(self.name, [str(script)], env=self.environment())
+        (RUN / f"{self.name}.launched").write_text(self.fingerprint())
+
+
+def observability() -> list[Component]:
+    return [Jaeger(), VictoriaMetrics(), LagExporter()]
 
 
 def infrastructure() -> list[Component]:
     store: list[Component] = [PostgreSQL(), FerretDB()] if STORE_BACKEND == "postgresql" else [FerretDB()]
-    return [Kafka(), *store]
+    return [Kafka(), *store, *observability()]
+
+
+def addresses() -> list[str]:
+    """Where an operator looks, one line each (printed by `make demo` after the scenario)."""
+    lines = [
+        f"Traces   Jaeger v2 (module {jaeger_version()})  http://127.0.0.1:{JAEGER_QUERY_PORT}/api/services · "
+        f"/api/traces?service=alliance-interdiction · /api/v3/traces/<trace id>  "
+        f"(OTLP in: http {JAEGER_OTLP_HTTP_PORT}, grpc {JAEGER_OTLP_GRPC_PORT})",
+        f"Metrics  VictoriaMetrics {VICTORIAMETRICS_VERSION}  http://127.0.0.1:{METRICS_PORT}/vmui/ · "
+        f"targets /targets · Prometheus API /api/v1/query?query=up",
+        f"Lag      http://127.0.0.1:{LAG_EXPORTER_PORT}/metrics (alliance_consumer_lag of every consumer group)",
+        "Services "
+        + " · ".join(f"{name} http://127.0.0.1:{port}" for name, port in SERVICES.items())
+        + "  (/health, /metrics, /asyncapi.json)",
+    ]
+    if (ROOT / "deploy" / "console").exists() or (ROOT / "console").exists():
+        lines.insert(0, "Console  http://127.0.0.1:8100 (operator console)")
+    return lines
 
 
 def services() -> list[Component]:
@@ -499,18 +714,25 @@ def services() -> list[Component]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status", "provision"])
+    parser.add_argument("command", choices=["up", "down", "status", "provision", "addresses"])
     parser.add_argument("--namespace", default="", help="with provision: the namespace to make topics and ACLs for")
     parser.add_argument(
         "--agency", action="append", default=[], metavar="ID:DOMAIN,…", help="with provision: an extra agency"
     )
     parser.add_argument("--services", action="store_true", help="also start/stop the Alliance services")
-    parser.add_argument("--only", metavar="NAME", help="act on one component (kafka, postgres, ferretdb, a service)")
+    parser.add_argument(
+        "--only",
+        metavar="NAME",
+        help="act on one component (kafka, postgres, ferretdb, jaeger, victoriametrics, lag-exporter, a service)",
+    )
     args = parser.parse_args()
     try:
         if args.command == "provision":
             extra = {a.split(":")[0]: set(a.split(":")[1].split(",")) for a in args.agency}
             security.provision(HOME, f"127.0.0.1:{KAFKA_PORT}", args.namespace, extra)
+            return 0
+        if args.command == "addresses":
+            print("\n".join(addresses()))
             return 0
         chosen = [c for c in infrastructure() + services() if args.only in (None, c.name)]
         if not chosen:
@@ -530,7 +752,7 @@ def main() -> int:
                 answers = component.answers()
                 healthy &= answers or component.name in SERVICES
                 print(
-                    f"{component.name:14} {'answers' if answers else 'DOWN':8} "
+                    f"{component.name:16} {'answers' if answers else 'DOWN':8} "
                     f"{'pid ' + str(pid) if pid else '(not started by this stack)'}"
                 )
             return 0 if healthy else 1

@@ -37,3 +37,7 @@ def intake_topic(domain_intake: str, agency: str) -> str:
 def delivery_topic(agency: str) -> str:
     """Where an agency receives the facts released to it (readable by it alone)."""
     return f"{DELIVERIES_PREFIX}{agency}"
+
+
+# Who replayed which dead letter, when (written by operators' principals alone; kept like the audit).
+REPLAYS_TOPIC = "alliance.operations.replays"

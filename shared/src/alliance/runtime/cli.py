@@ -5,9 +5,15 @@
                                                   what one agency received (the per-agency export)
     alliance dlq list [--service S]                dead letters: when, where, which event, why
     alliance dlq show EVENT_ID                    one dead letter whole (original headers and value)
+    alliance dlq replay EVENT_ID                  put a dead letter back on its intake after a fix, once
+    alliance dlq replays                          who replayed which dead letter, when
+    alliance trace TRACE_ID                       one flow across services, as a timeline
+    alliance case RECORD_ID                       every flow that touched one record
     alliance lag                                  records each consumer group has not committed yet
+    alliance stack up|down|status                 the local stack (a repository checkout's deploy/local)
 
-It reads the audit stream as the operators' principal: ``ALLIANCE_KAFKA_USERNAME`` /
+Flows come from the trace backend (``ALLIANCE_TRACE_QUERY_URL``, the local Jaeger by default).
+It reads the streams as the operators' principal: ``ALLIANCE_KAFKA_USERNAME`` /
 ``ALLIANCE_KAFKA_PASSWORD``, or on the local stack ``--credentials .local/kafka/credentials.json``.
 The audit stream is read from its beginning: an operator's question, not a per-event cost.
 """
@@ -17,30 +23,44 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
+import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 from rich.console import Console
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from alliance.contracts.disclosure import ReleaseDecided
-from alliance.contracts.topics import AUDIT_TOPIC, dead_letter_topic
+from alliance.contracts.topics import AUDIT_TOPIC
+from alliance.runtime.flows import Flow, TraceBackend, TraceBackendError
 from alliance.runtime.metrics import consumer_lag
+from alliance.runtime.operations import (
+    ReplayRefused,
+    dead_letter_rows,
+    dead_letter_topics,
+    headers_of,
+    read_topics,
+    replay,
+    replays,
+)
 from alliance.runtime.settings import Settings
+
+Progress = Callable[[int, int], None]
 
 app = typer.Typer(help="Alliance operators' tools.", no_args_is_help=True)
 audit = typer.Typer(help="Who received what, under which rule (the audit stream).", no_args_is_help=True)
 dlq = typer.Typer(help="Dead letters: what was refused, and why (operators only).", no_args_is_help=True)
 app.add_typer(audit, name="audit")
 app.add_typer(dlq, name="dlq")
-
-SERVICES = ("interdiction", "firearms", "chemicals", "money_laundering", "extradition")
+stack = typer.Typer(help="The local stack of a repository checkout (like make up / make down).", no_args_is_help=True)
+app.add_typer(stack, name="stack")
 
 Credentials = Annotated[
     Path | None, typer.Option(help="the local stack's credentials file (its 'operator' entry is used)")
@@ -58,42 +78,9 @@ def settings_for(credentials: Path | None) -> Settings:
     return settings
 
 
-async def read_topics(settings: Settings, topics: list[str]) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of ``topics`` up to their current ends (topics that do not exist are skipped)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_security())
-    await admin.start()
-    try:
-        described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(t["topic"], p["partition"])
-        for t in described
-        if not t.get("error_code")
-        for p in t["partitions"]
-    ]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, **settings.kafka_security()
-    )
-    await consumer.start()
-    records: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        if not partitions:
-            return records
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-            for messages in (await consumer.getmany(timeout_ms=1000)).values():
-                records.extend(messages)
-    finally:
-        await consumer.stop()
-    return records
-
-
 async def read_audit(settings: Settings) -> list[ReleaseDecided]:
     """Every audit record up to the stream's current end."""
-    records = await read_topics(settings, [settings.topic(AUDIT_TOPIC)])
+    records = await read_topics(settings, [settings.topic(AUDIT_TOPIC)], progress_bar("reading the audit stream"))
     return [ReleaseDecided.model_validate(json.loads(m.value or b"{}")) for m in records]
 
 
@@ -180,32 +167,6 @@ def received(
     show(rows, fmt, f"facts delivered to {agency}")
 
 
-def _headers(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
-    return {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers or ()}
-
-
-def dead_letter_rows(records: list[ConsumerRecord[bytes, bytes]]) -> list[dict[str, Any]]:
-    rows = []
-    for r in records:
-        h = _headers(r)
-        rows.append(
-            {
-                "at": h.get("alliance_dlq_time", ""),
-                "service": h.get("alliance_dlq_service", ""),
-                "topic": h.get("alliance_dlq_topic", ""),
-                "event_id": h.get("ce_id", ""),
-                "event_type": h.get("ce_type", ""),
-                "reason": h.get("alliance_dlq_reason", "")[:300],
-                "letter": f"{r.topic}:{r.partition}:{r.offset}",
-            }
-        )
-    return rows
-
-
-def dead_letter_topics(settings: Settings, service: str | None) -> list[str]:
-    return [settings.topic(dead_letter_topic(s)) for s in SERVICES if service in (None, s)]
-
-
 @dlq.command("list")
 def dlq_list(
     service: Annotated[str | None, typer.Option(help="one service's dead letters")] = None,
@@ -214,7 +175,8 @@ def dlq_list(
 ) -> None:
     """Every dead letter kept (14 days): when, which service and intake topic, the event, the reason."""
     settings = settings_for(credentials)
-    rows = dead_letter_rows(asyncio.run(read_topics(settings, dead_letter_topics(settings, service))))
+    letters = read_topics(settings, dead_letter_topics(settings, service), progress_bar("reading dead letters"))
+    rows = dead_letter_rows(asyncio.run(letters))
     show(rows, fmt, "dead letters")
 
 
@@ -222,13 +184,92 @@ def dlq_list(
 def dlq_show(event_id: str, credentials: Credentials = None) -> None:
     """One dead letter whole: its reason, its original headers and value (it may hold personal data)."""
     settings = settings_for(credentials)
-    for r in asyncio.run(read_topics(settings, dead_letter_topics(settings, None))):
-        if _headers(r).get("ce_id") == event_id:
+    for r in asyncio.run(read_topics(settings, dead_letter_topics(settings), progress_bar("reading dead letters"))):
+        if headers_of(r).get("ce_id") == event_id:
             value = (r.value or b"").decode("utf-8", "replace")
-            json.dump({"headers": _headers(r), "value": value}, sys.stdout, indent=1)
+            json.dump({"headers": headers_of(r), "value": value}, sys.stdout, indent=1)
             sys.stdout.write("\n")
             return
     raise typer.Exit(code=1)
+
+
+@dlq.command("replay")
+def dlq_replay(event_id: str, credentials: Credentials = None, fmt: Format = "table") -> None:
+    """Put the dead letter of EVENT_ID back on the intake topic it came from (original key, value and
+    headers), once, after its cause was fixed; who replayed it is recorded on the replays stream."""
+    try:
+        done = asyncio.run(replay(settings_for(credentials), event_id))
+    except ReplayRefused as exc:
+        Console(stderr=True).print(f"[red]not replayed:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+    show([done.to_data()], fmt, "replayed")
+
+
+@dlq.command("replays")
+def dlq_replays(credentials: Credentials = None, fmt: Format = "table") -> None:
+    """Every replay: which dead letter, to where, by whom, when."""
+    show([r.to_data() for r in asyncio.run(replays(settings_for(credentials)))], fmt, "dead-letter replays")
+
+
+def flow_rows(flow: Flow) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": s.at.isoformat(timespec="milliseconds"),
+            "+ms": round(s.offset_ms, 1),
+            "service": s.service,
+            "step": s.step,
+            "event_type": s.event_type,
+            "event_id": s.event_id,
+            "record_id": s.record_id,
+            "markings": s.markings,
+        }
+        for s in flow.steps
+    ]
+
+
+def show_flows(flows: list[Flow], fmt: str) -> None:
+    if fmt == "json":
+        doc = [{"trace_id": f.trace_id, "services": f.services, "roots": f.roots, "steps": flow_rows(f)} for f in flows]
+        json.dump(doc, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return
+    for f in flows:
+        show(flow_rows(f), fmt, f"trace {f.trace_id}: {' → '.join(f.services)} ({f.span_count} spans)")
+
+
+TraceUrl = Annotated[str | None, typer.Option("--traces", help="the trace backend's query URL")]
+
+
+def trace_backend(url: str | None) -> TraceBackend:
+    return TraceBackend(url or Settings().trace_query_url)
+
+
+@app.command("trace")
+def trace_command(trace_id: str, traces: TraceUrl = None, fmt: Format = "table") -> None:
+    """One flow: every event published, handled or refused in one trace, by service, in time order."""
+    try:
+        found = asyncio.run(trace_backend(traces).flow(trace_id))
+    except TraceBackendError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from exc
+    if found is None:
+        Console(stderr=True).print(f"no trace {trace_id} in the trace backend")
+        raise typer.Exit(code=1)
+    show_flows([found], fmt)
+
+
+@app.command("case")
+def case_command(record_id: str, traces: TraceUrl = None, fmt: Format = "table") -> None:
+    """Every flow that touched one record (a seizure, a trace request, a case…), oldest first."""
+    try:
+        found = asyncio.run(trace_backend(traces).case(record_id))
+    except TraceBackendError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from exc
+    if not found:
+        Console(stderr=True).print(f"no flow names record {record_id} in the trace backend")
+        raise typer.Exit(code=1)
+    show_flows(found, fmt)
 
 
 @app.command("lag")
@@ -237,6 +278,55 @@ def lag(credentials: Credentials = None, fmt: Format = "table") -> None:
     found = asyncio.run(consumer_lag(settings_for(credentials)))
     rows = [{"group": g, "topic": t, "lag": n} for (g, t), n in sorted(found.items())]
     show(rows, fmt, "consumer lag")
+
+
+def progress_bar(what: str) -> Progress | None:
+    """A Rich progress bar on a terminal's stderr (none when piped: the output stays clean)."""
+    if not sys.stderr.isatty():
+        return None
+    console = Console(stderr=True)
+    bar = RichProgress(console=console, transient=True)
+    task = bar.add_task(what, total=None)
+    bar.start()
+
+    def advance(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+        if done >= total:
+            bar.stop()
+
+    return advance
+
+
+def repository_root() -> Path:
+    """The checkout whose local stack ``alliance stack`` drives: ``ALLIANCE_ROOT``, or up from here."""
+    here = Path(os.environ.get("ALLIANCE_ROOT", Path.cwd())).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "deploy" / "local" / "stack.py").exists():
+            return candidate
+    raise typer.BadParameter("not inside an Alliance checkout (set ALLIANCE_ROOT)")
+
+
+@stack.command("up")
+def stack_up(services: Annotated[bool, typer.Option(help="also start the five services")] = True) -> None:
+    """Start the local stack (installs it the first time): Kafka, the store, the backends, the services."""
+    raise typer.Exit(run_stack("up", *(["--services"] if services else [])))
+
+
+@stack.command("down")
+def stack_down() -> None:
+    """Stop the services and the local stack (data is kept under .local/)."""
+    raise typer.Exit(run_stack("down", "--services"))
+
+
+@stack.command("status")
+def stack_status() -> None:
+    """What runs, and whether it answers."""
+    raise typer.Exit(run_stack("status"))
+
+
+def run_stack(*args: str) -> int:
+    root = repository_root()
+    return subprocess.run([sys.executable, str(root / "deploy" / "local" / "stack.py"), *args], cwd=root).returncode
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import SASLScram512
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import ValidationError
@@ -74,6 +75,7 @@ from alliance.runtime.metrics import ServiceMetrics
 from alliance.runtime.registry import RegistryFollower
 from alliance.runtime.retry import is_transient, waiting
 from alliance.runtime.settings import Settings
+from alliance.runtime.telemetry import describe, publishing
 
 log = structlog.get_logger(__name__)
 D = TypeVar("D", bound=EventData)
@@ -200,7 +202,8 @@ class Messenger:
         parent = _propagator.extract({"traceparent": pending.event.traceparent}) if pending.event.traceparent else None
         token = otel_context.attach(parent) if parent is not None else None
         try:
-            await self._send(pending.topic, pending.key, value, headers)
+            with publishing(pending.event, pending.key):
+                await self._send(pending.topic, pending.key, value, headers)
             if self.metrics is not None and pending.event.type in ESCALATIONS:
                 stage = "breached" if pending.event.type == DeadlineBreached.EVENT_TYPE else "approaching"
                 kind = str(pending.event.data.get("kind", ""))
@@ -254,6 +257,8 @@ class Messenger:
         """
         event = refusal.event
         reason = refusal.reason[:MAX_REASON_CHARS]
+        if event is not None:
+            describe(trace.get_current_span(), event, "refused", (record.key or b"").decode("utf-8", "replace"))
         if self.metrics is not None:
             self.metrics.refused(reason, event.type if event else dict(refusal.headers).get("ce_type"))
         meta = [
@@ -433,6 +438,8 @@ class EventConsumer:
 
     async def _handle(self, record: ConsumerRecord, handler: Handler, received: Received[Any]) -> None:
         structlog.contextvars.bind_contextvars(event_id=received.event.id, event_type=received.event.type)
+        key = (record.key or b"").decode("utf-8", "replace") or received.event.subject
+        describe(trace.get_current_span(), received.event, "handled", key)
         token = cause_time.set(received.event.time)
         settings = self.messenger.settings
         delay = settings.retry_initial_seconds

@@ -6,16 +6,26 @@ refusals by event type, deadline escalations by kind, and at each scrape the out
 oldest unpublished event), records per collection and consumer-group lag per topic. Scrape-time
 figures read only the outbox's oldest entry, collection statistics and committed offsets: nothing
 that grows with the data.
+
+A service reports the lag of its own consumer groups, which says nothing once the service is stopped
+or stuck -- exactly when lag matters. :class:`ConsumerLagCollector` therefore measures every Alliance
+group of a namespace from outside the consumers (committed offsets against end offsets, as the
+operators' principal); ``python -m alliance.runtime.lag_exporter`` serves it, and the metrics backend
+scrapes it beside the services. Same metric, same labels: ``max by (group, topic)`` merges the two.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from pymongo.asynchronous.database import AsyncDatabase
 
 from alliance.runtime.settings import Settings
@@ -128,3 +138,32 @@ async def consumer_lag(settings: Settings, groups: dict[str, list[str]] | None =
         await probe.stop()
         await admin.close()
     return lag
+
+
+def group_service(settings: Settings, group: str) -> str:
+    """The service a consumer group belongs to: ``[namespace.]alliance.<service>.<purpose>``."""
+    parts = group.removeprefix(settings.topic("")).split(".")
+    return parts[1] if len(parts) > 2 and parts[0] == "alliance" else "unknown"
+
+
+class ConsumerLagCollector(Collector):
+    """``alliance_consumer_lag`` of every Alliance consumer group of the namespace, measured at each scrape.
+
+    A scrape that cannot reach the broker fails (the scraper records ``up`` = 0) rather than report
+    stale or zero figures.
+    """
+
+    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
+        self.settings = settings
+        self.timeout = timeout
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        lag = asyncio.run(asyncio.wait_for(consumer_lag(self.settings), self.timeout))
+        family = GaugeMetricFamily(
+            "alliance_consumer_lag",
+            "Records not yet committed by a consumer group, per topic",
+            labels=["service", "group", "topic"],
+        )
+        for (group, topic), count in sorted(lag.items()):
+            family.add_metric([group_service(self.settings, group), group, topic], count)
+        yield family

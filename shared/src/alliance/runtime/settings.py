@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     )
     environment: str = "local"
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP base URL, e.g. http://127.0.0.1:4318")
+    trace_query_url: str = Field(
+        default="http://127.0.0.1:16686", description="the trace backend's query API (Jaeger), for the flow view"
+    )
+    metrics_query_url: str = Field(
+        default="http://127.0.0.1:8428", description="the metrics backend's Prometheus query API, for the console"
+    )
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, description="health/AsyncAPI port; each service has a default")
     log_level: str = "INFO"

@@ -15,7 +15,17 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from alliance.contracts.envelope import CloudEvent
+from alliance.contracts.markings import Markings
 from alliance.runtime.settings import Settings
+
+# Span attributes the operators' flow view reads (alliance.runtime.flows): ids, types and markings of
+# the events a span published or handled, never their data.
+EVENT_ID = "alliance.event.id"
+EVENT_TYPE = "alliance.event.type"
+RECORD_ID = "alliance.record.id"
+STEP = "alliance.step"  # published, handled or refused
+MARKINGS = "alliance.markings"
 
 
 def setup_tracing(service: str, version: str, settings: Settings) -> TracerProvider:
@@ -89,6 +99,38 @@ def current_traceparent() -> str | None:
 
 
 _tracer = trace.get_tracer("alliance")
+
+
+def markings_label(markings: Markings) -> str:
+    """Markings in one line, as the flow view shows them: ``TLP:AMBER rel MX,US orig mx-fgr``."""
+    parts = [f"TLP:{markings.tlp.value}", "rel " + (",".join(markings.releasable_to) or "-")]
+    parts.append("orig " + ",".join(markings.originators))
+    if markings.originator_control:
+        parts.append("ORCON")
+    if markings.recipients:
+        parts.append("to " + ",".join(markings.recipients))
+    return " ".join(parts)
+
+
+def describe(span: trace.Span, event: CloudEvent, step: str, record_id: str | None) -> None:
+    """Name on ``span`` the event it published or handled, so an operator can follow the flow."""
+    span.set_attributes(
+        {
+            EVENT_ID: event.id,
+            EVENT_TYPE: event.type,
+            STEP: step,
+            MARKINGS: markings_label(event.markings),
+            **({RECORD_ID: record_id[:200]} if record_id else {}),
+        }
+    )
+
+
+@contextmanager
+def publishing(event: CloudEvent, record_id: str) -> Iterator[None]:
+    """A span around the publication of one fact (its broker span becomes a child of it)."""
+    with _tracer.start_as_current_span(f"publish {event.type}") as span:
+        describe(span, event, "published", record_id)
+        yield
 
 
 @contextmanager

@@ -1,0 +1,188 @@
+"""What operators read and do on the streams: read topics to their end, list and replay dead letters.
+
+A dead letter keeps the refused record's key, value and headers byte for byte, plus why, where and
+when (``alliance_dlq_*``). Replaying puts that record back on the intake topic it came from, after
+the cause was fixed (the record it referred to arrived, the agency was registered…), and records
+who replayed it on the replays stream. Only intake records are replayed: the agency's own record,
+unchanged, is what the service screens again (its topic still names the sender); a service's facts
+are never re-sent by a person. A dead letter is replayed once: a second replay is refused, and a
+repeat that slips through (a crash between the two writes) is dropped by the record, which
+remembers the events it applied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from alliance.contracts.envelope import CloudEvent
+from alliance.contracts.limits import DEAD_LETTER_MAX_BYTES
+from alliance.contracts.markings import TLP, Markings
+from alliance.contracts.operations import DeadLetterReplayed
+from alliance.contracts.topics import REPLAYS_TOPIC, dead_letter_topic
+from alliance.runtime.settings import Settings
+
+SERVICES = ("interdiction", "firearms", "chemicals", "money_laundering", "extradition")
+REPLAY_HEADER = "alliance_replay_of"  # on the replayed record: the dead letter it came from
+OPERATIONS_MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("alliance",))
+
+Progress = Callable[[int, int], None]  # (records read, records to read)
+
+
+async def read_topics(
+    settings: Settings, topics: list[str], progress: Progress | None = None
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topics`` up to their current ends (topics that do not exist are skipped)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_security())
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if not t.get("error_code")
+        for p in t["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, **settings.kafka_security()
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        if not partitions:
+            return records
+        consumer.assign(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        total = sum(ends[tp] - starts[tp] for tp in partitions)
+        await consumer.seek_to_beginning(*partitions)
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            for messages in (await consumer.getmany(timeout_ms=1000)).values():
+                records.extend(m for m in messages if m.offset < ends[TopicPartition(m.topic, m.partition)])
+            if progress is not None:
+                progress(len(records), total)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def headers_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
+    return {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers or ()}
+
+
+def coordinates(record: ConsumerRecord[bytes, bytes]) -> str:
+    return f"{record.topic}:{record.partition}:{record.offset}"
+
+
+def dead_letter_topics(settings: Settings, service: str | None = None) -> list[str]:
+    return [settings.topic(dead_letter_topic(s)) for s in SERVICES if service in (None, s)]
+
+
+def dead_letter_rows(records: list[ConsumerRecord[bytes, bytes]]) -> list[dict[str, Any]]:
+    rows = []
+    for r in records:
+        h = headers_of(r)
+        rows.append(
+            {
+                "at": h.get("alliance_dlq_time", ""),
+                "service": h.get("alliance_dlq_service", ""),
+                "topic": h.get("alliance_dlq_topic", ""),
+                "event_id": h.get("ce_id", ""),
+                "event_type": h.get("ce_type", ""),
+                "reason": h.get("alliance_dlq_reason", "")[:300],
+                "letter": coordinates(r),
+            }
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class ReplayRefused(Exception):
+    """Why a dead letter is not replayed."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def is_intake_topic(settings: Settings, topic: str) -> bool:
+    prefix = settings.topic("alliance.")
+    return topic.startswith(prefix) and any(topic.startswith(settings.topic(f"alliance.{s}.intake.")) for s in SERVICES)
+
+
+def choose_letter(records: list[ConsumerRecord[bytes, bytes]], event_id: str) -> ConsumerRecord[bytes, bytes]:
+    """The newest dead letter of ``event_id`` (an event refused twice is replayed from its last refusal)."""
+    found = [r for r in records if headers_of(r).get("ce_id") == event_id]
+    if not found:
+        raise ReplayRefused(f"no dead letter of event {event_id!r} is kept (they are kept 14 days)")
+    return max(found, key=lambda r: headers_of(r).get("alliance_dlq_time", ""))
+
+
+async def replays(settings: Settings) -> list[DeadLetterReplayed]:
+    records = await read_topics(settings, [settings.topic(REPLAYS_TOPIC)])
+    return [DeadLetterReplayed.model_validate(json.loads(r.value or b"{}")) for r in records]
+
+
+async def replay(settings: Settings, event_id: str) -> DeadLetterReplayed:
+    """Put the dead letter of ``event_id`` back on its intake topic, once, and record who did it."""
+    principal = settings.kafka_username or "anonymous"
+    letter = choose_letter(await read_topics(settings, dead_letter_topics(settings)), event_id)
+    where = coordinates(letter)
+    done = [r for r in await replays(settings) if r.dead_letter == where]
+    if done:
+        raise ReplayRefused(
+            f"dead letter {where} was replayed already, by {done[0].replayed_by} "
+            f"at {done[0].replayed_at:%Y-%m-%d %H:%M} UTC"
+        )
+    headers = headers_of(letter)
+    if "alliance_dlq_copy_failed" in headers:
+        raise ReplayRefused(f"dead letter {where} holds no copy of the record (it could not be kept)")
+    topic = headers.get("alliance_dlq_topic", "")
+    if not is_intake_topic(settings, topic):
+        raise ReplayRefused(f"{topic!r} is not an agency's intake topic: only intake records are replayed")
+    original = [(k, v) for k, v in letter.headers or () if not k.startswith("alliance_dlq_") and k != REPLAY_HEADER]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        max_request_size=DEAD_LETTER_MAX_BYTES,
+        **settings.kafka_security(),
+    )
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(
+            topic, letter.value, key=letter.key, headers=[*original, (REPLAY_HEADER, where.encode())]
+        )
+        record = DeadLetterReplayed(
+            dead_letter=where,
+            event_id=event_id,
+            event_type=headers.get("ce_type", ""),
+            intake_topic=topic,
+            replayed_to=f"{sent.topic}:{sent.partition}:{sent.offset}",
+            replayed_by=principal,
+            replayed_at=datetime.now(UTC),
+            reason=headers.get("alliance_dlq_reason", "")[:2000],
+        )
+        note = CloudEvent(
+            id=f"replay-{where}",
+            source=f"urn:alliance:operator:{principal}",
+            type=DeadLetterReplayed.EVENT_TYPE,
+            time=record.replayed_at,
+            subject=event_id,
+            markings=OPERATIONS_MARKINGS,
+            data=record.to_data(),
+        )
+        value, note_headers = note.to_kafka()
+        await producer.send_and_wait(settings.topic(REPLAYS_TOPIC), value, key=where.encode(), headers=note_headers)
+    finally:
+        await producer.stop()
+    return record
