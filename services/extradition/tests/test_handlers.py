@@ -73,6 +73,7 @@ RECORDED = X + "fugitive.recorded.v1"
 LOCATED = X + "fugitive.located.v1"
 ARREST = X + "provisional_arrest.requested.v1"
 DECIDED = X + "person_match.decided.v1"
+REVIEW = X + "person_match.review_requested.v1"
 STATUS = X + "request.status_changed.v1"
 LINKED = X + "fugitive.linked_to_trace.v1"
 MLAT = X + "mlat_request.status_changed.v1"
@@ -252,6 +253,51 @@ async def test_an_arrest_interrupted_after_a_commit_is_completed_once_on_redeliv
     await second(h, event_id="e-2")
     assert len(committed(h, LOCATED)) == 1
     assert len(committed(h, ARREST)) == 1
+
+
+# -- possible matches: an analyst decides ----------------------------------------------------------
+
+# A very common name: with his full date of birth on the warrant and none on the detention record, the
+# matcher can only call it possible.
+JUAN_PEREZ = Person(given_names="Juan", surnames=["Pérez"], date_of_birth=date(1979, 6, 2), nationality="MX")
+JUAN_PEREZ_SEEN = Person(given_names="JUAN", surnames=["PEREZ"])
+
+
+async def possible_match(h: HandlerHarness[ExtraditionDeps]) -> CloudEvent:
+    await register(h, registered("FGR-2026-31", JUAN_PEREZ))
+    facts = await detain(h, seizure(JUAN_PEREZ_SEEN, seizure_id="SZ-7"))
+    [requested] = facts
+    return requested
+
+
+async def test_a_possible_match_asks_an_analyst_and_locates_no_one() -> None:
+    h = harness()
+    requested = await possible_match(h)
+    assert requested.type == REVIEW
+    assert (requested.data["wanted_by"], requested.data["located_in"]) == ("MX", "US")
+    assert any("common name" in r for r in requested.data["reasons"])
+    assert requested.markings.is_at_least_as_strict_as(CBP)
+    assert committed(h, LOCATED) == committed(h, ARREST) == []
+    assert await detain(h, seizure(JUAN_PEREZ_SEEN, seizure_id="SZ-7"), event_id="again") == []
+
+
+async def test_a_confirmed_possible_match_locates_the_fugitive_and_opens_the_arrest() -> None:
+    h = harness()
+    requested = await possible_match(h)
+    facts = await review(h, requested.data["match_id"], "confirmed")
+    assert [f.type for f in facts] == [DECIDED, LOCATED, ARREST]
+    assert facts[1].data["match_id"] == requested.data["match_id"]
+    assert await review(h, requested.data["match_id"], "confirmed") == []
+    assert len(committed(h, ARREST)) == 1
+
+
+async def test_a_rejected_possible_match_opens_nothing_and_is_not_raised_again() -> None:
+    h = harness()
+    requested = await possible_match(h)
+    facts = await review(h, requested.data["match_id"], "rejected")
+    assert [f.type for f in facts] == [DECIDED]
+    assert committed(h, LOCATED) == committed(h, ARREST) == []
+    assert await detain(h, seizure(JUAN_PEREZ_SEEN, seizure_id="SZ-8"), event_id="s-8") == []
 
 
 # -- person match reviews ---------------------------------------------------------------------------

@@ -571,6 +571,17 @@ async def test_a_purchaser_sharing_only_a_surname_is_not_linked() -> None:
     assert await h.send(trace(stranger), markings=AMBER) == []
 
 
+async def test_a_purchaser_the_matcher_only_calls_possible_is_not_linked() -> None:
+    """Twins-like: same surnames and date of birth, a different second given name. Only a match links."""
+    from person_matching.matching import match_persons
+
+    h = harness()
+    await open_investigation(h)()
+    sister = Person(given_names="Ana Lucía", surnames=["Ruiz", "Salinas"], date_of_birth=date(1985, 2, 2))
+    assert match_persons(ANA, sister).possible
+    assert await h.send(trace(sister), markings=AMBER) == []
+
+
 @pytest.mark.parametrize("investigation_first", [True, False])
 async def test_a_link_from_a_red_trace_is_red(investigation_first: bool) -> None:
     h = harness()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 
 from alliance.contracts.common import Person, Place
 from alliance.contracts.extradition import (
@@ -17,6 +18,7 @@ from alliance.contracts.extradition import (
     MlatStatus,
     MlatStatusChanged,
     PersonMatchDecided,
+    PersonMatchReviewRequested,
     ProvisionalArrestRequested,
     StatusReportPublished,
 )
@@ -68,11 +70,12 @@ class Fugitive(Aggregate):
         return fugitive
 
     def compare(self, detained: Person, detained_in: str) -> MatchResult | None:
-        """A detained person can be this fugitive only in the other country (AP5)."""
+        """A detained person can be this fugitive only in the other country (AP5); None unless the matcher
+        says match or possible (a possible match goes to an analyst)."""
         if detained_in == self.wanted_by or person_key(detained) in self.rejected_people:
             return None
         result = match_persons(self.person, detained)
-        return result if result.match else None
+        return result if result.match or result.possible else None
 
     def link_trace(self, trace_request_id: str, purchaser: Person, markings: Markings) -> None:
         """Flow 5: the first retail purchaser of a traced crime gun is this fugitive."""
@@ -112,6 +115,7 @@ class Fugitive(Aggregate):
 
 
 class MatchStatus(StrEnum):
+    NEEDS_REVIEW = "needs_review"  # a possible match: nothing follows until an analyst confirms it
     PROPOSED = "proposed"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
@@ -132,10 +136,14 @@ class DetainedPerson(Aggregate):
     seized_on: date
     surname_keys: list[str]
 
+    @staticmethod
+    def id_for(seizure_id: str, person: Person) -> str:
+        return derived_id("DP", seizure_id, person_key(person))
+
     @classmethod
     def seen(cls, seizure_id: str, person: Person, place: Place, seized_on: date, markings: Markings) -> DetainedPerson:
         return cls(
-            id=derived_id("DP", seizure_id, person_key(person)),
+            id=cls.id_for(seizure_id, person),
             markings=markings,
             seizure_id=seizure_id,
             person=person,
@@ -157,15 +165,79 @@ class PersonMatch(Aggregate):
     reasons: list[str]
     status: MatchStatus = MatchStatus.PROPOSED
     extradition_request_id: str
+    # Kept so that an analyst's confirmation of a possible match can say where the fugitive was located.
+    fugitive_reference: str = ""
+    wanted_by: str = ""
+    place: Place | None = None
+    located_on: date | None = None
 
     @classmethod
     def between(cls, fugitive: Fugitive, seen: DetainedPerson) -> PersonMatch | None:
         """The match of a fugitive and a detained person, the same whichever was stored first; None if the
-        two cannot be the same person or the detention is in the country that wants them (AP5)."""
+        two cannot be the same person or the detention is in the country that wants them (AP5). A possible
+        match is kept for an analyst's review and locates no one until it is confirmed."""
         result = fugitive.compare(seen.person, seen.place.country)
         if result is None:
             return None
+        if result.possible:
+            return cls.for_review(fugitive, seen, result)
         return cls.located(fugitive, seen.person, result, seen.seizure_id, seen.place, seen.seized_on, seen.markings)
+
+    @classmethod
+    def for_review(cls, fugitive: Fugitive, seen: DetainedPerson, result: MatchResult) -> PersonMatch:
+        match = cls._new(fugitive, seen.person, result, seen.seizure_id, seen.place, seen.seized_on, seen.markings)
+        match.status = MatchStatus.NEEDS_REVIEW
+        match._raise(match._review_requested())
+        return match
+
+    @classmethod
+    def _new(
+        cls,
+        fugitive: Fugitive,
+        detained: Person,
+        result: MatchResult,
+        seizure_id: str,
+        place: Place,
+        located_on: date,
+        seizure_markings: Markings,
+    ) -> PersonMatch:
+        match_id = derived_id("PM", fugitive.id, seizure_id, person_key(detained))
+        return cls(
+            id=match_id,
+            markings=strictest([fugitive.markings, seizure_markings]),
+            fugitive_id=fugitive.id,
+            seizure_id=seizure_id,
+            detained_person=detained,
+            score=result.score,
+            reasons=result.reasons,
+            extradition_request_id=derived_id("EX", match_id),
+            fugitive_reference=fugitive.fugitive_reference,
+            wanted_by=fugitive.wanted_by,
+            place=place,
+            located_on=located_on,
+        )
+
+    def _fields(self) -> dict[str, Any]:
+        assert self.place is not None
+        return {
+            "match_id": self.id,
+            "fugitive_id": self.fugitive_id,
+            "fugitive_reference": self.fugitive_reference,
+            "wanted_by": self.wanted_by,
+            "located_in": self.place.country,
+            "seizure_id": self.seizure_id,
+            "detained_person": self.detained_person,
+            "place": self.place,
+            "located_on": self.located_on,
+            "score": self.score,
+            "reasons": self.reasons,
+        }
+
+    def _located(self) -> FugitiveLocated:
+        return FugitiveLocated(**self._fields())
+
+    def _review_requested(self) -> PersonMatchReviewRequested:
+        return PersonMatchReviewRequested(**self._fields())
 
     @classmethod
     def located(
@@ -178,32 +250,8 @@ class PersonMatch(Aggregate):
         located_on: date,
         seizure_markings: Markings,
     ) -> PersonMatch:
-        match_id = derived_id("PM", fugitive.id, seizure_id, person_key(detained))
-        match = cls(
-            id=match_id,
-            markings=strictest([fugitive.markings, seizure_markings]),
-            fugitive_id=fugitive.id,
-            seizure_id=seizure_id,
-            detained_person=detained,
-            score=result.score,
-            reasons=result.reasons,
-            extradition_request_id=derived_id("EX", match_id),
-        )
-        match._raise(
-            FugitiveLocated(
-                match_id=match_id,
-                fugitive_id=fugitive.id,
-                fugitive_reference=fugitive.fugitive_reference,
-                wanted_by=fugitive.wanted_by,
-                located_in=place.country,
-                seizure_id=seizure_id,
-                detained_person=detained,
-                place=place,
-                located_on=located_on,
-                score=result.score,
-                reasons=result.reasons,
-            )
-        )
+        match = cls._new(fugitive, detained, result, seizure_id, place, located_on, seizure_markings)
+        match._raise(match._located())
         return match
 
     @property
@@ -215,20 +263,23 @@ class PersonMatch(Aggregate):
 
         Asked of the stored match, so the request is never weaker than what joined the match since.
         """
-        if self.rejected:
+        if self.rejected or self.status is MatchStatus.NEEDS_REVIEW:
             return None
         return ExtraditionRequest.provisional_arrest(
             self.extradition_request_id, fugitive, seen.person, seen.place.country, seen.seized_on, self.markings
         )
 
     def decide(self, decision: str, analyst: str) -> None:
+        """An analyst's decision; confirming a possible match is what locates the fugitive."""
         new = MatchStatus(decision)
         if new is self.status:
             return
-        self.status = new
+        reviewed, self.status = self.status is MatchStatus.NEEDS_REVIEW, new
         self._raise(
             PersonMatchDecided(match_id=self.id, fugitive_id=self.fugitive_id, decision=new.value, analyst=analyst)
         )
+        if reviewed and new is MatchStatus.CONFIRMED and self.place is not None:
+            self._raise(self._located())
 
 
 class ExtraditionStatus(StrEnum):

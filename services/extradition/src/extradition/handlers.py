@@ -26,7 +26,7 @@ from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
 from alliance.contracts.topics import EXTRADITION_INTAKE, FIREARMS_EVENTS, INTERDICTION_EVENTS
 from alliance.domain.ids import derived_id
 from alliance.domain.sightings import TracedPurchaser
-from extradition.domain import DetainedPerson, Fugitive, MlatRequest, PersonMatch, StatusReport
+from extradition.domain import DetainedPerson, Fugitive, MatchStatus, MlatRequest, PersonMatch, StatusReport
 from extradition.store import (
     DetainedPersons,
     ExtraditionRequests,
@@ -60,7 +60,8 @@ async def locate(fugitive: Fugitive, seen: DetainedPerson, deps: ExtraditionDeps
     if match is None:
         return
     if await deps.matches.add(match):
-        log.warning("fugitive located", fugitive_id=fugitive.id, match_id=match.id, score=match.score)
+        what = "possible match for review" if match.status is MatchStatus.NEEDS_REVIEW else "fugitive located"
+        log.warning(what, fugitive_id=fugitive.id, match_id=match.id, score=match.score)
     stored = await deps.matches.get(match.id)
     arrest = stored.provisional_arrest(fugitive, seen) if stored is not None else None
     if arrest is not None:
@@ -116,13 +117,19 @@ async def trace_completed(received: Received[TraceCompleted], deps: ExtraditionD
 
 
 async def match_reviewed(received: Received[PersonMatchReviewed], deps: ExtraditionDeps) -> None:
-    """The analyst's decision joins the match and the fugitive; a rejection withdraws the provisional arrest.
+    """The analyst's decision joins the match and the fugitive; a rejection withdraws the provisional arrest, and
+    the confirmation of a possible match locates the fugitive and opens it.
 
     Every record it changes takes the review's markings: a RED review leaves no weaker copy of the decision.
     """
     review = received.data
     match = await deps.matches.apply(review.match_id, received, lambda m: m.decide(review.decision, review.analyst))
-    await deps.fugitives.apply(match.fugitive_id, received, lambda f: f.record_review(match))
+    fugitive = await deps.fugitives.apply(match.fugitive_id, received, lambda f: f.record_review(match))
+    if match.status is MatchStatus.CONFIRMED and await deps.extraditions.get(match.extradition_request_id) is None:
+        seen = await deps.detained.get(DetainedPerson.id_for(match.seizure_id, match.detained_person))
+        arrest = match.provisional_arrest(fugitive, seen) if seen is not None else None
+        if arrest is not None:
+            await deps.extraditions.add(arrest)
     # An arrest not stored yet (a failure before it, redelivery pending) will not be opened for a rejected match.
     if match.rejected and await deps.extraditions.get(match.extradition_request_id) is not None:
         on = received.occurred_at.date()

@@ -143,6 +143,27 @@ class FugitiveLocated(Fact):
     reasons: list[str]
 
 
+class PersonMatchReviewRequested(Fact):
+    """A person detained in one country may be a fugitive wanted by the other, but the evidence is not enough
+    for an automatic match (a common name without a date that tells people apart, a partial date, twins-like
+    records, an inferred married name): an analyst confirms or rejects it with ``PersonMatchReviewed``; only
+    a confirmation locates the fugitive (flow 4)."""
+
+    EVENT_TYPE: ClassVar[str] = "org.alliance.extradition.person_match.review_requested.v1"
+
+    match_id: str
+    fugitive_id: str
+    fugitive_reference: str
+    wanted_by: str
+    located_in: str
+    seizure_id: str
+    detained_person: Person
+    place: Place
+    located_on: date
+    score: float
+    reasons: list[str]
+
+
 class PersonMatchDecided(Fact):
     EVENT_TYPE: ClassVar[str] = "org.alliance.extradition.person_match.decided.v1"
 

@@ -1,0 +1,100 @@
+"""Blocking keys: which stored persons are worth comparing with a new one.
+
+Any two persons the matcher calls ``match`` or ``possible`` share at least one key (tested over every
+labelled set), so an index on these keys loses no candidate. A key is the Spanish-sounding phonetic
+code of a surname form (as written, joined, each main word; married and widow's forms included), or that
+code with one letter left out; optionally the same with the birth year (for an index that wants smaller
+blocks, at the cost of records without a date); and, for a record without a usable surname, its first
+given name's phonetic code.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from person_matching.names import CONNECTORS, PARTICLES, SUFFIXES, WIDOW, given_words, words_of
+from person_matching.names_data import given_frequency, surname_frequency
+
+
+class Named(Protocol):
+    @property
+    def given_names(self) -> str: ...
+    @property
+    def surnames(self) -> list[str]: ...
+    @property
+    def aliases(self) -> list[str]: ...
+
+
+_RULES = [
+    (r"ll", "y"),
+    (r"qu", "k"),
+    (r"c([eiy])", r"s\1"),
+    (r"gu([ei])", r"g\1"),
+    (r"g([ei])", r"j\1"),
+    (r"ph", "f"),
+    (r"c", "k"),
+    (r"z", "s"),
+    (r"x", "j"),
+    (r"v", "b"),
+    (r"w", "u"),
+    (r"y\b", "i"),
+    (r"(?<!s)h", ""),
+    (r"sh", "s"),
+    (r"(.)\1+", r"\1"),
+]
+
+
+def phonetic(word: str) -> str:
+    """Hernández, Fernandes → ernandes, fernandes; Vázquez, Basquez → baskes: spelling that sounds alike."""
+    code = word
+    for pattern, repl in _RULES:
+        code = re.sub(pattern, repl, code)
+    return code
+
+
+def _one_slip(code: str) -> set[str]:
+    """The code and each code with one letter left out: two spellings one typing slip apart (a letter
+    changed, added, dropped or two swapped) always share one of them."""
+    return {code, *(code[:i] + code[i + 1 :] for i in range(len(code)))} if len(code) > 3 else {code}
+
+
+def _surname_forms(words: list[str]) -> set[str]:
+    words = [w for w in words if w not in CONNECTORS and w not in WIDOW and w not in SUFFIXES]
+    forms = {"".join(words)}
+    core = [w for w in words if w not in PARTICLES]
+    forms |= set(core)
+    for i in range(len(words)):  # every run of words joined: de la Cruz → delacruz, Montes de Oca → montesdeoca
+        for j in range(i + 1, len(words) + 1):
+            if words[j - 1] not in PARTICLES:
+                forms.add("".join(words[i:j]))
+    return {f for f in forms if f}
+
+
+def _surname_like(word: str) -> bool:
+    """A word in the given-names field that may be a surname (maternal as middle name, fields swapped)."""
+    return surname_frequency(word) >= given_frequency(word)
+
+
+def blocking_keys(person: Named, birth_year: int | None = None) -> list[str]:
+    surname_words = [w for s in person.surnames for w in words_of(s)]
+    given, _ = given_words(person.given_names)
+    keys: set[str] = set()
+    forms = _surname_forms(surname_words)
+    # Given names that could be surnames: swapped fields, the maternal surname or the maiden name as a
+    # middle name, the whole name in one field.
+    extra = [w for w in given if _surname_like(w)] + (given if not surname_words else [])
+    forms |= set(extra)
+    for alias in person.aliases:
+        forms |= _surname_forms(words_of(alias)[1:])
+    if given and surname_words:  # the surname field may hold the given names (fields swapped)
+        forms |= {w for w in surname_words if w not in PARTICLES and not _surname_like(w)}
+    for form in forms:
+        if form in PARTICLES or len(form) < 2:
+            continue
+        keys |= {f"s:{variant}" for variant in _one_slip(phonetic(form))}
+    if not keys and given:  # no usable surname: the first given name stands in
+        keys.add(f"g:{phonetic(given[0])}")
+    if birth_year is not None:
+        keys |= {f"{k}@{birth_year}" for k in list(keys)}
+    return sorted(keys)
