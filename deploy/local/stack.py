@@ -19,8 +19,9 @@ Jaeger is built from the pinned tools module in ``deploy/local/jaeger`` (go.mod,
 VictoriaMetrics with ``go install …@VICTORIAMETRICS_VERSION``; each binary is named after its version,
 so it is rebuilt only when the pin changes. Their ports: ``ALLIANCE_JAEGER_OTLP_HTTP_PORT`` (4318),
 ``ALLIANCE_JAEGER_OTLP_GRPC_PORT`` (4317), ``ALLIANCE_JAEGER_QUERY_PORT`` (16686),
-``ALLIANCE_JAEGER_QUERY_GRPC_PORT`` (16685), ``ALLIANCE_METRICS_PORT`` (8428) and
-``ALLIANCE_LAG_EXPORTER_PORT`` (8106). Services started here export traces to that Jaeger unless
+``ALLIANCE_JAEGER_QUERY_GRPC_PORT`` (16685), ``ALLIANCE_METRICS_PORT`` (8428),
+``ALLIANCE_LAG_EXPORTER_PORT`` (8106) and ``ALLIANCE_CONSOLE_PORT`` (8100, the operator console).
+Services started here export traces to that Jaeger unless
 ``ALLIANCE_OTLP_ENDPOINT`` says otherwise, and VictoriaMetrics scrapes their ``/metrics`` every
 ``ALLIANCE_METRICS_SCRAPE_INTERVAL`` (5s).
 """
@@ -69,6 +70,7 @@ JAEGER_MAX_TRACES = int(os.environ.get("ALLIANCE_JAEGER_MAX_TRACES", "20000"))
 METRICS_PORT = int(os.environ.get("ALLIANCE_METRICS_PORT", "8428"))
 SCRAPE_INTERVAL = os.environ.get("ALLIANCE_METRICS_SCRAPE_INTERVAL", "5s")
 LAG_EXPORTER_PORT = int(os.environ.get("ALLIANCE_LAG_EXPORTER_PORT", "8106"))
+CONSOLE_PORT = int(os.environ.get("ALLIANCE_CONSOLE_PORT", "8100"))
 OTLP_ENDPOINT = os.environ.get("ALLIANCE_OTLP_ENDPOINT") or f"http://127.0.0.1:{JAEGER_OTLP_HTTP_PORT}"
 
 RUN = HOME / "run"
@@ -673,6 +675,29 @@ class LagExporter(Component):
         spawn(self.name, [sys.executable, "-m", "alliance.runtime.lag_exporter"], env=env)
 
 
+class Console(Component):
+    """The operators' read-only web console, on the trace and metrics backends above."""
+
+    def __init__(self) -> None:
+        super().__init__("console", lambda: http_ok(CONSOLE_PORT))
+        self.startup_timeout = 30.0
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "ALLIANCE_HTTP_PORT": str(CONSOLE_PORT),
+            "ALLIANCE_TRACE_QUERY_URL": f"http://127.0.0.1:{JAEGER_QUERY_PORT}",
+            "ALLIANCE_METRICS_QUERY_URL": f"http://127.0.0.1:{METRICS_PORT}",
+        }
+
+    def up(self) -> None:
+        restart_if_changed(self.name, digest(sorted(self.environment().items())))
+        super().up()
+
+    def launch(self) -> None:
+        spawn(self.name, [str(Path(sys.executable).parent / "alliance-console")], env=self.environment())
+        launched(self.name, digest(sorted(self.environment().items())))
+
+
 class ServiceProcess(Component):
     def __init__(self, service: str, port: int) -> None:
         super().__init__(service, lambda: http_ok(port))
@@ -706,7 +731,7 @@ class ServiceProcess(Component):
 
 
 def observability() -> list[Component]:
-    return [Jaeger(), VictoriaMetrics(), LagExporter()]
+    return [Jaeger(), VictoriaMetrics(), LagExporter(), Console()]
 
 
 def infrastructure() -> list[Component]:
@@ -727,8 +752,7 @@ def addresses() -> list[str]:
         + " · ".join(f"{name} http://127.0.0.1:{port}" for name, port in SERVICES.items())
         + "  (/health, /metrics, /asyncapi.json)",
     ]
-    if (ROOT / "deploy" / "console").exists() or (ROOT / "console").exists():
-        lines.insert(0, "Console  http://127.0.0.1:8100 (operator console)")
+    lines.insert(0, f"Console  http://127.0.0.1:{CONSOLE_PORT} (overview) · /flow?id=<record or trace id>")
     return lines
 
 

@@ -229,7 +229,16 @@ def flow_rows(flow: Flow) -> list[dict[str, Any]]:
 
 def show_flows(flows: list[Flow], fmt: str) -> None:
     if fmt == "json":
-        doc = [{"trace_id": f.trace_id, "services": f.services, "roots": f.roots, "steps": flow_rows(f)} for f in flows]
+        doc = [
+            {
+                "trace_id": f.trace_id,
+                "services": f.services,
+                "roots": f.roots,
+                "outside_parents": f.missing_parents,
+                "steps": flow_rows(f),
+            }
+            for f in flows
+        ]
         json.dump(doc, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
