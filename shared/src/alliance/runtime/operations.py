@@ -51,8 +51,13 @@ async def read_topics(
         if not t.get("error_code")
         for p in t["partitions"]
     ]
+    # Earliest as the default reset too: aiokafka resets a newly assigned partition in the background,
+    # and with "latest" that reset could land after seek_to_beginning (measured: positions at the end).
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, **settings.kafka_security()
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        **settings.kafka_security(),
     )
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
@@ -63,7 +68,8 @@ async def read_topics(
         starts = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
         total = sum(ends[tp] - starts[tp] for tp in partitions)
-        await consumer.seek_to_beginning(*partitions)
+        for tp in partitions:
+            consumer.seek(tp, starts[tp])
         while any([await consumer.position(tp) < end for tp, end in ends.items()]):
             for messages in (await consumer.getmany(timeout_ms=1000)).values():
                 records.extend(m for m in messages if m.offset < ends[TopicPartition(m.topic, m.partition)])

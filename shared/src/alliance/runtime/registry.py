@@ -40,12 +40,15 @@ class RegistryFollower:
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             enable_auto_commit=False,
             client_id="alliance-registry",
+            # Earliest as the default reset too: a background "latest" reset of the new assignment can
+            # land after seek_to_beginning and skip the registry (seen with the operators' reader).
+            auto_offset_reset="earliest",
             **self.settings.kafka_security(),
         )
         await consumer.start()
         partition = TopicPartition(topic, 0)
         consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
+        consumer.seek(partition, (await consumer.beginning_offsets([partition]))[partition])
         end = (await consumer.end_offsets([partition]))[partition]
         while await consumer.position(partition) < end:
             for records in (await consumer.getmany(partition, timeout_ms=1000)).values():
