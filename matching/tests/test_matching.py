@@ -213,3 +213,36 @@ def test_three_way_decisions(left: PersonRecord, right: PersonRecord, decision: 
     assert result.decision.value == decision, result
     assert result.reasons
     assert (result.score >= 0.8) == (decision == "match")
+
+
+@pytest.mark.parametrize("name", ["person_pairs.csv", "person_pairs_hard.csv", "person_pairs_classes.csv"])
+def test_the_index_finds_every_pair_the_matcher_would_not_reject_either_way_round(name: str) -> None:
+    """The fugitive index (keys filed with the year, looked up by year) loses no candidate: whichever
+    of the two was stored first, the other's lookup keys meet its index keys."""
+    import csv
+
+    from person_matching.blocking import index_keys, lookup_keys
+
+    with (EVALUATION / name).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    kept = [r for r in rows if decide(r).decision is not Decision.NO_MATCH]
+    assert kept
+    for row in kept:
+        left, right = _person(row, "left"), _person(row, "right")
+        assert set(index_keys(left, left.birth)) & set(lookup_keys(right, right.birth)), row
+        assert set(index_keys(right, right.birth)) & set(lookup_keys(left, left.birth)), row
+
+
+def test_a_year_splits_a_common_surname_block_and_an_unknown_year_still_finds_it() -> None:
+    from person_matching.blocking import index_keys, lookup_keys
+
+    stored = PersonRecord.parse("Juan", "Hernández López", "1988-03-14")
+    other_year = PersonRecord.parse("Juan", "Hernández López", "1990-03-14")
+    undated = PersonRecord.parse("Juan", "Hernández López")
+    turn_of_year = PersonRecord.parse("Juan", "Hernández López", "1989-01-01")  # read as 1989 only
+    new_year = PersonRecord.parse("Juan", "Hernández López", "1989-01-02")  # may be 31 Dec 1988 mistyped
+    filed = set(index_keys(stored, stored.birth))
+    assert not filed & set(lookup_keys(other_year, other_year.birth))
+    assert filed & set(lookup_keys(undated, undated.birth))
+    assert not filed & set(lookup_keys(turn_of_year, turn_of_year.birth))
+    assert filed & set(lookup_keys(new_year, new_year.birth))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+from person_matching.dates import BirthDate, Precision
 from person_matching.names import CONNECTORS, PARTICLES, SUFFIXES, WIDOW, given_words, words_of
 from person_matching.names_data import given_frequency, surname_frequency
 
@@ -98,3 +99,44 @@ def blocking_keys(person: Named, birth_year: int | None = None) -> list[str]:
     if birth_year is not None:
         keys |= {f"{k}@{birth_year}" for k in list(keys)}
     return sorted(keys)
+
+
+# -- the fugitive index: keys filed with a stored person, keys a new person is looked up by ------------
+
+UNDATED = "?"
+TURN_OF_YEAR_DAYS = 3  # a date this close to 1 January or 31 December may be a slip into the next year
+
+
+def _year_tags(birth: BirthDate | None) -> list[str]:
+    if birth is None:
+        return []
+    tags = [str(birth.year)]
+    if birth.precision is Precision.DAY and not birth.placeholder and birth.month is not None and birth.day:
+        if birth.month == 1 and birth.day <= TURN_OF_YEAR_DAYS:
+            tags.append(str(birth.year - 1))
+        if birth.month == 12 and birth.day > 31 - TURN_OF_YEAR_DAYS:
+            tags.append(str(birth.year + 1))
+    return tags
+
+
+def index_keys(person: Named, birth: BirthDate | None) -> list[str]:
+    """The keys a stored person (a fugitive, a detained person) is filed under.
+
+    Each blocking key with the birth year (``key@1988``), or ``key@?`` without one: the matcher calls
+    people born in different years ``no_match``, so a year splits a common surname's block some
+    seventy ways. Each key is also filed without a year, for a new person whose year is unknown.
+    """
+    base = blocking_keys(person)
+    year = str(birth.year) if birth is not None else UNDATED
+    return sorted({f"{k}@{year}" for k in base} | set(base))
+
+
+def lookup_keys(person: Named, birth: BirthDate | None) -> list[str]:
+    """The keys that find every stored person the matcher may call ``match`` or ``possible``: the same
+    year (and the neighbouring one for a date at the turn of a year), and the undated; a person without
+    a year is looked up by its keys, any year."""
+    base = blocking_keys(person)
+    tags = _year_tags(birth)
+    if not tags:
+        return base
+    return sorted({f"{k}@{tag}" for k in base for tag in [*tags, UNDATED]})

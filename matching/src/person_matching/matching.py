@@ -164,6 +164,22 @@ def surname_keys(person: Person) -> list[str]:
     return blocking_keys(person)
 
 
+def filing_keys(person: Person) -> list[str]:
+    """The keys a stored person is filed under in an index of people (see :func:`blocking.index_keys`)."""
+    from person_matching.blocking import index_keys
+
+    record = PersonRecord.of(person)
+    return index_keys(record, record.birth)
+
+
+def finding_keys(person: Person) -> list[str]:
+    """The keys that find, in such an index, everyone the matcher may call match or possible."""
+    from person_matching.blocking import lookup_keys
+
+    record = PersonRecord.of(person)
+    return lookup_keys(record, record.birth)
+
+
 def match_persons(left: Person, right: Person, threshold: float = MATCH_THRESHOLD) -> MatchResult:
     return match_people(PersonRecord.of(left), PersonRecord.of(right), threshold)
 

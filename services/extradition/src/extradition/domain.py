@@ -28,7 +28,7 @@ from alliance.domain.codes import Language, load_code_lists
 from alliance.domain.deadlines import Deadline
 from alliance.domain.errors import DomainRuleViolation
 from alliance.domain.ids import derived_id
-from person_matching.matching import MatchResult, match_persons, person_key, surname_keys
+from person_matching.matching import MatchResult, filing_keys, finding_keys, match_persons, person_key, surname_keys
 
 CODES = load_code_lists("extradition")
 # 1978 US-Mexico Extradition Treaty, Art. 11: the provisionally arrested person is released if the
@@ -49,7 +49,7 @@ class Fugitive(Aggregate):
     person: Person
     charges: list[str]
     priority: bool
-    surname_keys: list[str]
+    index_keys: list[str]  # blocking keys with the birth year: the fugitive index (never a scan)
     rejected_people: list[str] = []
     trace_links: list[str] = []
 
@@ -64,10 +64,20 @@ class Fugitive(Aggregate):
             person=p,
             charges=event.charges,
             priority=event.priority,
-            surname_keys=surname_keys(p),
+            index_keys=filing_keys(p),
         )
         fugitive._raise(fugitive.fact(FugitiveRecorded, fugitive_id=fugitive.id))
         return fugitive
+
+    @property
+    def finding_keys(self) -> list[str]:
+        """Keys that find the detained people this fugitive may be (filed with their year)."""
+        return finding_keys(self.person)
+
+    @property
+    def surname_keys(self) -> list[str]:
+        """Keys that find traced purchasers (filed by surname alone)."""
+        return surname_keys(self.person)
 
     def compare(self, detained: Person, detained_in: str) -> MatchResult | None:
         """A detained person can be this fugitive only in the other country (AP5); None unless the matcher
@@ -134,11 +144,16 @@ class DetainedPerson(Aggregate):
     person: Person
     place: Place
     seized_on: date
-    surname_keys: list[str]
+    index_keys: list[str]  # filed like fugitives', so a fugitive registered later finds this person
 
     @staticmethod
     def id_for(seizure_id: str, person: Person) -> str:
         return derived_id("DP", seizure_id, person_key(person))
+
+    @property
+    def finding_keys(self) -> list[str]:
+        """Keys that find the fugitives this person may be."""
+        return finding_keys(self.person)
 
     @classmethod
     def seen(cls, seizure_id: str, person: Person, place: Place, seized_on: date, markings: Markings) -> DetainedPerson:
@@ -149,7 +164,7 @@ class DetainedPerson(Aggregate):
             person=person,
             place=place,
             seized_on=seized_on,
-            surname_keys=surname_keys(person),
+            index_keys=filing_keys(person),
         )
 
 

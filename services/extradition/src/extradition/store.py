@@ -11,21 +11,22 @@ from extradition.domain import DetainedPerson, ExtraditionRequest, Fugitive, Mla
 class Fugitives(Repository[Fugitive]):
     kind = Fugitive
     collection = "fugitives"
-    indexes = ("surname_keys",)
+    indexes = ("index_keys",)
 
-    async def sharing_surname_keys(self, keys: Iterable[str]) -> list[Fugitive]:
-        """Candidates for a person seen elsewhere: fugitives with a surname word in common (then compared)."""
-        return await self.where_any("surname_keys", keys)
+    async def filed_under(self, keys: Iterable[str]) -> list[Fugitive]:
+        """Candidates for a person seen elsewhere: the fugitive index's blocks for its keys (then compared).
+        A detained person's keys carry its birth year, a purchaser's its surnames alone."""
+        return await self.where_any("index_keys", keys)
 
 
 class DetainedPersons(Repository[DetainedPerson]):
     kind = DetainedPerson
     collection = "detained_persons"
-    indexes = ("surname_keys",)
+    indexes = ("index_keys",)
 
-    async def sharing_surname_keys(self, keys: Iterable[str]) -> list[DetainedPerson]:
-        """People detained at seizures with a surname word in common with a newly registered fugitive."""
-        return await self.where_any("surname_keys", keys)
+    async def filed_under(self, keys: Iterable[str]) -> list[DetainedPerson]:
+        """People detained at seizures whom a newly registered fugitive may be."""
+        return await self.where_any("index_keys", keys)
 
 
 class PersonMatches(Repository[PersonMatch]):

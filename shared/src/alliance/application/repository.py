@@ -39,6 +39,9 @@ from alliance.domain.periods import months_between
 from alliance.domain.release import decide_all, withdrawn
 
 A = TypeVar("A", bound=Aggregate)
+# Lookups of one where_any in flight at once: enough to hide round trips, few enough to leave the
+# store's connection pool to other handlers.
+LOOKUP_CONCURRENCY = 8
 
 # When the event being handled happened: the facts it causes carry that time (set by the consumer).
 cause_time: ContextVar[datetime | None] = ContextVar("cause_time", default=None)
@@ -195,10 +198,17 @@ class Repository(Generic[A]):
         return [self._load(doc) for doc in await self.records.find_equal(field, value)]
 
     async def where_any(self, field: str, values: Iterable[Any]) -> list[A]:
-        """Records whose ``field`` equals any of ``values``: one indexed lookup per value, each record once."""
+        """Records whose ``field`` equals any of ``values``: one indexed lookup per value (several at a
+        time: an index of people looks a person up by some fifty keys), each record once."""
+        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def lookup(value: Any) -> list[Document]:
+            async with gate:
+                return await self.records.find_equal(field, value)
+
         found: dict[str, Document] = {}
-        for value in dict.fromkeys(values):
-            for doc in await self.records.find_equal(field, value):
+        for docs in await asyncio.gather(*(lookup(v) for v in dict.fromkeys(values))):
+            for doc in docs:
                 found.setdefault(doc["_id"], doc)
         return [self._load(doc) for doc in found.values()]
 
