@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import structlog
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
@@ -368,6 +368,7 @@ class EventConsumer:
         self.refused = 0
         self.stopping = False  # set on shutdown: in-flight failures are released, never dead-lettered
         self.agencies: set[str] = set()  # intake: the agencies whose intake topic is subscribed
+        self.revocations = Revocations()
 
     def on(
         self, model: type[D]
@@ -409,6 +410,7 @@ class EventConsumer:
                 # partition in order, each record committed after its own effect.
                 max_workers=self.messenger.settings.consumer_concurrency,
                 fetch_max_wait_ms=self.messenger.settings.fetch_max_wait_ms,
+                listener=self.revocations,
             )
             subscriber(self._dispatch)
             subscribers.append(subscriber)
@@ -436,6 +438,13 @@ class EventConsumer:
         self.refused += 1
         await self.messenger.refuse(record, record.topic, refusal, agency)
 
+    def _still_ours(self, record: ConsumerRecord, epoch: int) -> None:
+        """Before refusing a record it waited on: if its partition was revoked meanwhile, the record is
+        (or will be) redelivered to the partition's next owner, which decides afresh; refusing it here
+        too would leave two dead letters. Raising leaves it uncommitted."""
+        if self.revocations.epoch(record) != epoch:
+            raise PartitionHandedOver(f"{record.topic}:{record.partition} was revoked while this record waited")
+
     async def _handle(self, record: ConsumerRecord, handler: Handler, received: Received[Any]) -> None:
         structlog.contextvars.bind_contextvars(event_id=received.event.id, event_type=received.event.type)
         key = (record.key or b"").decode("utf-8", "replace") or received.event.subject
@@ -445,6 +454,7 @@ class EventConsumer:
         delay = settings.retry_initial_seconds
         failures = 0
         started = asyncio.get_running_loop().time()
+        epoch = self.revocations.epoch(record)
         try:
             while True:
                 try:
@@ -457,6 +467,7 @@ class EventConsumer:
                         log.info("record not known yet; waiting for it", waited_seconds=round(waited, 1))
                         await asyncio.sleep(min(1.0, settings.parent_wait_seconds - waited))
                         continue
+                    self._still_ours(record, epoch)
                     agency = received.sender.agency if received.sender else None
                     reason = f"rule violated: {exc} (waited {settings.parent_wait_seconds:.0f} s for it)"
                     await self._refuse(record, Refusal(reason, received.event), agency)
@@ -477,6 +488,7 @@ class EventConsumer:
                     else:
                         failures += 1
                         if failures >= UNEXPECTED_FAILURE_ATTEMPTS:
+                            self._still_ours(record, epoch)
                             log.exception("handler failed; dead-lettering", attempts=failures)
                             reason = f"processing failed {failures} times: {type(exc).__name__}: {exc}"
                             agency = received.sender.agency if received.sender else None
@@ -488,6 +500,27 @@ class EventConsumer:
         finally:
             cause_time.reset(token)
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
+
+
+class PartitionHandedOver(RuntimeError):
+    """The partition of a record in hand was revoked: its next owner handles the record."""
+
+
+class Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Counts, per partition, how often this process's consumers lost it (a rebalance)."""
+
+    def __init__(self) -> None:
+        self._epochs: dict[tuple[str, int], int] = {}
+
+    def epoch(self, record: ConsumerRecord) -> int:
+        return self._epochs.get((record.topic, record.partition), 0)
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        for tp in revoked:
+            self._epochs[(tp.topic, tp.partition)] = self._epochs.get((tp.topic, tp.partition), 0) + 1
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
 
 
 # A handler that fails for a reason that is neither bad input nor an outage (a bug, a record the
