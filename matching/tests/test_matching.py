@@ -216,16 +216,18 @@ def test_three_way_decisions(left: PersonRecord, right: PersonRecord, decision: 
 
 
 @pytest.mark.parametrize("name", ["person_pairs.csv", "person_pairs_hard.csv", "person_pairs_classes.csv"])
-def test_the_index_finds_every_pair_the_matcher_would_not_reject_either_way_round(name: str) -> None:
-    """The fugitive index (keys filed with the year, looked up by year) loses no candidate: whichever
-    of the two was stored first, the other's lookup keys meet its index keys."""
+def test_the_index_finds_every_pair_of_one_person_the_matcher_keeps_either_way_round(name: str) -> None:
+    """The fugitive index (keys filed with the year, looked up by year) leaves recall unchanged: for
+    every pair labelled the same person that the matcher keeps, whichever of the two was stored first,
+    the other's lookup keys meet its index keys."""
     import csv
 
     from person_matching.blocking import index_keys, lookup_keys
 
     with (EVALUATION / name).open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    kept = [r for r in rows if decide(r).decision is not Decision.NO_MATCH]
+    same = {"true", "review"}
+    kept = [r for r in rows if r["expected_match"] in same and decide(r).decision is not Decision.NO_MATCH]
     assert kept
     for row in kept:
         left, right = _person(row, "left"), _person(row, "right")

@@ -86,13 +86,21 @@ func main() {
 // A FerretDB single-field index: `CREATE [UNIQUE] INDEX name ON schema.table USING btree (((_jsonb -> 'field'::text)))`.
 var singleField = regexp.MustCompile(`USING btree \(\(\(_jsonb -> '([^']+)'::text\)\)\)$`)
 
+// Expression B-tree indexes without their GIN twin. Read from pg_index / pg_class directly, not the
+// pg_indexes view: the view renders every index's definition and its NOT EXISTS has no index to use,
+// which with many databases (hundreds of schemas) kept a core busy; here the twin is found through
+// pg_class's (relname, relnamespace) index and only the indexes without one are rendered.
 const missing = `
-SELECT b.schemaname, b.tablename, b.indexname, b.indexdef
-FROM pg_indexes b
-WHERE b.indexdef LIKE '%USING btree (((_jsonb -> %'
+SELECT n.nspname, t.relname, i.relname, pg_get_indexdef(i.oid)
+FROM pg_index x
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_class t ON t.oid = x.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_am a ON a.oid = i.relam
+WHERE a.amname = 'btree' AND x.indexprs IS NOT NULL AND x.indnatts = 1
   AND NOT EXISTS (
-    SELECT 1 FROM pg_indexes g
-    WHERE g.schemaname = b.schemaname AND g.tablename = b.tablename AND g.indexname = 'g_' || left(b.indexname, 61))`
+    SELECT 1 FROM pg_class g
+    WHERE g.relnamespace = i.relnamespace AND g.relname = 'g_' || left(i.relname, 61))`
 
 func bridgeIndexes(ctx context.Context, url string, logger *slog.Logger) {
 	var conn *pgx.Conn

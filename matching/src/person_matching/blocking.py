@@ -77,7 +77,7 @@ def _surname_like(word: str) -> bool:
     return surname_frequency(word) >= given_frequency(word)
 
 
-def blocking_keys(person: Named, birth_year: int | None = None) -> list[str]:
+def blocking_keys(person: Named, birth_year: int | None = None, slips: bool = True) -> list[str]:
     surname_words = [w for s in person.surnames for w in words_of(s)]
     given, _ = given_words(person.given_names)
     keys: set[str] = set()
@@ -93,7 +93,8 @@ def blocking_keys(person: Named, birth_year: int | None = None) -> list[str]:
     for form in forms:
         if form in PARTICLES or len(form) < 2:
             continue
-        keys |= {f"s:{variant}" for variant in _one_slip(phonetic(form))}
+        code = phonetic(form)
+        keys |= {f"s:{variant}" for variant in (_one_slip(code) if slips else {code})}
     if not keys and given:  # no usable surname: the first given name stands in
         keys.add(f"g:{phonetic(given[0])}")
     if birth_year is not None:
@@ -119,24 +120,36 @@ def _year_tags(birth: BirthDate | None) -> list[str]:
     return tags
 
 
+def _anagrams(exact: list[str]) -> set[str]:
+    """A surname code's letters in order: two letters swapped (Anderson, Andreson) give the same key."""
+    return {"a:" + "".join(sorted(k[2:])) for k in exact if k.startswith("s:")}
+
+
 def index_keys(person: Named, birth: BirthDate | None) -> list[str]:
     """The keys a stored person (a fugitive, a detained person) is filed under.
 
-    Each blocking key with the birth year (``key@1988``), or ``key@?`` without one: the matcher calls
-    people born in different years ``no_match``, so a year splits a common surname's block some
-    seventy ways. Each key is also filed without a year, for a new person whose year is unknown.
+    Its blocking keys (each surname code and the codes with one letter left out) and the letters of each
+    code in order, each with the birth year (``key@1988``, or ``key@?`` without one): the matcher calls
+    people born in different years ``no_match``, so a year splits a common surname's block some seventy
+    ways. Each key is also filed without a year, for a new person whose year is unknown.
     """
-    base = blocking_keys(person)
+    base = set(blocking_keys(person)) | _anagrams(blocking_keys(person, slips=False))
     year = str(birth.year) if birth is not None else UNDATED
-    return sorted({f"{k}@{year}" for k in base} | set(base))
+    return sorted({f"{k}@{year}" for k in base} | base)
 
 
 def lookup_keys(person: Named, birth: BirthDate | None) -> list[str]:
-    """The keys that find every stored person the matcher may call ``match`` or ``possible``: the same
-    year (and the neighbouring one for a date at the turn of a year), and the undated; a person without
-    a year is looked up by its keys, any year."""
-    base = blocking_keys(person)
+    """The keys that find the stored people the matcher may take for this one: its exact surname codes
+    (a stored code with a letter left out meets a letter dropped or added here) and their letters in
+    order (two letters swapped), in the same year, the neighbouring one at the turn of a year, and
+    undated; without a year, in any year. Some six keys, so some twelve indexed lookups.
+
+    Not found: surnames a letter *substituted* apart (Serrano, Serrato), which the labelled sets hold
+    only as different families; every pair labelled the same person is found (tested either way round).
+    """
+    exact = blocking_keys(person, slips=False)
+    base = set(exact) | _anagrams(exact)
     tags = _year_tags(birth)
     if not tags:
-        return base
+        return sorted(base)
     return sorted({f"{k}@{tag}" for k in base for tag in [*tags, UNDATED]})
