@@ -15,7 +15,7 @@ from typing import Protocol
 
 from person_matching.dates import BirthDate, Precision
 from person_matching.names import CONNECTORS, PARTICLES, SUFFIXES, WIDOW, given_words, words_of
-from person_matching.names_data import given_frequency, surname_frequency
+from person_matching.names_data import given_frequency, given_name_forms, surname_frequency
 
 
 class Named(Protocol):
@@ -131,18 +131,20 @@ def index_keys(person: Named, birth: BirthDate | None) -> list[str]:
     Its blocking keys (each surname code and the codes with one letter left out) and the letters of each
     code in order, each with the birth year (``key@1988``, or ``key@?`` without one): the matcher calls
     people born in different years ``no_match``, so a year splits a common surname's block some seventy
-    ways. Each key is also filed without a year, for a new person whose year is unknown.
+    ways. Name keys split by given name (see :func:`_undated_keys`) are also filed without a year, for a
+    new person whose year is unknown.
     """
-    base = set(blocking_keys(person)) | _anagrams(blocking_keys(person, slips=False))
+    exact = blocking_keys(person, slips=False)
+    base = set(blocking_keys(person)) | _anagrams(exact)
     year = str(birth.year) if birth is not None else UNDATED
-    return sorted({f"{k}@{year}" for k in base} | base)
+    return sorted({f"{k}@{year}" for k in base} | _undated_keys(person, exact))
 
 
 def lookup_keys(person: Named, birth: BirthDate | None) -> list[str]:
     """The keys that find the stored people the matcher may take for this one: its exact surname codes
     (a stored code with a letter left out meets a letter dropped or added here) and their letters in
     order (two letters swapped), in the same year, the neighbouring one at the turn of a year, and
-    undated; without a year, in any year. Some six keys, so some twelve indexed lookups.
+    undated (some twelve indexed lookups); without a year, by surname and given name in any year.
 
     Not found: surnames a letter *substituted* apart (Serrano, Serrato), which the labelled sets hold
     only as different families; every pair labelled the same person is found (tested either way round).
@@ -151,5 +153,23 @@ def lookup_keys(person: Named, birth: BirthDate | None) -> list[str]:
     base = set(exact) | _anagrams(exact)
     tags = _year_tags(birth)
     if not tags:
-        return sorted(base)
+        return sorted(_undated_keys(person, exact))
     return sorted({f"{k}@{tag}" for k in base for tag in [*tags, UNDATED]})
+
+
+def _undated_keys(person: Named, exact: list[str]) -> set[str]:
+    """For a lookup without a year: the exact surname codes and their letters in order, each with a form
+    of a given name (José, Pepe and Joseph share ``jose``), so a common surname's block is split by
+    given name rather than read whole."""
+    given = {f for w in _given_words(person) for f in given_name_forms(w)}
+    surnames = set(exact) | _anagrams(exact)
+    return {f"{k}+{g}" for k in surnames for g in given} if given else surnames
+
+
+def _given_words(person: Named) -> list[str]:
+    """The words that may be given names: the given-names field, or (the whole name in the surname
+    field) that field's words."""
+    given, _ = given_words(person.given_names)
+    if given:
+        return given
+    return [w for s in person.surnames for w in words_of(s) if w not in PARTICLES and w not in CONNECTORS]

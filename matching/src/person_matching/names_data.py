@@ -110,3 +110,12 @@ def equivalent_given(a: str, b: str) -> bool:
 def compound_forms(word: str) -> frozenset[tuple[str, ...]]:
     """Chema → {(jose, maria), (jose, manuel)}: the compound given names a one-word nickname stands for."""
     return _equivalents().compounds.get(word, frozenset())
+
+
+def given_name_forms(word: str) -> frozenset[str]:
+    """The formal names a given name is or stands for, in either language (itself included); for a
+    nickname of compound names, each of their words: what two records of one person share."""
+    forms = {word, *_equivalents().canon.get(word, frozenset())}
+    for words in _equivalents().compounds.get(word, frozenset()):
+        forms |= set(words)
+    return frozenset(forms)
