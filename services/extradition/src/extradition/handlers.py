@@ -35,6 +35,7 @@ from extradition.store import (
     PersonMatches,
     StatusReports,
 )
+from person_matching.matching import finding_keys
 
 log = structlog.get_logger(__name__)
 
@@ -112,7 +113,7 @@ async def trace_completed(received: Received[TraceCompleted], deps: ExtraditionD
     trace = received.data
     seen = TracedPurchaser.seen(trace.trace_request_id, trace.purchaser, received.event.markings)
     await deps.purchasers.add(seen)
-    for fugitive in await deps.fugitives.filed_under(seen.surname_keys):
+    for fugitive in await deps.fugitives.filed_under(finding_keys(seen.purchaser)):
         await link(fugitive.id, seen, deps)
 
 

@@ -14,8 +14,8 @@ class Fugitives(Repository[Fugitive]):
     indexes = ("index_keys",)
 
     async def filed_under(self, keys: Iterable[str]) -> list[Fugitive]:
-        """Candidates for a person seen elsewhere: the fugitive index's blocks for its keys (then compared).
-        A detained person's keys carry its birth year, a purchaser's its surnames alone."""
+        """Candidates for a person seen elsewhere (detained, or a traced gun's purchaser): the fugitive
+        index's blocks for its finding keys, then compared. Equality lookups only, never a scan."""
         return await self.where_any("index_keys", keys)
 
 
