@@ -235,16 +235,24 @@ def test_the_index_finds_every_pair_of_one_person_the_matcher_keeps_either_way_r
         assert set(index_keys(right, right.birth)) & set(lookup_keys(left, left.birth)), row
 
 
-def test_a_year_splits_a_common_surname_block_and_an_unknown_year_still_finds_it() -> None:
+def test_the_index_reads_only_the_dates_the_matcher_accepts() -> None:
     from person_matching.blocking import index_keys, lookup_keys
 
-    stored = PersonRecord.parse("Juan", "Hernández López", "1988-03-14")
-    other_year = PersonRecord.parse("Juan", "Hernández López", "1990-03-14")
-    undated = PersonRecord.parse("Juan", "Hernández López")
-    turn_of_year = PersonRecord.parse("Juan", "Hernández López", "1989-01-01")  # read as 1989 only
-    new_year = PersonRecord.parse("Juan", "Hernández López", "1989-01-02")  # may be 31 Dec 1988 mistyped
-    filed = set(index_keys(stored, stored.birth))
-    assert not filed & set(lookup_keys(other_year, other_year.birth))
-    assert filed & set(lookup_keys(undated, undated.birth))
-    assert not filed & set(lookup_keys(turn_of_year, turn_of_year.birth))
-    assert filed & set(lookup_keys(new_year, new_year.birth))
+    def found(stored: PersonRecord, new: PersonRecord) -> bool:
+        return bool(set(index_keys(stored, stored.birth)) & set(lookup_keys(new, new.birth)))
+
+    def juan(dob: str | None, given: str = "Juan") -> PersonRecord:
+        return PersonRecord.parse(given, "Hernández López", dob)
+
+    stored = juan("1988-03-04")
+    assert found(stored, juan("1988-03-04"))
+    assert found(stored, juan("1988-03-05"))  # a day apart: possible
+    assert found(stored, juan("1988-04-03"))  # day and month swapped
+    assert found(stored, juan("1988"))  # the year only
+    assert found(stored, juan(None))  # no date
+    assert found(stored, juan(None, "Juanito"))  # a nickname, no date
+    assert found(juan("1988"), stored)
+    assert found(juan(None), stored)
+    assert not found(stored, juan("1988-03-20"))  # another day: no_match
+    assert not found(stored, juan("1990-03-04"))
+    assert not found(stored, juan(None, "Pedro"))  # no date and another given name

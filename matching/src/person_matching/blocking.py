@@ -11,6 +11,7 @@ given name's phonetic code.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Protocol
 
 from person_matching.dates import BirthDate, Precision
@@ -103,21 +104,28 @@ def blocking_keys(person: Named, birth_year: int | None = None, slips: bool = Tr
 
 
 # -- the fugitive index: keys filed with a stored person, keys a new person is looked up by ------------
+#
+# The matcher calls two people born on different days ``no_match`` unless the dates are a day apart or
+# have day and month swapped, and two people born in different years ``no_match`` when one date is known
+# to the year only. So a person is filed under its surname keys with its full date of birth, or with its
+# year when only the year is known, or ``?`` without one; and under name keys (surname and given name)
+# with its year, for a lookup that knows only the year, and without it, for a lookup that knows none.
 
 UNDATED = "?"
-TURN_OF_YEAR_DAYS = 3  # a date this close to 1 January or 31 December may be a slip into the next year
 
 
-def _year_tags(birth: BirthDate | None) -> list[str]:
-    if birth is None:
-        return []
-    tags = [str(birth.year)]
-    if birth.precision is Precision.DAY and not birth.placeholder and birth.month is not None and birth.day:
-        if birth.month == 1 and birth.day <= TURN_OF_YEAR_DAYS:
-            tags.append(str(birth.year - 1))
-        if birth.month == 12 and birth.day > 31 - TURN_OF_YEAR_DAYS:
-            tags.append(str(birth.year + 1))
-    return tags
+def _full(birth: BirthDate | None) -> date | None:
+    if birth is None or birth.precision is not Precision.DAY or birth.placeholder:
+        return None
+    return date(birth.year, birth.month or 1, birth.day or 1)
+
+
+def _near(day: date) -> set[str]:
+    """The dates the matcher takes for this one: itself, a day either side, day and month swapped."""
+    near = {day, day - timedelta(days=1), day + timedelta(days=1)}
+    if day.day <= 12 and day.day != day.month:
+        near.add(date(day.year, day.day, day.month))
+    return {d.isoformat() for d in near}
 
 
 def _anagrams(exact: list[str]) -> set[str]:
@@ -125,42 +133,9 @@ def _anagrams(exact: list[str]) -> set[str]:
     return {"a:" + "".join(sorted(k[2:])) for k in exact if k.startswith("s:")}
 
 
-def index_keys(person: Named, birth: BirthDate | None) -> list[str]:
-    """The keys a stored person (a fugitive, a detained person) is filed under.
-
-    Its blocking keys (each surname code and the codes with one letter left out) and the letters of each
-    code in order, each with the birth year (``key@1988``, or ``key@?`` without one): the matcher calls
-    people born in different years ``no_match``, so a year splits a common surname's block some seventy
-    ways. Name keys split by given name (see :func:`_undated_keys`) are also filed without a year, for a
-    new person whose year is unknown.
-    """
-    exact = blocking_keys(person, slips=False)
-    base = set(blocking_keys(person)) | _anagrams(exact)
-    year = str(birth.year) if birth is not None else UNDATED
-    return sorted({f"{k}@{year}" for k in base} | _undated_keys(person, exact))
-
-
-def lookup_keys(person: Named, birth: BirthDate | None) -> list[str]:
-    """The keys that find the stored people the matcher may take for this one: its exact surname codes
-    (a stored code with a letter left out meets a letter dropped or added here) and their letters in
-    order (two letters swapped), in the same year, the neighbouring one at the turn of a year, and
-    undated (some twelve indexed lookups); without a year, by surname and given name in any year.
-
-    Not found: surnames a letter *substituted* apart (Serrano, Serrato), which the labelled sets hold
-    only as different families; every pair labelled the same person is found (tested either way round).
-    """
-    exact = blocking_keys(person, slips=False)
-    base = set(exact) | _anagrams(exact)
-    tags = _year_tags(birth)
-    if not tags:
-        return sorted(_undated_keys(person, exact))
-    return sorted({f"{k}@{tag}" for k in base for tag in [*tags, UNDATED]})
-
-
-def _undated_keys(person: Named, exact: list[str]) -> set[str]:
-    """For a lookup without a year: the exact surname codes and their letters in order, each with a form
-    of a given name (José, Pepe and Joseph share ``jose``), so a common surname's block is split by
-    given name rather than read whole."""
+def _name_keys(person: Named, exact: list[str]) -> set[str]:
+    """The exact surname codes and their letters in order, each with a form of a given name (José, Pepe
+    and Joseph share ``jose``): a common surname's block split by given name."""
     given = {f for w in _given_words(person) for f in given_name_forms(w)}
     surnames = set(exact) | _anagrams(exact)
     return {f"{k}+{g}" for k in surnames for g in given} if given else surnames
@@ -173,3 +148,45 @@ def _given_words(person: Named) -> list[str]:
     if given:
         return given
     return [w for s in person.surnames for w in words_of(s) if w not in PARTICLES and w not in CONNECTORS]
+
+
+def index_keys(person: Named, birth: BirthDate | None) -> list[str]:
+    """The keys a stored person (a fugitive, a detained person) is filed under.
+
+    Its surname keys (each code, the codes with one letter left out, the letters in order) with its full
+    date of birth, its year when only the year is known, or ``?``; its name keys with its year (``~``)
+    and without a date.
+    """
+    exact = blocking_keys(person, slips=False)
+    surnames = set(blocking_keys(person)) | _anagrams(exact)
+    names = _name_keys(person, exact)
+    full = _full(birth)
+    tag = full.isoformat() if full else str(birth.year) if birth is not None else UNDATED
+    keys = {f"{k}@{tag}" for k in surnames} | names
+    if full is not None:
+        keys |= {f"{n}@{birth.year}~" for n in names if birth is not None}
+    return sorted(keys)
+
+
+def lookup_keys(person: Named, birth: BirthDate | None) -> list[str]:
+    """The keys that find every stored person the matcher may take for this one.
+
+    With a full date: the exact surname codes and their letters in order (a stored code with a letter
+    left out meets a letter dropped or added here; the letters, two swapped) on the dates the matcher
+    accepts, in the year (the stored year-only) and undated. With the year only: the name keys in that
+    year and the surname keys with the year and undated. Without a date: the name keys, in any year.
+    Surnames a letter *substituted* apart (Serrano, Serrato) are not looked at: the labelled sets hold
+    them only as different families; every pair labelled one person is found, either way round (tested).
+    """
+    exact = blocking_keys(person, slips=False)
+    surnames = set(exact) | _anagrams(exact)
+    names = _name_keys(person, exact)
+    if birth is None:
+        return sorted(names)
+    full = _full(birth)
+    if full is None:
+        return sorted(
+            {f"{n}@{birth.year}~" for n in names} | {f"{k}@{t}" for k in surnames for t in (str(birth.year), UNDATED)}
+        )
+    tags = _near(full) | {str(int(d[:4])) for d in _near(full)} | {UNDATED}
+    return sorted({f"{k}@{t}" for k in surnames for t in tags})
