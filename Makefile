@@ -52,8 +52,9 @@ eval-matching: setup  ## precision and recall of person matching per class, besi
 	@$(PY) matching/evaluation/peer_nomenklatura.py matching/evaluation/person_pairs.csv
 	@$(PY) matching/evaluation/peer_nomenklatura.py matching/evaluation/person_pairs_hard.csv
 
-bench: up  ## events/s, latency, store operations and idle CPU against a raw Kafka floor (BENCH_ARGS=--quick)
+bench: up  ## events/s, latency, store operations and idle CPU against a raw Kafka floor (BENCH_ARGS=--quick); the fugitive index at 100,000
 	$(PY) deploy/bench/bench.py $(BENCH_ARGS)
+	$(PY) deploy/bench/fugitive_index.py $(FUGITIVE_ARGS)
 
 contracts-html: setup  ## the HTML reference of the contracts (AsyncAPI's generator), into .local/contracts-html
 	$(PY) deploy/contracts/contracts.py html
