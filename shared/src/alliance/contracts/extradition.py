@@ -125,10 +125,8 @@ class FugitiveRecorded(Fact):
     priority: bool
 
 
-class FugitiveLocated(Fact):
-    """A person detained in one country matches a fugitive wanted by the other (flow 4)."""
-
-    EVENT_TYPE: ClassVar[str] = "org.alliance.extradition.fugitive.located.v1"
+class DetainedPersonMatched(Fact):
+    """What both outcomes of comparing a detained person with a fugitive say (flow 4)."""
 
     match_id: str
     fugitive_id: str
@@ -143,25 +141,19 @@ class FugitiveLocated(Fact):
     reasons: list[str]
 
 
-class PersonMatchReviewRequested(Fact):
+class FugitiveLocated(DetainedPersonMatched):
+    """A person detained in one country matches a fugitive wanted by the other (flow 4)."""
+
+    EVENT_TYPE: ClassVar[str] = "org.alliance.extradition.fugitive.located.v1"
+
+
+class PersonMatchReviewRequested(DetainedPersonMatched):
     """A person detained in one country may be a fugitive wanted by the other, but the evidence is not enough
     for an automatic match (a common name without a date that tells people apart, a partial date, twins-like
     records, an inferred married name): an analyst confirms or rejects it with ``PersonMatchReviewed``; only
     a confirmation locates the fugitive (flow 4)."""
 
     EVENT_TYPE: ClassVar[str] = "org.alliance.extradition.person_match.review_requested.v1"
-
-    match_id: str
-    fugitive_id: str
-    fugitive_reference: str
-    wanted_by: str
-    located_in: str
-    seizure_id: str
-    detained_person: Person
-    place: Place
-    located_on: date
-    score: float
-    reasons: list[str]
 
 
 class PersonMatchDecided(Fact):

@@ -26,7 +26,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
@@ -253,32 +253,34 @@ def trace_backend(url: str | None) -> TraceBackend:
     return TraceBackend(url or Settings().trace_query_url)
 
 
-@app.command("trace")
-def trace_command(trace_id: str, traces: TraceUrl = None, fmt: Format = "table") -> None:
-    """One flow: every event published, handled or refused in one trace, by service, in time order."""
+def print_flows(found: Coroutine[Any, Any, list[Flow]], fmt: str, none: str) -> None:
+    """Flows from the trace backend, or why there are none (exit 2: no backend; 1: nothing found)."""
     try:
-        found = asyncio.run(trace_backend(traces).flow(trace_id))
+        flows = asyncio.run(found)
     except TraceBackendError as exc:
         Console(stderr=True).print(f"[red]{exc}[/red]")
         raise typer.Exit(code=2) from exc
-    if found is None:
-        Console(stderr=True).print(f"no trace {trace_id} in the trace backend")
+    if not flows:
+        Console(stderr=True).print(none)
         raise typer.Exit(code=1)
-    show_flows([found], fmt)
+    show_flows(flows, fmt)
+
+
+async def _one_flow(backend: TraceBackend, trace_id: str) -> list[Flow]:
+    found = await backend.flow(trace_id)
+    return [found] if found else []
+
+
+@app.command("trace")
+def trace_command(trace_id: str, traces: TraceUrl = None, fmt: Format = "table") -> None:
+    """One flow: every event published, handled or refused in one trace, by service, in time order."""
+    print_flows(_one_flow(trace_backend(traces), trace_id), fmt, f"no trace {trace_id} in the trace backend")
 
 
 @app.command("case")
 def case_command(record_id: str, traces: TraceUrl = None, fmt: Format = "table") -> None:
     """Every flow that touched one record (a seizure, a trace request, a case…), oldest first."""
-    try:
-        found = asyncio.run(trace_backend(traces).case(record_id))
-    except TraceBackendError as exc:
-        Console(stderr=True).print(f"[red]{exc}[/red]")
-        raise typer.Exit(code=2) from exc
-    if not found:
-        Console(stderr=True).print(f"no flow names record {record_id} in the trace backend")
-        raise typer.Exit(code=1)
-    show_flows(found, fmt)
+    print_flows(trace_backend(traces).case(record_id), fmt, f"no flow names record {record_id} in the trace backend")
 
 
 @app.command("lag")
