@@ -97,7 +97,7 @@ def test_an_unknown_id_says_so_in_the_chosen_language() -> None:
 
 def test_overview_shows_throughput_and_dead_letters_by_reason() -> None:
     page = console().get("/", headers={"accept-language": "es-MX,es;q=0.9"}).text
-    assert "Cartas muertas por motivo" in page
+    assert "Rechazados por motivo" in page
     assert "rule violated" in page
     assert "1.25" in page
 

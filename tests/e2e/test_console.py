@@ -157,3 +157,45 @@ def test_the_cli_prints_the_same_flow(demo_run: dict[str, str]) -> None:
         timeout=60,
     )
     assert demo_run["seizure_trace_id"] in [f["trace_id"] for f in json.loads(case.stdout)]
+
+
+class Overview(HTMLParser):
+    """The overview's rows as the browser rendered them: service → the text of each cell."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, list[str]] = {}
+        self.row = ""
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr" and dict(attrs).get("data-service"):
+            self.row = dict(attrs)["data-service"] or ""
+            self.rows[self.row] = []
+        if tag == "td" and self.row:
+            self.cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self.cell is not None:
+            self.rows[self.row].append("".join(self.cell).strip())
+            self.cell = None
+        if tag == "tr":
+            self.row = ""
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def test_the_overview_shows_every_service_scraped_with_what_it_handled(demo_run: dict[str, str]) -> None:
+    services = {"interdiction", "firearms", "chemicals", "money_laundering", "extradition"}
+    deadline = time.monotonic() + 60
+    while True:  # the metrics backend scrapes every few seconds: wait for it, with a deadline
+        page = Overview()
+        page.feed(browse(CONSOLE + "/?lang=en", "--dump-dom"))
+        scraped = {s for s, cells in page.rows.items() if cells[1:2] == ["yes"]}
+        handled = {s for s, cells in page.rows.items() if len(cells) > 4 and cells[4].isdigit() and int(cells[4]) > 0}
+        if scraped == services and handled >= FOUR:
+            break
+        assert time.monotonic() < deadline, page.rows
+        time.sleep(1)
