@@ -124,6 +124,8 @@ def test_outages_are_told_apart_from_bad_requests() -> None:
     assert not store_unavailable(OperationFailure("bad value", code=2))
     assert not store_unavailable(DuplicateKeyError("dup", code=11000))
     assert not store_unavailable(ValueError("a bug"))
+    too_large = "ERROR: index row size 2848 exceeds btree version 4 maximum 2704 for index (SQLSTATE 54000)"
+    assert not store_unavailable(OperationFailure(too_large, code=1))  # the record's fault: never waited out
 
 
 # -- the retry policy of a handler, with a messenger that records refusals ------------------------

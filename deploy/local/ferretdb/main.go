@@ -90,17 +90,21 @@ var singleField = regexp.MustCompile(`USING btree \(\(\(_jsonb -> '([^']+)'::tex
 // pg_indexes view: the view renders every index's definition and its NOT EXISTS has no index to use,
 // which with many databases (hundreds of schemas) kept a core busy; here the twin is found through
 // pg_class's (relname, relnamespace) index and only the indexes without one are rendered.
+//
+// A non-unique B-tree is then dropped: FerretDB's filters never use it (they are `@>`), and it holds
+// the whole value of the field as one entry, which PostgreSQL refuses above 2704 bytes: a record with
+// a long list (a person's index keys) could not be stored at all. Unique ones (`_id`) are kept.
 const missing = `
-SELECT n.nspname, t.relname, i.relname, pg_get_indexdef(i.oid)
+SELECT n.nspname, t.relname, i.relname, pg_get_indexdef(i.oid), x.indisunique
 FROM pg_index x
 JOIN pg_class i ON i.oid = x.indexrelid
 JOIN pg_class t ON t.oid = x.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 JOIN pg_am a ON a.oid = i.relam
 WHERE a.amname = 'btree' AND x.indexprs IS NOT NULL AND x.indnatts = 1
-  AND NOT EXISTS (
+  AND (NOT x.indisunique OR NOT EXISTS (
     SELECT 1 FROM pg_class g
-    WHERE g.relnamespace = i.relnamespace AND g.relname = 'g_' || left(i.relname, 61))`
+    WHERE g.relnamespace = i.relnamespace AND g.relname = 'g_' || left(i.relname, 61)))`
 
 func bridgeIndexes(ctx context.Context, url string, logger *slog.Logger) {
 	var conn *pgx.Conn
@@ -146,16 +150,20 @@ func bridgeOnce(ctx context.Context, conn *pgx.Conn, logger *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	type todo struct{ schema, table, index, field string }
+	type todo struct {
+		schema, table, index, field string
+		unique                      bool
+	}
 	var work []todo
 	for rows.Next() {
 		var schema, table, index, def string
-		if err := rows.Scan(&schema, &table, &index, &def); err != nil {
+		var unique bool
+		if err := rows.Scan(&schema, &table, &index, &def, &unique); err != nil {
 			rows.Close()
 			return err
 		}
 		if m := singleField.FindStringSubmatch(def); m != nil {
-			work = append(work, todo{schema, table, index, m[1]})
+			work = append(work, todo{schema, table, index, m[1], unique})
 		}
 	}
 	rows.Close()
@@ -179,7 +187,14 @@ func bridgeOnce(ctx context.Context, conn *pgx.Conn, logger *slog.Logger) error 
 			logger.Info("index bridge: index not created", "table", w.table, "field", w.field, "error", err)
 			continue
 		}
-		logger.Info("index bridge: GIN index added", "schema", w.schema, "table", w.table, "field", w.field)
+		logger.Info("index bridge: GIN index ready", "schema", w.schema, "table", w.table, "field", w.field)
+		if w.unique {
+			continue
+		}
+		drop := fmt.Sprintf(`DROP INDEX IF EXISTS %s.%s`, pgx.Identifier{w.schema}.Sanitize(), pgx.Identifier{w.index}.Sanitize())
+		if _, err := conn.Exec(ctx, drop); err != nil {
+			logger.Info("index bridge: B-tree not dropped", "table", w.table, "field", w.field, "error", err)
+		}
 	}
 	return nil
 }

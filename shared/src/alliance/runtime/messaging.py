@@ -532,11 +532,18 @@ UNEXPECTED_FAILURE_ATTEMPTS = 4
 _STORE_UNAVAILABLE_CODES = frozenset({1, 6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
 
 
+# FerretDB answers InternalError for PostgreSQL's own refusals too: "program limit exceeded" (an index
+# row or a value too large) is the record's fault, not an outage, and is dead-lettered after retries.
+_PERMANENT_SQLSTATES = ("SQLSTATE 54000", "SQLSTATE 54001")
+
+
 def store_unavailable(exc: BaseException) -> bool:
     """True for an outage: the dependency cannot serve now, and the same request will work later."""
     if is_transient(exc):
         return True
     if isinstance(exc, OperationFailure) and not isinstance(exc, DuplicateKeyError):
+        if any(state in str(exc) for state in _PERMANENT_SQLSTATES):
+            return False  # the record itself is beyond a limit: it would fail the same way for ever
         return exc.code in _STORE_UNAVAILABLE_CODES or exc.has_error_label("RetryableWriteError")
     return False
 
