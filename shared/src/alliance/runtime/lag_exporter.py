@@ -11,10 +11,12 @@ service that is stopped is still measured.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
+import uvicorn
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.asgi.types import Scope
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from alliance.runtime.metrics import ConsumerLagCollector
@@ -24,43 +26,33 @@ DEFAULT_PORT = 8106
 log = logging.getLogger("alliance.lag_exporter")
 
 
-def server(settings: Settings) -> ThreadingHTTPServer:
+def app(settings: Settings) -> AsgiFastStream:
+    """The exporter as an ASGI app (FastStream's, as the services serve theirs), without a broker."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ConsumerLagCollector(settings))
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.split("?")[0] == "/health":
-                self._reply(200, b"ok\n", "text/plain")
-            elif self.path.split("?")[0] == "/metrics":
-                try:
-                    self._reply(200, generate_latest(registry), CONTENT_TYPE_LATEST)
-                except Exception as exc:  # the broker did not answer: the scrape fails, visibly
-                    log.warning("lag not measured: %r", exc)
-                    self._reply(503, f"lag not measured: {exc!r}\n".encode(), "text/plain")
-            else:
-                self._reply(404, b"not found\n", "text/plain")
+    @get(include_in_schema=False)
+    async def health(scope: Scope) -> AsgiResponse:
+        return AsgiResponse(b"ok\n", 200, headers={"content-type": "text/plain"})
 
-        def _reply(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    @get(include_in_schema=False)
+    async def metrics(scope: Scope) -> AsgiResponse:
+        try:  # the collector runs its own event loop: measured in a worker thread
+            body = await asyncio.to_thread(generate_latest, registry)
+        except Exception as exc:  # the broker did not answer: the scrape fails, visibly
+            log.warning("lag not measured: %r", exc)
+            return AsgiResponse(f"lag not measured: {exc!r}\n".encode(), 503, headers={"content-type": "text/plain"})
+        return AsgiResponse(body, 200, headers={"content-type": CONTENT_TYPE_LATEST})
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return ThreadingHTTPServer((settings.http_host, settings.http_port or DEFAULT_PORT), Handler)
+    return AsgiFastStream(asgi_routes=[("/health", health), ("/metrics", metrics)], logger=log)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     settings = Settings()
-    httpd = server(settings)
-    log.info("serving consumer lag on %s:%s", *httpd.server_address[:2])
-    httpd.serve_forever()
+    port = settings.http_port or DEFAULT_PORT
+    uvicorn.run(app(settings), host=settings.http_host, port=port, log_config=None, access_log=False)
 
 
 if __name__ == "__main__":
