@@ -20,6 +20,8 @@ from person_matching.names_data import given_frequency, given_name_forms, surnam
 
 
 class Named(Protocol):
+    """What blocking reads of a person: the names (see ``matching.Person`` for the whole record)."""
+
     @property
     def given_names(self) -> str: ...
     @property

@@ -21,6 +21,7 @@ from enum import StrEnum
 from math import prod
 from typing import Protocol
 
+from person_matching.blocking import Named
 from person_matching.dates import NARROWING, BirthDate, DateAgreement, Precision, compare_dates
 from person_matching.names import PARTICLES, Reading, Surname, readings, words_of
 from person_matching.names_data import (
@@ -48,15 +49,9 @@ __all__ = [
 ]
 
 
-class Person(Protocol):
+class Person(Named, Protocol):
     """A person as any agency's record names them (Alliance's ``Person`` contract satisfies this)."""
 
-    @property
-    def given_names(self) -> str: ...
-    @property
-    def surnames(self) -> list[str]: ...
-    @property
-    def aliases(self) -> list[str]: ...
     @property
     def date_of_birth(self) -> date | None: ...
     @property

@@ -17,6 +17,7 @@ from extradition.domain import (
     FORMAL_REQUEST,
     MLAT_EXECUTION,
     MLAT_REVIEW,
+    DetainedPerson,
     ExtraditionRequest,
     ExtraditionStatus,
     Fugitive,
@@ -58,7 +59,8 @@ def test_detained_person_wanted_by_the_other_country_is_located() -> None:
     assert result is not None
     assert result.match
     assert f.compare(DETAINED, "MX") is None  # detained in the country that wants him: not an extradition case
-    match = PersonMatch.located(f, DETAINED, result, "SZ-1", LAREDO, date(2026, 11, 20), CBP)
+    seen = DetainedPerson.seen("SZ-1", DETAINED, LAREDO, date(2026, 11, 20), CBP)
+    match = PersonMatch.located(f, seen, result)
     [located] = match.pending_events
     assert isinstance(located, FugitiveLocated)
     assert (located.wanted_by, located.located_in) == ("MX", "US")

@@ -196,40 +196,31 @@ class PersonMatch(Aggregate):
             return None
         if result.possible:
             return cls.for_review(fugitive, seen, result)
-        return cls.located(fugitive, seen.person, result, seen.seizure_id, seen.place, seen.seized_on, seen.markings)
+        return cls.located(fugitive, seen, result)
 
     @classmethod
     def for_review(cls, fugitive: Fugitive, seen: DetainedPerson, result: MatchResult) -> PersonMatch:
-        match = cls._new(fugitive, seen.person, result, seen.seizure_id, seen.place, seen.seized_on, seen.markings)
+        match = cls._new(fugitive, seen, result)
         match.status = MatchStatus.NEEDS_REVIEW
         match._raise(match._review_requested())
         return match
 
     @classmethod
-    def _new(
-        cls,
-        fugitive: Fugitive,
-        detained: Person,
-        result: MatchResult,
-        seizure_id: str,
-        place: Place,
-        located_on: date,
-        seizure_markings: Markings,
-    ) -> PersonMatch:
-        match_id = derived_id("PM", fugitive.id, seizure_id, person_key(detained))
+    def _new(cls, fugitive: Fugitive, seen: DetainedPerson, result: MatchResult) -> PersonMatch:
+        match_id = derived_id("PM", fugitive.id, seen.seizure_id, person_key(seen.person))
         return cls(
             id=match_id,
-            markings=strictest([fugitive.markings, seizure_markings]),
+            markings=strictest([fugitive.markings, seen.markings]),
             fugitive_id=fugitive.id,
-            seizure_id=seizure_id,
-            detained_person=detained,
+            seizure_id=seen.seizure_id,
+            detained_person=seen.person,
             score=result.score,
             reasons=result.reasons,
             extradition_request_id=derived_id("EX", match_id),
             fugitive_reference=fugitive.fugitive_reference,
             wanted_by=fugitive.wanted_by,
-            place=place,
-            located_on=located_on,
+            place=seen.place,
+            located_on=seen.seized_on,
         )
 
     def _fields(self) -> dict[str, Any]:
@@ -255,17 +246,8 @@ class PersonMatch(Aggregate):
         return PersonMatchReviewRequested(**self._fields())
 
     @classmethod
-    def located(
-        cls,
-        fugitive: Fugitive,
-        detained: Person,
-        result: MatchResult,
-        seizure_id: str,
-        place: Place,
-        located_on: date,
-        seizure_markings: Markings,
-    ) -> PersonMatch:
-        match = cls._new(fugitive, detained, result, seizure_id, place, located_on, seizure_markings)
+    def located(cls, fugitive: Fugitive, seen: DetainedPerson, result: MatchResult) -> PersonMatch:
+        match = cls._new(fugitive, seen, result)
         match._raise(match._located())
         return match
 
