@@ -5,14 +5,15 @@
 Fugitives are drawn with real name frequencies (the matcher's own US 2020 census tables; the Hispanic
 population's for Mexican names): two surnames, one or two given names, 92 % with a full date of
 birth, 4 % with the year only, 4 % with none. Their records are loaded by bulk insert of the heads
-the store writes (with the index keys), into a database of their own on the local store. Each
-detained person is then looked up and compared exactly as extradition's handler does it:
-``Fugitives.filed_under(detained.finding_keys)``, then ``Fugitive.compare`` for each candidate.
+and index cards the store writes, into a database of their own on the local store. Each detained
+person is then looked up and compared exactly as extradition's handler does it:
+``Fugitives.filed_under(detained.person)`` (the cards under its finding keys, weighed by the matcher,
+the likely ones loaded whole), then ``Fugitive.compare`` for each.
 Half the detained persons are registered fugitives seen again (as registered, without the maternal
 surname, with the year of birth only, or with a one-letter slip in the surname); half are strangers.
 
-Reported: per detained person, the time from lookup to decision (p50, p99, max), index lookups and
-candidates; and how many fugitives seen again were found (``match`` or ``possible``). Written to
+Reported: per detained person, the time from lookup to decision (p50, p99, max), index lookups,
+cards read and records loaded; and how many fugitives seen again were found (``match`` or ``possible``). Written to
 ``.local/bench/fugitive-index.json``. Needs the local store (``make up``).
 """
 
@@ -36,6 +37,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from alliance.application.records import cards_of
 from alliance.application.repository import FactOutlet
 from alliance.contracts.common import Person, Place
 from alliance.contracts.extradition import FugitiveRegistered
@@ -44,7 +46,7 @@ from alliance.runtime.settings import Settings
 from alliance.runtime.store import AggregateStore
 from extradition.domain import DetainedPerson, Fugitive
 from extradition.store import Fugitives
-from person_matching.matching import filing_keys
+from person_matching.matching import filing_keys, finding_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 HOME = Path(os.environ.get("ALLIANCE_HOME", ROOT / ".local")).resolve()
@@ -126,6 +128,17 @@ def head(fugitive: Fugitive) -> dict[str, Any]:
     }
 
 
+class CountingStore(AggregateStore):
+    """The store, counting the cards lookups read."""
+
+    cards_read = 0
+
+    async def cards_filed_under(self, key: str) -> list[dict[str, Any]]:
+        cards = await super().cards_filed_under(key)
+        self.cards_read += len(cards)
+        return cards
+
+
 def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -136,33 +149,47 @@ async def main() -> int:
     parser.add_argument("--detained", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--keep", action="store_true", help="keep the bench database (to look at it)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="match against a kept database of the same size and seed (no load)"
+    )
     args = parser.parse_args()
     console = Console()
     settings = Settings()
     database = f"bench_fugitives_{args.fugitives}"
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
     db = client[database]
-    records = AggregateStore(db, Fugitives.collection, settings)
+    assert Fugitives.catalogue is not None
+    catalogue = Fugitives.catalogue
+    records = CountingStore(db, Fugitives.collection, settings, catalogue)
     fugitives = Fugitives(records, FactOutlet("urn:alliance:service:extradition", "bench.events"))
     people = People(args.seed)
     registered: list[Person] = []
     try:
-        await db[Fugitives.collection].drop()  # a kept database may hold keys of another version
-        await records.ensure_indexes(list(Fugitives.indexes))
+        reuse = args.reuse and await db[Fugitives.collection].count_documents({}) == args.fugitives
+        if not reuse:  # a kept database may hold keys of another version
+            await db[Fugitives.collection].drop()
+            await records.cards.drop()
+            await records.ensure_indexes(list(Fugitives.indexes))
         load_started = time.monotonic()
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("registering fugitives", total=args.fugitives)
             for start in range(0, args.fugitives, BATCH):
-                batch = []
+                batch: list[dict[str, Any]] = []
+                cards: list[dict[str, Any]] = []
                 for n in range(start, min(start + BATCH, args.fugitives)):
                     person = people.person()
                     registered.append(person)
                     event = FugitiveRegistered(
                         fugitive_reference=f"FG-{n:07d}", wanted_by="MX", person=person, charges=["narcotics"]
                     )
-                    batch.append(head(Fugitive.register(event, MARKINGS)))
-                await db[Fugitives.collection].insert_many(batch, ordered=False)
-                progress.update(task, completed=start + len(batch))
+                    if not reuse:  # the same people again: drawn from the same seed
+                        fugitive = Fugitive.register(event, MARKINGS)
+                        batch.append(head(fugitive))
+                        cards += cards_of(catalogue, fugitive.id, 1, fugitive.state())
+                if batch:
+                    await db[Fugitives.collection].insert_many(batch, ordered=False)
+                    await records.cards.insert_many(cards, ordered=False)
+                progress.update(task, completed=len(registered))
         load_seconds = time.monotonic() - load_started
         sample = registered[:1000]
         keys_per_fugitive = sum(len(filing_keys(p)) for p in sample) / len(sample)
@@ -172,7 +199,8 @@ async def main() -> int:
         lookup_ms: list[float] = []
         by_date: dict[str, list[float]] = {"day": [], "year": [], "none": []}
         lookups: list[int] = []
-        candidates: list[int] = []
+        candidates: list[int] = []  # cards read
+        loaded: list[int] = []  # records loaded whole
         found = seen_again = 0
         place = Place(description="Laredo", country="US")
         with Progress(console=console, transient=True) as progress:
@@ -182,15 +210,17 @@ async def main() -> int:
                 person = people.seen_again(people.rng.choice(registered)) if again else people.person()
                 seen = DetainedPerson.seen(f"SZ-bench-{n}", person, place, date(2026, 11, 20), MARKINGS)
                 started = time.perf_counter()
-                keys = seen.finding_keys
-                found_here = await fugitives.filed_under(keys)
+                keys = finding_keys(seen.person)
+                read_before = records.cards_read
+                found_here = await fugitives.filed_under(seen.person)
                 looked_up = time.perf_counter()
                 decided = [r for f in found_here if (r := f.compare(seen.person, "US")) is not None]
                 timings.append((time.perf_counter() - started) * 1000)
                 lookup_ms.append((looked_up - started) * 1000)
                 by_date[precision(person)].append(timings[-1])
                 lookups.append(len(keys))
-                candidates.append(len(found_here))
+                candidates.append(records.cards_read - read_before)
+                loaded.append(len(found_here))
                 if again:
                     seen_again += 1
                     found += bool(decided)
@@ -208,8 +238,10 @@ async def main() -> int:
             "lookup_p99_ms": round(percentile(sorted(lookup_ms), 0.99), 2),
             "lookups_per_person": round(sum(lookups) / len(lookups), 1),
             "lookups_max": max(lookups),
-            "candidates_mean": round(sum(candidates) / len(candidates), 1),
-            "candidates_p99": sorted(candidates)[min(len(candidates) - 1, int(0.99 * len(candidates)))],
+            "cards_read_mean": round(sum(candidates) / len(candidates), 1),
+            "cards_read_p99": percentile(sorted(candidates), 0.99),
+            "records_loaded_mean": round(sum(loaded) / len(loaded), 2),
+            "records_loaded_max": max(loaded),
             "seen_again_found": f"{found}/{seen_again}",
             **{
                 f"p99_ms_date_{kind}": round(percentile(sorted(ms), 0.99), 2) if ms else None

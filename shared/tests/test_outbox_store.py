@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from alliance.application.records import Commit, ConcurrentUpdateError, PendingEvent
+from alliance.application.records import Catalogue, Commit, ConcurrentUpdateError, PendingEvent, cards_of
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
 from alliance.runtime.outbox import OutboxRelay
@@ -226,3 +226,66 @@ async def test_a_claim_left_by_a_dead_instance_is_taken_over_after_its_lease(db:
 
     assert await OutboxRelay(db, publish, Settings()).sweep(grace=timedelta(seconds=-1)) == 1
     assert published == ["D1-1"]
+
+
+PEOPLE = Catalogue(keys="keys", carries=("name",), cards=3)
+
+
+async def cards_under(store: AggregateStore, key: str) -> list[tuple[str, int, str]]:
+    return sorted((c["record"], c["version"], c["summary"]["name"]) for c in await store.cards_filed_under(key))
+
+
+async def test_cards_follow_every_version_and_a_crash_before_them_is_rolled_forward(db: Any) -> None:
+    store = AggregateStore(db, "people", Settings(), PEOPLE)
+    await store.ensure_indexes([])
+    keys = [f"k{n}" for n in range(12)]
+    await store.commit(commit("P1", 1, {"keys": keys, "name": "Ana"}))
+    await store.commit(commit("P2", 1, {"keys": ["k0"], "name": "Eva"}))
+    assert await cards_under(store, "k0") == [("P1", 1, "Ana"), ("P2", 1, "Eva")]
+    for key in keys[1:]:
+        assert await cards_under(store, key) == [("P1", 1, "Ana")]
+    assert await db["people.cards"].count_documents({"record": "P1"}) == 3  # every key on one of three cards
+    found = [c async for c in db["people.cards"].find({"record": "P1"})]
+    assert sorted(k for c in found for k in c["keys"]) == sorted(keys)
+
+    # Version 2 drops k0 and renames: its cards replace version 1's.
+    await store.commit(commit("P1", 2, {"keys": keys[1:], "name": "Ana María"}))
+    assert await cards_under(store, "k0") == [("P2", 1, "Eva")]
+    assert await cards_under(store, "k5") == [("P1", 2, "Ana María")]
+
+    # A slower writer of version 2's cards arriving after version 3's does not move them back.
+    await store.commit(commit("P1", 3, {"keys": ["k99"], "name": "Ana"}))
+    for card in cards_of(PEOPLE, "P1", 2, {"keys": keys[1:], "name": "Ana María"}):
+        await store._file(card)
+    assert await cards_under(store, "k5") == []
+    assert await cards_under(store, "k99") == [("P1", 3, "Ana")]
+
+    # A writer commits version 4 (journal entry) and dies before the cards and the head are written.
+    state = {"keys": ["k42"], "name": "Ana"}
+    await store.journal.insert_one(
+        {
+            "_id": "P1@0000000004",
+            "record": "P1",
+            "version": 4,
+            "state": state,
+            "markings": MARKINGS.model_dump(mode="json"),
+            "events": [],
+            "next_deadline_at": None,
+            "cause": None,
+            "committed_at": datetime.now(UTC),
+        }
+    )
+    assert await cards_under(store, "k42") == []
+    with pytest.raises(ConcurrentUpdateError):  # the redelivered event decides again from version 3
+        await store.commit(commit("P1", 4, state))
+    assert await cards_under(store, "k42") == [("P1", 4, "Ana")]
+    assert await cards_under(store, "k99") == []
+
+
+async def test_cards_are_indexed_by_their_keys(db: Any) -> None:
+    """FerretDB answers an unindexed filter by reading every card (the bench measures the indexed one)."""
+    store = AggregateStore(db, "people", Settings(), PEOPLE)
+    await store.ensure_indexes([])
+    await store.ensure_indexes([])  # idempotent
+    info = await db["people.cards"].index_information()
+    assert [spec["key"] for name, spec in info.items() if name != "_id_"] == [[("keys", 1)]]

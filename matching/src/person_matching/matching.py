@@ -179,6 +179,12 @@ def match_persons(left: Person, right: Person, threshold: float = MATCH_THRESHOL
     return match_people(PersonRecord.of(left), PersonRecord.of(right), threshold)
 
 
+def may_be_the_same(left: Person, right: Person) -> bool:
+    """Whether the matcher calls the two ``match`` or ``possible`` (in that order, as they are compared):
+    an index of people loads only these candidates."""
+    return match_persons(left, right).decision is not Decision.NO_MATCH
+
+
 # -- comparing names ------------------------------------------------------------------------------
 
 

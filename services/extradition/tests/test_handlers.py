@@ -38,6 +38,7 @@ from extradition.store import (
     PersonMatches,
     StatusReports,
 )
+from person_matching.matching import finding_keys
 
 FGR = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("mx-fgr",))
 CBP = Markings(tlp=TLP.AMBER_STRICT, releasable_to=("MX", "US"), originators=("us-cbp",), originator_control=True)
@@ -501,3 +502,37 @@ async def test_the_status_report_lists_only_priority_cases() -> None:
     assert report.data["totals"] == {"priority_extraditions": 1, "priority_mlat_requests": 1}
     assert report.markings.is_at_least_as_strict_as(CBP)  # never weaker than the cases it lists
     assert await h.send(StatusReportRequested(language="es"), markings=FGR, event_id="rq-1") == []
+
+
+async def test_the_fugitive_index_loads_only_the_namesakes_the_matcher_may_take() -> None:
+    """Candidates are weighed on their index cards; a namesake the matcher rules out is never loaded."""
+    h = harness()
+    await register(h)  # José Luis Hernández Garza
+    namesake = Person(given_names="Juana", surnames=["Hernández", "Garza"], date_of_birth=date(1988, 3, 14))
+    await register(h, registered("FGR-2026-18", namesake))
+    await register(h, registered("FGR-2026-19", ORTIZ))
+    fugitives = h.repository(Fugitives)
+    records = h.records(Fugitives)
+    loaded: list[str] = []
+    get = records.get
+
+    async def counting_get(record_id: str) -> dict[str, Any] | None:
+        loaded.append(record_id)
+        return await get(record_id)
+
+    records.get = counting_get  # type: ignore[method-assign]
+    found = await fugitives.filed_under(DETAINED)
+    assert [f.fugitive_reference for f in found] == ["FGR-2026-17"]
+    assert len(loaded) == 1
+    read = {
+        c["summary"]["person"]["given_names"]
+        for k in finding_keys(DETAINED)
+        for c in await records.cards_filed_under(k)
+    }
+    assert read == {"José Luis", "Juana"}  # Juana's card was read (filed under Hernández); her record was not
+    assert await fugitives.filed_under(OTHER_GARZA) == []
+
+    # The other way round: a fugitive registered later finds the detained person, not their companion.
+    await detain(h, seizure(DETAINED, JUANA, seizure_id="SZ-9"))
+    wanted = await h.repository(DetainedPersons).filed_under(WANTED)
+    assert [p.person.given_names for p in wanted] == ["JOSE LUIS"]

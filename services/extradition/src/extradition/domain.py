@@ -28,7 +28,7 @@ from alliance.domain.codes import Language, load_code_lists
 from alliance.domain.deadlines import Deadline
 from alliance.domain.errors import DomainRuleViolation
 from alliance.domain.ids import derived_id
-from person_matching.matching import MatchResult, filing_keys, finding_keys, match_persons, person_key, surname_keys
+from person_matching.matching import MatchResult, filing_keys, match_persons, person_key, surname_keys
 
 CODES = load_code_lists("extradition")
 # 1978 US-Mexico Extradition Treaty, Art. 11: the provisionally arrested person is released if the
@@ -68,11 +68,6 @@ class Fugitive(Aggregate):
         )
         fugitive._raise(fugitive.fact(FugitiveRecorded, fugitive_id=fugitive.id))
         return fugitive
-
-    @property
-    def finding_keys(self) -> list[str]:
-        """Keys that find the detained people this fugitive may be (filed with their year)."""
-        return finding_keys(self.person)
 
     @property
     def surname_keys(self) -> list[str]:
@@ -149,11 +144,6 @@ class DetainedPerson(Aggregate):
     @staticmethod
     def id_for(seizure_id: str, person: Person) -> str:
         return derived_id("DP", seizure_id, person_key(person))
-
-    @property
-    def finding_keys(self) -> list[str]:
-        """Keys that find the fugitives this person may be."""
-        return finding_keys(self.person)
 
     @classmethod
     def seen(cls, seizure_id: str, person: Person, place: Place, seized_on: date, markings: Markings) -> DetainedPerson:

@@ -35,7 +35,6 @@ from extradition.store import (
     PersonMatches,
     StatusReports,
 )
-from person_matching.matching import finding_keys
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +87,7 @@ async def fugitive_registered(received: Received[FugitiveRegistered], deps: Extr
     registered = Fugitive.register(received.data, received.event.markings)
     await deps.fugitives.add(registered)
     fugitive = await deps.fugitives.get(registered.id) or registered  # the stored one knows rejected people
-    for seen in await deps.detained.filed_under(fugitive.finding_keys):
+    for seen in await deps.detained.filed_under(fugitive.person):
         await locate(fugitive, seen, deps)
     for purchaser in await deps.purchasers.sharing_surname_keys(fugitive.surname_keys):
         await link(fugitive.id, purchaser, deps)
@@ -104,7 +103,7 @@ async def seizure_with_detained_persons(
             seizure.seizure_id, person, seizure.place, seizure.seized_at.date(), received.event.markings
         )
         await deps.detained.add(seen)
-        for fugitive in await deps.fugitives.filed_under(seen.finding_keys):
+        for fugitive in await deps.fugitives.filed_under(seen.person):
             await locate(fugitive, seen, deps)
 
 
@@ -113,7 +112,7 @@ async def trace_completed(received: Received[TraceCompleted], deps: ExtraditionD
     trace = received.data
     seen = TracedPurchaser.seen(trace.trace_request_id, trace.purchaser, received.event.markings)
     await deps.purchasers.add(seen)
-    for fugitive in await deps.fugitives.filed_under(finding_keys(seen.purchaser)):
+    for fugitive in await deps.fugitives.filed_under(seen.purchaser):
         await link(fugitive.id, seen, deps)
 
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from alliance.application.handling import Received
 from alliance.application.records import (
+    Catalogue,
     Commit,
     ConcurrentUpdateError,
     Document,
@@ -182,6 +183,7 @@ class Repository(Generic[A]):
     collection: ClassVar[str]
     indexes: ClassVar[tuple[str, ...]] = ()  # fields the intent-named queries look up
     deadlines: ClassVar[bool] = False  # whether the deadline clock watches this kind
+    catalogue: ClassVar[Catalogue | None] = None  # cards for an index looked up by many keys (see Catalogue)
 
     def __init__(self, records: Records, outlet: FactOutlet) -> None:
         self.records = records
@@ -211,6 +213,31 @@ class Repository(Generic[A]):
             for doc in docs:
                 found.setdefault(doc["_id"], doc)
         return [self._load(doc) for doc in found.values()]
+
+    async def catalogued(self, keys: Iterable[str], worth_loading: Callable[[Document], bool]) -> list[A]:
+        """Records filed under any of ``keys`` whose card's summary is ``worth_loading``, loaded whole.
+
+        Candidates are told apart on their cards (see :class:`Catalogue`); only the few worth it are read.
+        """
+        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def lookup(key: str) -> list[Document]:
+            async with gate:
+                return await self.records.cards_filed_under(key)
+
+        latest: dict[str, Document] = {}  # a record's newest card: one being refiled may show two versions
+        for cards in await asyncio.gather(*(lookup(k) for k in dict.fromkeys(keys))):
+            for card in cards:
+                held = latest.get(card["record"])
+                if held is None or card["version"] > held["version"]:
+                    latest[card["record"]] = card
+        wanted = [record for record, card in latest.items() if worth_loading(card["summary"])]
+
+        async def load(record_id: str) -> A | None:
+            async with gate:
+                return await self.get(record_id)
+
+        return [a for a in await asyncio.gather(*(load(r) for r in wanted)) if a is not None]
 
     async def in_months(self, field: str, start: date, end: date) -> list[A]:
         """Records whose month lookup key ``field`` is a month from ``start`` to ``end`` (callers keep the

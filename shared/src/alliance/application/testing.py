@@ -17,7 +17,15 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from alliance.application.handling import Deps, Received, Route, inject
-from alliance.application.records import Commit, ConcurrentUpdateError, Document, PendingEvent, head_document
+from alliance.application.records import (
+    Catalogue,
+    Commit,
+    ConcurrentUpdateError,
+    Document,
+    PendingEvent,
+    cards_of,
+    head_document,
+)
 from alliance.application.repository import FactOutlet, Repository, cause_time
 from alliance.contracts.base import EventData
 from alliance.contracts.envelope import CloudEvent
@@ -31,10 +39,14 @@ TEST_SOURCE = "urn:alliance:agency:test"
 class MemoryRecords:
     """One aggregate kind's records in a dict: versions committed by unique key, like the journal."""
 
-    def __init__(self, name: str, committed: Callable[[Commit], None] | None = None) -> None:
+    def __init__(
+        self, name: str, committed: Callable[[Commit], None] | None = None, catalogue: Catalogue | None = None
+    ) -> None:
         self.name = name
         self.committed = committed  # the outbox: what a commit stores is published, even if the writer dies
+        self.catalogue = catalogue
         self.heads: dict[str, Document] = {}
+        self.cards: dict[str, Document] = {}
         self.journal: dict[tuple[str, int], Commit] = {}
         self.fail_after_commits: int | None = None  # a crash after that many commits (then cleared)
 
@@ -47,6 +59,9 @@ class MemoryRecords:
         if key in self.journal:
             raise ConcurrentUpdateError(f"{self.name} {commit.record_id} version {commit.version} exists")
         self.journal[key] = commit
+        if self.catalogue is not None:
+            for card in cards_of(self.catalogue, commit.record_id, commit.version, commit.state):
+                self.cards[card["_id"]] = card
         self.heads[commit.record_id] = head_document(commit.record_id, commit, datetime.now(UTC))
         if self.committed is not None:
             self.committed(commit)
@@ -63,6 +78,9 @@ class MemoryRecords:
             if stored == value or (isinstance(stored, list) and value in stored):
                 found.append(dict(head))
         return found
+
+    async def cards_filed_under(self, key: str) -> list[Document]:
+        return [{k: v for k, v in card.items() if k != "keys"} for card in self.cards.values() if key in card["keys"]]
 
 
 class HandlerHarness(Generic[Deps]):
@@ -98,7 +116,8 @@ class HandlerHarness(Generic[Deps]):
 
     def repository(self, kind: type[R]) -> R:
         if kind not in self._repositories:
-            self._repositories[kind] = kind(MemoryRecords(kind.collection, self._committed), self.outlet)
+            records = MemoryRecords(kind.collection, self._committed, kind.catalogue)
+            self._repositories[kind] = kind(records, self.outlet)
         repository = self._repositories[kind]
         assert isinstance(repository, kind)
         return repository

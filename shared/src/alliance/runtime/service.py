@@ -160,7 +160,8 @@ class Service:
     def repository(self, kind: type[R]) -> R:
         """The repository of one aggregate kind over this service's database."""
         if kind not in self._repositories:
-            self._repositories[kind] = kind(AggregateStore(self.db, kind.collection, self.settings), self.outlet)
+            store = AggregateStore(self.db, kind.collection, self.settings, kind.catalogue)
+            self._repositories[kind] = kind(store, self.outlet)
         repository = self._repositories[kind]
         assert isinstance(repository, kind)
         return repository
@@ -198,7 +199,7 @@ class Service:
         await waiting(s, "store", lambda: self.mongo.admin.command("ping"))
         await ensure_service_indexes(self.db, s)
         for kind in self.spec.repositories:
-            await AggregateStore(self.db, kind.collection, s).ensure_indexes(list(kind.indexes))
+            await AggregateStore(self.db, kind.collection, s, kind.catalogue).ensure_indexes(list(kind.indexes))
         await waiting(s, "agency registry", self.registry.load)
         dead_letters = self.settings.topic(dead_letter_topic(self.spec.name))
         retention = str(DEAD_LETTER_RETENTION_DAYS * 24 * 3600 * 1000)

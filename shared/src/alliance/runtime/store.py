@@ -10,11 +10,13 @@ Collections of one aggregate kind ``C`` and of the service::
 
     C            the record's current state (the "head"): _id, version, markings, fields; queried
     C.journal    one entry per committed version: _id "<id>@<version>", state, events, cause, time
+    C.cards      for a kind with a catalogue: the cards a record is filed on, _id "<id>#<n>", its keys
+                 spread over them, each with a summary (see ``records.Catalogue``)
     _outbox      events committed but not yet published: _id "<C>|<id>@<version>" (removed once sent)
     _deadlines   each record's next deadline escalation: _id "<C>|<id>", due_at, minute bucket
                  (removed when none); ``_clock`` keeps the last minute the clock looked at
 
-A change is written in this order: journal entry (the commit) → outbox entry → head → due deadline;
+A change is written in this order: journal entry (the commit) → outbox entry → cards → head → due deadline;
 then the events are published and the outbox entry removed. A crash or an error between any two
 writes leaves a journal entry ahead of the head; the next writer of that record (the redelivered
 event, the clock) hits the duplicate insert, rolls the head forward from the journal, re-creates the
@@ -25,6 +27,7 @@ the amount of data stored.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +37,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from alliance.application.records import Commit, ConcurrentUpdateError, Document
+from alliance.application.records import Catalogue, Commit, ConcurrentUpdateError, Document, cards_of
 from alliance.runtime import faults
 from alliance.runtime.retry import waiting
 from alliance.runtime.settings import Settings
@@ -44,6 +47,10 @@ DEADLINES = "_deadlines"
 CLOCK = "_clock"
 CLAIMS = "_claims"
 JOURNAL_SUFFIX = ".journal"
+CARDS_SUFFIX = ".cards"
+# Cards per lookup read in one answer: FerretDB's first batch is 101 documents, and a common name's
+# block holds a few hundred; one round trip instead of three.
+CARD_BATCH = 1000
 
 
 class StoreMeter(monitoring.CommandListener):
@@ -99,9 +106,13 @@ def outbox_id(collection: str, record_id: str, version: int) -> str:
 class AggregateStore:
     """Stores one kind of aggregate: head, journal, and its share of the outbox and deadlines."""
 
-    def __init__(self, db: AsyncDatabase[Document], collection: str, settings: Settings) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], collection: str, settings: Settings, catalogue: Catalogue | None = None
+    ) -> None:
         self.collection: AsyncCollection[Document] = db[collection]
         self.journal: AsyncCollection[Document] = db[collection + JOURNAL_SUFFIX]
+        self.cards: AsyncCollection[Document] = db[collection + CARDS_SUFFIX]
+        self.catalogue = catalogue
         self.outbox: AsyncCollection[Document] = db[OUTBOX]
         self.deadlines: AsyncCollection[Document] = db[DEADLINES]
         self.name = collection
@@ -163,6 +174,10 @@ class AggregateStore:
             }
             with contextlib.suppress(DuplicateKeyError):  # written before a crash: published once either way
                 await self._retrying("outbox", lambda: self.outbox.insert_one(pending))
+        if self.catalogue is not None:
+            # Before the head: a record whose head shows this version is filed by it too.
+            cards = cards_of(self.catalogue, record_id, version, entry["state"])
+            await asyncio.gather(*(self._file(card) for card in cards))
         head = {
             **entry["state"],
             "markings": entry["markings"],
@@ -194,6 +209,12 @@ class AggregateStore:
                 "traceparent": entry.get("deadline_traceparent"),
             }
             await self._retrying("deadline", lambda: self.deadlines.replace_one({"_id": key}, entry_doc, upsert=True))
+
+    async def _file(self, card: Document) -> None:
+        """Write one card unless a later version's is there (a slower writer arriving last)."""
+        newer = {"_id": card["_id"], "version": {"$lt": card["version"]}}
+        with contextlib.suppress(DuplicateKeyError):  # the upsert of a card a later version wrote
+            await self._retrying("card", lambda: self.cards.replace_one(newer, card, upsert=True))
 
     async def roll_forward(self, record_id: str, known_version: int) -> int:
         """Apply journal entries past ``known_version`` that a crash left unapplied; the latest version."""
@@ -231,10 +252,22 @@ class AggregateStore:
         docs: list[Document] = await self._retrying(f"find {field}", run)
         return docs
 
+    async def cards_filed_under(self, key: str) -> list[Document]:
+        """The cards filed under ``key``, without their keys (the summary is what the caller reads)."""
+
+        async def run() -> list[Document]:
+            found = self.cards.find({"keys": key}, projection={"keys": 0}, batch_size=CARD_BATCH)
+            return [card async for card in found]
+
+        cards: list[Document] = await self._retrying("cards", run)
+        return cards
+
     async def ensure_indexes(self, fields: list[str]) -> None:
-        """Indexes for the intent-named queries of this kind (idempotent)."""
+        """Indexes for the intent-named queries of this kind, and of its cards (idempotent)."""
         for field in fields:
             await self._retrying(f"index {field}", lambda f=field: self.collection.create_index([(f, ASCENDING)]))
+        if self.catalogue is not None:
+            await self._retrying("index cards", lambda: self.cards.create_index([("keys", ASCENDING)]))
 
 
 async def ensure_service_indexes(db: AsyncDatabase[Document], settings: Settings) -> None:
