@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from math import prod
 from typing import Protocol
 
@@ -332,20 +333,26 @@ def _is_woman(reading: Reading) -> bool:
     return share >= 0.5 if share is not None else reading.given[0].endswith("a") if reading.given else False
 
 
-def _readings(record: PersonRecord) -> list[Reading]:
-    found = [r for r in readings(record.given_names, record.surnames) if r.husband is None or _is_woman(r)]
-    for alias in record.aliases:
+def _readings(record: PersonRecord) -> tuple[Reading, ...]:
+    return _readings_of(record.given_names, tuple(record.surnames), tuple(record.aliases))
+
+
+@lru_cache(maxsize=1 << 14)  # a person looked up is compared with every candidate: read once
+def _readings_of(given_names: str, surnames: tuple[str, ...], aliases: tuple[str, ...]) -> tuple[Reading, ...]:
+    found = [r for r in readings(given_names, list(surnames)) if r.husband is None or _is_woman(r)]
+    for alias in aliases:
         words = tokens(alias)
         if len(words) >= 2:
             found.append(Reading((words[0],), tuple(Surname((w,)) for w in words[1:]), how=f"alias '{alias}'"))
-    return found
+    return tuple(found)
 
 
 def compare_names(left: PersonRecord, right: PersonRecord) -> tuple[NameAgreement, Reading | None, Reading | None]:
     best = NameAgreement(0.0, ["no name to compare"])
     pair: tuple[Reading | None, Reading | None] = (None, None)
+    rights = _readings(right)
     for lr in _readings(left):
-        for rr in _readings(right):
+        for rr in rights:
             if "other order" in lr.how and "other order" in rr.how:
                 continue  # swapping both sides compares surnames as given names
             found = _compare_readings(lr, rr)

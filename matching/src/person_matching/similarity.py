@@ -3,6 +3,8 @@ equivalents across languages, and the sex a given name usually belongs to)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from person_matching.names import Surname
 from person_matching.names_data import equivalent_given, female_share, given_frequency, surname_frequency
 
@@ -12,6 +14,11 @@ REAL_SURNAME_PER_MILLION = 20.0
 COMMON_GIVEN_PER_MILLION = 30.0
 
 
+# Names repeat (an index of people holds every García's and every María's): each pair is worked out once.
+_PAIRS = 1 << 16
+
+
+@lru_cache(maxsize=_PAIRS)
 def jaro_winkler(a: str, b: str) -> float:
     """Similarity of two words in [0, 1], tolerant of typos and transposed letters."""
     if a == b:
@@ -41,6 +48,7 @@ def jaro_winkler(a: str, b: str) -> float:
     return jaro + prefix * 0.1 * (1 - jaro)
 
 
+@lru_cache(maxsize=_PAIRS)
 def surname_similarity(a: Surname, b: Surname) -> float:
     """de la Cruz ~ DELACRUZ ~ Cruz; Ponce de León ~ PONCEDELEON ~ Ponce (truncated); typos tolerated."""
     if a.full == b.full:
