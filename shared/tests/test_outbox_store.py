@@ -4,6 +4,7 @@ no lost update between separate clients, roll-forward after a crash between writ
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -232,7 +233,8 @@ PEOPLE = Catalogue(keys="keys", carries=("name",), cards=3)
 
 
 async def cards_under(store: AggregateStore, key: str) -> list[tuple[str, int, str]]:
-    return sorted((c["record"], c["version"], c["summary"]["name"]) for c in await store.cards_filed_under(key))
+    cards = await store.cards_filed_under(key)
+    return sorted((c["record"], c["version"], json.loads(c["summary"])["name"]) for c in cards)
 
 
 async def test_cards_follow_every_version_and_a_crash_before_them_is_rolled_forward(db: Any) -> None:

@@ -525,7 +525,7 @@ async def test_the_fugitive_index_loads_only_the_namesakes_the_matcher_may_take(
     assert [f.fugitive_reference for f in found] == ["FGR-2026-17"]
     assert len(loaded) == 1
     read = {
-        c["summary"]["person"]["given_names"]
+        json.loads(c["summary"])["person"]["given_names"]
         for k in finding_keys(DETAINED)
         for c in await records.cards_filed_under(k)
     }

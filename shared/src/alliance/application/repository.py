@@ -11,6 +11,7 @@ The same repository runs over the real store (runtime) or an in-memory one (unit
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
@@ -231,7 +232,7 @@ class Repository(Generic[A]):
                 held = latest.get(card["record"])
                 if held is None or card["version"] > held["version"]:
                     latest[card["record"]] = card
-        wanted = [record for record, card in latest.items() if worth_loading(card["summary"])]
+        wanted = [record for record, card in latest.items() if worth_loading(json.loads(card["summary"]))]
 
         async def load(record_id: str) -> A | None:
             async with gate:
