@@ -256,3 +256,27 @@ def test_the_index_reads_only_the_dates_the_matcher_accepts() -> None:
     assert not found(stored, juan("1988-03-20"))  # another day: no_match
     assert not found(stored, juan("1990-03-04"))
     assert not found(stored, juan(None, "Pedro"))  # no date and another given name
+
+
+def test_a_dated_lookup_reads_the_undated_by_name_or_both_surnames_not_by_surname() -> None:
+    """The undated are filed by name and by surname pair, not by surname: a dated lookup of a common
+    surname no longer reads every undated person of that surname, yet finds the undated person written
+    with the fields swapped or a given name misspelt (the matcher keeps both)."""
+    from person_matching.blocking import index_keys, lookup_keys
+
+    def found(stored: PersonRecord, new: PersonRecord) -> bool:
+        return bool(set(index_keys(stored, stored.birth)) & set(lookup_keys(new, new.birth)))
+
+    detained = P("Juan", "Hernández López", "1988-03-04")
+    for dob in ("1988-03-04", "1988"):
+        new = P("Juan", "Hernández López", dob)
+        assert found(P("Juan", "Hernández", None), new)  # one surname, the same given name
+        assert found(P("Jaun", "Hernández López", None), new)  # a given name misspelt, both surnames
+        assert not found(P("Pedro", "Hernández García", None), new)  # another given name, one surname shared
+    swapped = P("Hernández López", "Juan", None)
+    assert match_people(detained, swapped).decision is not Decision.NO_MATCH
+    assert found(swapped, detained)  # by surname pair
+    assert found(detained, swapped)  # by name: Juan in the surname field is read as a given name
+    typo = P("Jaun", "Hernández López", None)
+    assert match_people(detained, typo).decision is not Decision.NO_MATCH
+    assert not any(k.endswith("@?") and "+" not in k and "&" not in k for k in lookup_keys(detained, detained.birth))

@@ -108,10 +108,14 @@ def blocking_keys(person: Named, birth_year: int | None = None, slips: bool = Tr
 # -- the fugitive index: keys filed with a stored person, keys a new person is looked up by ------------
 #
 # The matcher calls two people born on different days ``no_match`` unless the dates are a day apart or
-# have day and month swapped, and two people born in different years ``no_match`` when one date is known
-# to the year only. So a person is filed under its surname keys with its full date of birth, or with its
-# year when only the year is known, or ``?`` without one; and under name keys (surname and given name)
-# with its year, for a lookup that knows only the year, and without it, for a lookup that knows none.
+# have day and month swapped, two people born in different years ``no_match`` when one date is known to
+# the year only, and two people whose given names do not agree ``no_match`` whatever the dates. So a
+# dated person is filed under its surname keys with its full date of birth, or with its year when only
+# the year is known; and every person under its name keys (surname and a form of a given name): bare,
+# for a lookup without a date; with its year (``~``) when the date is full, for a lookup with the year
+# only; with ``?`` when it has no date, for a dated lookup, as are its surname pairs (a given name
+# misspelt). The undated are read by name, not by surname: at 100,000 fugitives a common surname's
+# undated block held hundreds, split by given name or paired with another surname it holds a handful.
 
 UNDATED = "?"
 
@@ -136,37 +140,49 @@ def _anagrams(exact: list[str]) -> set[str]:
 
 
 def _name_keys(person: Named, exact: list[str]) -> set[str]:
-    """The exact surname codes and their letters in order, each with a form of a given name (José, Pepe
-    and Joseph share ``jose``): a common surname's block split by given name."""
+    """Each surname code's letters in order (two codes alike, or two letters swapped, share them) with a
+    form of a given name (José, Pepe and Joseph share ``jose``): a common surname's block split by given
+    name."""
     given = {f for w in _given_words(person) for f in given_name_forms(w)}
-    surnames = set(exact) | _anagrams(exact)
+    surnames = _anagrams(exact) | {k for k in exact if not k.startswith("s:")}
     return {f"{k}+{g}" for k in surnames for g in given} if given else surnames
 
 
+def _pair_keys(exact: list[str]) -> set[str]:
+    """Two surname codes' letters in order, together: a block of a handful of the undated even for the
+    commonest surnames, that finds them whatever their given names (one a typing slip of the other,
+    the given names in the surname field)."""
+    codes = sorted(_anagrams(exact))
+    return {f"{a}&{b}" for i, a in enumerate(codes) for b in codes[i + 1 :]}
+
+
 def _given_words(person: Named) -> list[str]:
-    """The words that may be given names: the given-names field, or (the whole name in the surname
-    field) that field's words."""
+    """The words that may be given names: the given-names field and the surname field's words more
+    often given names (the fields swapped); or (the whole name in the surname field) all its words."""
     given, _ = given_words(person.given_names)
+    surnames = [w for s in person.surnames for w in words_of(s) if w not in PARTICLES and w not in CONNECTORS]
     if given:
-        return given
-    return [w for s in person.surnames for w in words_of(s) if w not in PARTICLES and w not in CONNECTORS]
+        return given + [w for w in surnames if not _surname_like(w)]
+    return surnames
 
 
 def index_keys(person: Named, birth: BirthDate | None) -> list[str]:
     """The keys a stored person (a fugitive, a detained person) is filed under.
 
-    Its surname keys (each code, the codes with one letter left out, the letters in order) with its full
-    date of birth, its year when only the year is known, or ``?``; its name keys with its year (``~``)
-    and without a date.
+    Its name keys bare; and with ``?`` when it has no date, with its surname pairs. With a date: its
+    surname keys (each code, the codes with one letter left out, the letters in order) with its full date
+    of birth or its year when only the year is known; and with a full date, its name keys with its year
+    (``~``).
     """
     exact = blocking_keys(person, slips=False)
-    surnames = set(blocking_keys(person)) | _anagrams(exact)
     names = _name_keys(person, exact)
+    if birth is None:
+        return sorted(names | {f"{n}@{UNDATED}" for n in names | _pair_keys(exact)})
+    surnames = set(blocking_keys(person)) | _anagrams(exact)
     full = _full(birth)
-    tag = full.isoformat() if full else str(birth.year) if birth is not None else UNDATED
-    keys = {f"{k}@{tag}" for k in surnames} | names
+    keys = {f"{k}@{full.isoformat() if full else birth.year}" for k in surnames} | names
     if full is not None:
-        keys |= {f"{n}@{birth.year}~" for n in names if birth is not None}
+        keys |= {f"{n}@{birth.year}~" for n in names}
     return sorted(keys)
 
 
@@ -175,8 +191,9 @@ def lookup_keys(person: Named, birth: BirthDate | None) -> list[str]:
 
     With a full date: the exact surname codes and their letters in order (a stored code with a letter
     left out meets a letter dropped or added here; the letters, two swapped) on the dates the matcher
-    accepts, in the year (the stored year-only) and undated. With the year only: the name keys in that
-    year and the surname keys with the year and undated. Without a date: the name keys, in any year.
+    accepts and in their years (the stored year-only). With the year only: the name keys in that year
+    (the stored full dates) and the surname keys with the year. Without a date: the name keys, in any
+    year. With a date, also the name keys and surname pairs with ``?`` (the stored undated).
     Surnames a letter *substituted* apart (Serrano, Serrato) are not looked at: the labelled sets hold
     them only as different families; every pair labelled one person is found, either way round (tested).
     """
@@ -185,10 +202,9 @@ def lookup_keys(person: Named, birth: BirthDate | None) -> list[str]:
     names = _name_keys(person, exact)
     if birth is None:
         return sorted(names)
+    undated = {f"{n}@{UNDATED}" for n in names | _pair_keys(exact)}
     full = _full(birth)
     if full is None:
-        return sorted(
-            {f"{n}@{birth.year}~" for n in names} | {f"{k}@{t}" for k in surnames for t in (str(birth.year), UNDATED)}
-        )
-    tags = _near(full) | {str(int(d[:4])) for d in _near(full)} | {UNDATED}
-    return sorted({f"{k}@{t}" for k in surnames for t in tags})
+        return sorted({f"{n}@{birth.year}~" for n in names} | {f"{k}@{birth.year}" for k in surnames} | undated)
+    tags = _near(full) | {str(int(d[:4])) for d in _near(full)}
+    return sorted({f"{k}@{t}" for k in surnames for t in tags} | undated)
