@@ -110,9 +110,10 @@ def blocking_keys(person: Named, birth_year: int | None = None, slips: bool = Tr
 # The matcher calls two people born on different days ``no_match`` unless the dates are a day apart or
 # have day and month swapped, two people born in different years ``no_match`` when one date is known to
 # the year only, and two people whose given names do not agree ``no_match`` whatever the dates. So a
-# dated person is filed under its surname keys with its full date of birth, or with its year when only
-# the year is known; and every person under its name keys (surname and a form of a given name): bare,
-# for a lookup without a date; with its year (``~``) when the date is full, for a lookup with the year
+# dated person is filed under its surname keys on each date the matcher accepts for its full date of
+# birth (a lookup asks its own date only: lookups cost more than keys), or with its year when only the
+# year is known; and every person under its name keys (surname and a form of a given name): bare, for
+# a lookup without a date; with its year (``~``) when the date is full, for a lookup with the year
 # only; with ``?`` when it has no date, for a dated lookup, as are its surname pairs (a given name
 # misspelt). The undated are read by name, not by surname: at 100,000 fugitives a common surname's
 # undated block held hundreds, split by given name or paired with another surname it holds a handful.
@@ -139,13 +140,16 @@ def _anagrams(exact: list[str]) -> set[str]:
     return {"a:" + "".join(sorted(k[2:])) for k in exact if k.startswith("s:")}
 
 
-def _name_keys(person: Named, exact: list[str]) -> set[str]:
-    """Each surname code's letters in order (two codes alike, or two letters swapped, share them) with a
+def _name_keys(person: Named, codes: set[str]) -> set[str]:
+    """Surname codes (letters in order: two codes alike, or two letters swapped, share them) each with a
     form of a given name (José, Pepe and Joseph share ``jose``): a common surname's block split by given
     name."""
     given = {f for w in _given_words(person) for f in given_name_forms(w)}
-    surnames = _anagrams(exact) | {k for k in exact if not k.startswith("s:")}
-    return {f"{k}+{g}" for k in surnames for g in given} if given else surnames
+    return {f"{k}+{g}" for k in codes for g in given} if given else codes
+
+
+def _codes(exact: list[str]) -> set[str]:
+    return _anagrams(exact) | {k for k in exact if not k.startswith("s:")}
 
 
 def _pair_keys(exact: list[str]) -> set[str]:
@@ -166,21 +170,29 @@ def _given_words(person: Named) -> list[str]:
     return surnames
 
 
+def _sorted_slips(exact: list[str]) -> set[str]:
+    """Each surname code and each code with one letter left out, its letters in order; other keys as
+    they are."""
+    slips = {v for k in exact if k.startswith("s:") for v in _one_slip(k[2:])}
+    return {"a:" + "".join(sorted(v)) for v in slips} | {k for k in exact if not k.startswith("s:")}
+
+
 def index_keys(person: Named, birth: BirthDate | None) -> list[str]:
     """The keys a stored person (a fugitive, a detained person) is filed under.
 
     Its name keys bare; and with ``?`` when it has no date, with its surname pairs. With a date: its
-    surname keys (each code, the codes with one letter left out, the letters in order) with its full date
-    of birth or its year when only the year is known; and with a full date, its name keys with its year
-    (``~``).
+    surname codes and each with one letter left out, letters in order, on each date the matcher accepts
+    for its full date of birth (itself, a day either side, day and month swapped) or with its year when
+    only the year is known; and with a full date, its name keys with its year (``~``).
     """
     exact = blocking_keys(person, slips=False)
-    names = _name_keys(person, exact)
+    names = _name_keys(person, _codes(exact))
     if birth is None:
         return sorted(names | {f"{n}@{UNDATED}" for n in names | _pair_keys(exact)})
-    surnames = set(blocking_keys(person)) | _anagrams(exact)
+    surnames = _sorted_slips(exact)
     full = _full(birth)
-    keys = {f"{k}@{full.isoformat() if full else birth.year}" for k in surnames} | names
+    tags = _near(full) if full else {str(birth.year)}
+    keys = {f"{k}@{t}" for k in surnames for t in tags} | names
     if full is not None:
         keys |= {f"{n}@{birth.year}~" for n in names}
     return sorted(keys)
@@ -189,22 +201,22 @@ def index_keys(person: Named, birth: BirthDate | None) -> list[str]:
 def lookup_keys(person: Named, birth: BirthDate | None) -> list[str]:
     """The keys that find every stored person the matcher may take for this one.
 
-    With a full date: the exact surname codes and their letters in order (a stored code with a letter
-    left out meets a letter dropped or added here; the letters, two swapped) on the dates the matcher
-    accepts and in their years (the stored year-only). With the year only: the name keys in that year
-    (the stored full dates) and the surname keys with the year. Without a date: the name keys, in any
-    year. With a date, also the name keys and surname pairs with ``?`` (the stored undated).
+    With a full date: its surname codes' letters in order (the stored code, a letter of it left out,
+    or two letters swapped) on its date (the stored dates near it) and in its years (the stored
+    year-only). With the year only: the name keys in that year (the stored full dates) and the surname
+    codes with the year. Without a date: the name keys, in any year. With a date, also the name keys
+    and surname pairs with ``?`` (the stored undated).
     Surnames a letter *substituted* apart (Serrano, Serrato) are not looked at: the labelled sets hold
     them only as different families; every pair labelled one person is found, either way round (tested).
     """
     exact = blocking_keys(person, slips=False)
-    surnames = set(exact) | _anagrams(exact)
-    names = _name_keys(person, exact)
+    surnames = _codes(exact)
+    names = _name_keys(person, _codes(exact))
     if birth is None:
         return sorted(names)
     undated = {f"{n}@{UNDATED}" for n in names | _pair_keys(exact)}
     full = _full(birth)
     if full is None:
         return sorted({f"{n}@{birth.year}~" for n in names} | {f"{k}@{birth.year}" for k in surnames} | undated)
-    tags = _near(full) | {str(int(d[:4])) for d in _near(full)}
+    tags = {full.isoformat()} | {str(int(d[:4])) for d in _near(full)}
     return sorted({f"{k}@{t}" for k in surnames for t in tags} | undated)
