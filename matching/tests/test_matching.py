@@ -280,3 +280,29 @@ def test_a_dated_lookup_reads_the_undated_by_name_or_both_surnames_not_by_surnam
     typo = P("Jaun", "Hernández López", None)
     assert match_people(detained, typo).decision is not Decision.NO_MATCH
     assert not any(k.endswith("@?") and "+" not in k and "&" not in k for k in lookup_keys(detained, detained.birth))
+
+
+def test_given_names_sharing_a_form_share_a_key_though_a_name_of_many_forms_is_asked_once() -> None:
+    """A lookup asks a given name of many forms by one key (``=name``) instead of each form; the stored
+    side is filed under it for every name sharing a form, so no pair of names sharing a form is lost."""
+    from person_matching.blocking import MANY_FORMS, _given_keys
+    from person_matching.names import given_words
+    from person_matching.names_data import _equivalents, given_name_forms
+
+    every = set(_equivalents().canon) | set(_equivalents().compounds)
+    names = sorted(n for n in every if given_words(n)[0] == [n])  # not "del", "de la": particles
+    having: dict[str, list[str]] = {}
+    for name in names:
+        for form in given_name_forms(name):
+            having.setdefault(form, []).append(name)
+    stored = {name: _given_keys(P(name, "García"), lookup=False) for name in names}
+    asked = {name: _given_keys(P(name, "García"), lookup=True) for name in names}
+    pairs = 0
+    for name in names:
+        for other in {o for form in given_name_forms(name) for o in having[form]}:
+            pairs += 1
+            assert stored[other] & asked[name], (other, name)
+    assert pairs > 10_000
+    assert len(asked["ana"]) == 1 < len(given_name_forms("ana"))
+    assert len(given_name_forms("jose")) <= MANY_FORMS
+    assert asked["jose"] == given_name_forms("jose")

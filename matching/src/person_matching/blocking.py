@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from functools import cache
 from typing import Protocol
 
 from person_matching.dates import BirthDate, Precision
 from person_matching.names import CONNECTORS, PARTICLES, SUFFIXES, WIDOW, given_words, words_of
-from person_matching.names_data import given_frequency, given_name_forms, surname_frequency
+from person_matching.names_data import _equivalents, given_frequency, given_name_forms, surname_frequency
 
 
 class Named(Protocol):
@@ -140,12 +141,40 @@ def _anagrams(exact: list[str]) -> set[str]:
     return {"a:" + "".join(sorted(k[2:])) for k in exact if k.startswith("s:")}
 
 
-def _name_keys(person: Named, codes: set[str]) -> set[str]:
+def _name_keys(person: Named, codes: set[str], lookup: bool = False) -> set[str]:
     """Surname codes (letters in order: two codes alike, or two letters swapped, share them) each with a
-    form of a given name (José, Pepe and Joseph share ``jose``): a common surname's block split by given
-    name."""
-    given = {f for w in _given_words(person) for f in given_name_forms(w)}
+    given-name key (see ``_given_keys``): a common surname's block split by given name."""
+    given = _given_keys(person, lookup)
     return {f"{k}+{g}" for k in codes for g in given} if given else codes
+
+
+MANY_FORMS = 3  # more, and a name is asked as ``=name``: Ana (26 forms), María (13), Juan (11)
+
+
+@cache
+def _sharing() -> dict[str, frozenset[str]]:
+    """For each form, the given names with more than ``MANY_FORMS`` forms that have it."""
+    vocabulary = set(_equivalents().canon) | set(_equivalents().compounds)
+    out: dict[str, set[str]] = {}
+    for name in vocabulary:
+        forms = given_name_forms(name)
+        if len(forms) > MANY_FORMS:
+            for form in forms:
+                out.setdefault(form, set()).add(name)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _given_keys(person: Named, lookup: bool) -> set[str]:
+    """Two given names agree when they share a form (José, Pepe and Joseph share ``jose``). A stored
+    person is filed under its forms and under ``=name`` for each name of many forms sharing one of them;
+    a lookup asks a name of many forms as ``=name``, one key (it was 26 for Ana), any other by its
+    forms. Still any two names sharing a form share a key (tested over every name), and a stored
+    person is read once, not once a shared form."""
+    words = _given_words(person)
+    if lookup:
+        return {f"={w}" if len(given_name_forms(w)) > MANY_FORMS else f for w in words for f in given_name_forms(w)}
+    forms = {f for w in words for f in given_name_forms(w)}
+    return forms | {f"={n}" for f in forms for n in _sharing().get(f, ())}
 
 
 def _codes(exact: list[str]) -> set[str]:
@@ -180,10 +209,11 @@ def _sorted_slips(exact: list[str]) -> set[str]:
 def index_keys(person: Named, birth: BirthDate | None) -> list[str]:
     """The keys a stored person (a fugitive, a detained person) is filed under.
 
-    Its name keys bare; and with ``?`` when it has no date, with its surname pairs. With a date: its
-    surname codes and each with one letter left out, letters in order, on each date the matcher accepts
-    for its full date of birth (itself, a day either side, day and month swapped) or with its year when
-    only the year is known; and with a full date, its name keys with its year (``~``).
+    Its name keys (surname codes with given-name keys, ``_given_keys``) bare; and with ``?`` when it has
+    no date, with its surname pairs. With a date: its surname codes and each with one letter left out,
+    letters in order, on each date the matcher accepts for its full date of birth (itself, a day either
+    side, day and month swapped) or with its year when only the year is known; and with a full date,
+    its name keys with its year (``~``).
     """
     exact = blocking_keys(person, slips=False)
     names = _name_keys(person, _codes(exact))
@@ -211,7 +241,7 @@ def lookup_keys(person: Named, birth: BirthDate | None) -> list[str]:
     """
     exact = blocking_keys(person, slips=False)
     surnames = _codes(exact)
-    names = _name_keys(person, _codes(exact))
+    names = _name_keys(person, _codes(exact), lookup=True)
     if birth is None:
         return sorted(names)
     undated = {f"{n}@{UNDATED}" for n in names | _pair_keys(exact)}
