@@ -287,9 +287,9 @@ def test_given_names_sharing_a_form_share_a_key_though_a_name_of_many_forms_is_a
     side is filed under it for every name sharing a form, so no pair of names sharing a form is lost."""
     from person_matching.blocking import MANY_FORMS, _given_keys
     from person_matching.names import given_words
-    from person_matching.names_data import _equivalents, given_name_forms
+    from person_matching.names_data import given_name_forms, known_given_names
 
-    every = set(_equivalents().canon) | set(_equivalents().compounds)
+    every = known_given_names()
     names = sorted(n for n in every if given_words(n)[0] == [n])  # not "del", "de la": particles
     having: dict[str, list[str]] = {}
     for name in names:

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from person_matching.dates import BirthDate, Precision
 from person_matching.names import CONNECTORS, PARTICLES, SUFFIXES, WIDOW, given_words, words_of
-from person_matching.names_data import _equivalents, given_frequency, given_name_forms, surname_frequency
+from person_matching.names_data import given_frequency, given_name_forms, known_given_names, surname_frequency
 
 
 class Named(Protocol):
@@ -154,7 +154,7 @@ MANY_FORMS = 3  # more, and a name is asked as ``=name``: Ana (26 forms), María
 @cache
 def _sharing() -> dict[str, frozenset[str]]:
     """For each form, the given names with more than ``MANY_FORMS`` forms that have it."""
-    vocabulary = set(_equivalents().canon) | set(_equivalents().compounds)
+    vocabulary = known_given_names()
     out: dict[str, set[str]] = {}
     for name in vocabulary:
         forms = given_name_forms(name)

@@ -112,6 +112,11 @@ def compound_forms(word: str) -> frozenset[tuple[str, ...]]:
     return _equivalents().compounds.get(word, frozenset())
 
 
+def known_given_names() -> frozenset[str]:
+    """Every given name the equivalence tables know (names, nicknames, compound nicknames)."""
+    return frozenset(_equivalents().canon) | frozenset(_equivalents().compounds)
+
+
 def given_name_forms(word: str) -> frozenset[str]:
     """The formal names a given name is or stands for, in either language (itself included); for a
     nickname of compound names, each of their words: what two records of one person share."""
