@@ -94,17 +94,20 @@ from alliance.contracts.money_laundering import (
 from alliance.contracts.topics import EXTRADITION_EVENTS, MONEY_LAUNDERING_EVENTS
 from chemicals.handlers import ROUTES as CHEMICALS_ROUTES
 from chemicals.handlers import ChemicalsDeps
+from chemicals.store import ChemicalIncidents, DiversionAlerts
 from extradition.handlers import ROUTES as EXTRADITION_ROUTES
 from extradition.handlers import ExtraditionDeps
+from extradition.store import DetainedPersons, ExtraditionRequests, PersonMatches
 from firearms.handlers import ROUTES as FIREARMS_ROUTES
 from firearms.handlers import FirearmsDeps
 from firearms.settings import FirearmsSettings
-from firearms.store import TraceRequests
+from firearms.store import RestorationRequests, TraceRequests
 from interdiction.handlers import ROUTES as INTERDICTION_ROUTES
 from interdiction.handlers import InterdictionDeps
+from interdiction.store import Seizures
 from money_laundering.handlers import ROUTES as MONEY_LAUNDERING_ROUTES
 from money_laundering.handlers import MoneyLaunderingDeps
-from money_laundering.store import Assets
+from money_laundering.store import Alerts, Assets
 
 D = TypeVar("D")
 EXAMPLES = 150  # per service; each example plays the whole scenario
@@ -256,6 +259,22 @@ class Run(Generic[D]):
                 for step, markings in self.changed_by[fact.subject]:
                     require_at_least(fact, markings, f"step {step!r}, which changed that record")
 
+    def require_stored_at_least(
+        self, step: str, kind: type[Repository[Any]], derived: Callable[[dict[str, Any]], bool] = lambda _: True
+    ) -> None:
+        """Every stored record of ``kind`` that ``derived`` picks (derived, before or now, from the input of
+        ``step``) is at least as strict as that input: a correction that tightens reaches records that
+        existed before it, not only new ones."""
+        heads = [doc for doc in self.h.records(kind).heads.values() if derived(doc)]
+        assert heads, f"no {kind.__name__} record derived from step {step!r}: the scenario no longer reaches one"
+        for doc in heads:
+            stored = Markings.model_validate(doc["markings"])
+            if not stored.is_at_least_as_strict_as(self.inputs[step]):
+                raise AssertionError(
+                    f"{kind.__name__} {doc['_id']} stayed weaker than step {step!r}:\n"
+                    f"  stored: {stored!r}\n  input:  {self.inputs[step]!r}"
+                )
+
     def assert_every_route_was_delivered(self) -> None:
         missing = {(r.topic, r.event.EVENT_TYPE) for r in self.h.routes} - self.h.routed
         assert not missing, f"routes without a scenario step: {sorted(missing)}"
@@ -361,6 +380,9 @@ async def interdiction_scenario(run: Run[InterdictionDeps]) -> None:
     )
     amended = {**seizure_reported("CBP-1", "US", "cocaine", 12.5), "reason": "weights re-measured at the lab"}
     await run.send(weighed, SeizureAmended.model_validate(amended), source=CBP)
+    resent = "FGR sends its seizure report again, under other markings"
+    await run.send(resent, SeizureReported.model_validate(seizure_reported("FGR-7", "MX", "fentanyl", 4)), source=FGR)
+    run.require_stored_at_least(resent, Seizures, lambda doc: doc["report_reference"] == "FGR-7")
     route_report = {
         "report_reference": "EPIC-RR-9",
         "kind": "concealment_method",
@@ -374,7 +396,7 @@ async def interdiction_scenario(run: Run[InterdictionDeps]) -> None:
         "the binational group asks for the quarter's statistics",
         SeizureStatisticsRequested(year=2026, quarter=4),
         source=FGR,
-        reacting={SeizureStatisticsPublished: [cbp_seizure, fgr_seizure, weighed]},
+        reacting={SeizureStatisticsPublished: [cbp_seizure, fgr_seizure, weighed, resent]},
     )
 
 
@@ -432,12 +454,15 @@ async def firearms_scenario(run: Run[FirearmsDeps]) -> None:
     )
     glock = only(facts, TraceRequestSubmitted).data["trace_request_id"]
     restoration = only(facts, RestorationRequested).data["restoration_request_id"]
+    rifle = "interdiction corrects the seizure: a rifle was found too"
     await run.send(
-        "interdiction corrects the seizure: a rifle was found too",
+        rifle,
         seizure_fact("SZ-1", corrected=True, firearms=[GLOCK, DEFACED, RIFLE]),
         source=INTERDICTION,
         reacting={TraceRequestSubmitted: []},
     )
+    run.require_stored_at_least(rifle, TraceRequests, lambda doc: doc["seizure_id"] == "SZ-1")
+    run.require_stored_at_least(rifle, RestorationRequests, lambda doc: doc["seizure_id"] == "SZ-1")
     await run.send(
         "the tracing centre takes the Glock's trace up",
         TraceRequestAcknowledged(trace_request_id=glock, tracing_center_reference="NTC-77"),
@@ -564,8 +589,9 @@ async def chemicals_scenario(run: Run[ChemicalsDeps]) -> None:
         source=INTERDICTION,
         reacting={DiversionAlertRaised: [p2p, answered]},
     )
+    corrected = "SEMAR's seizure is corrected: ephedrine was aboard too"
     await run.send(
-        "SEMAR's seizure is corrected: ephedrine was aboard too",
+        corrected,
         seizure_fact(
             "SZ-9",
             corrected=True,
@@ -575,6 +601,9 @@ async def chemicals_scenario(run: Run[ChemicalsDeps]) -> None:
         source=INTERDICTION,
         reacting={DiversionAlertRaised: [ephedrine]},
     )
+    from_sz9 = {doc["_id"] for doc in run.h.records(ChemicalIncidents).heads.values() if doc["seizure_id"] == "SZ-9"}
+    run.require_stored_at_least(corrected, ChemicalIncidents, lambda doc: doc["_id"] in from_sz9)
+    run.require_stored_at_least(corrected, DiversionAlerts, lambda doc: doc.get("incident_id") in from_sz9)
     await run.clock("a year on, the ephedrine notification is still unanswered", A_YEAR_ON, "chemicals")
 
 
@@ -728,12 +757,20 @@ async def money_laundering_scenario(run: Run[MoneyLaunderingDeps]) -> None:
     await run.send("CBP records Pedro's declaration, reported late", declaration("CMIR-2", PEDRO, 40000), source=CBP)
     pesos = "interdiction corrects Ana's seizure: 50,000 undeclared pesos too"
     await run.send(pesos, cash_seized("SZ-1", ANA, (25000, "USD"), (50000, "MXN"), corrected=True), source=INTERDICTION)
+    run.require_stored_at_least(pesos, Assets, lambda doc: doc["seizure_id"] == "SZ-1")  # the dollars too
     await run.clock("the declaration windows close", WINDOW_CLOSED, "money_laundering", [Assets])
     await run.settle(
         "the undeclared pesos are an alert",
         own_topic=MONEY_LAUNDERING_EVENTS,
         reacting={MoneyLaunderingAlertRaised: [pesos]},
     )
+    recounted = "interdiction corrects Ana's seizure again once the alert is out"
+    await run.send(
+        recounted, cash_seized("SZ-1", ANA, (25000, "USD"), (50000, "MXN"), corrected=True), source=INTERDICTION
+    )
+    anas_assets = {doc["_id"] for doc in run.h.records(Assets).heads.values() if doc["seizure_id"] == "SZ-1"}
+    run.require_stored_at_least(recounted, Assets, lambda doc: doc["_id"] in anas_assets)
+    run.require_stored_at_least(recounted, Alerts, lambda doc: doc["evidence"].get("asset_id") in anas_assets)
     await run.send(
         "a court orders the forfeiture of Ana's declared dollars",
         forfeiture(anas_dollars),
@@ -818,6 +855,10 @@ async def extradition_scenario(run: Run[ExtraditionDeps]) -> None:
     jose_match = only(facts, FugitiveLocated).data["match_id"]
     jose_request = only(facts, ProvisionalArrestRequested).data["extradition_request_id"]
     await run.send(ramon_detained, detained(JOSE_AS_DETAINED, RAMON, corrected=True), source=INTERDICTION)
+    # José Luis was detained, matched and his arrest requested before the correction: all of it takes it.
+    run.require_stored_at_least(ramon_detained, DetainedPersons)
+    run.require_stored_at_least(ramon_detained, PersonMatches, lambda doc: doc["_id"] == jose_match)
+    run.require_stored_at_least(ramon_detained, ExtraditionRequests, lambda doc: doc["_id"] == jose_request)
     facts = await run.send(
         ramon_wanted,
         fugitive("FGR-2026-18", RAMON, priority=False),

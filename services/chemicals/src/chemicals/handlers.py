@@ -36,7 +36,7 @@ class ChemicalsDeps:
 
 
 async def raise_alert(alert: DiversionAlert | None, deps: ChemicalsDeps) -> None:
-    if alert is not None and await deps.alerts.add(alert):
+    if alert is not None and await deps.alerts.add(alert) is alert:  # logged once, when stored
         log.warning(
             "diversion alert",
             alert_id=alert.id,
@@ -47,10 +47,9 @@ async def raise_alert(alert: DiversionAlert | None, deps: ChemicalsDeps) -> None
 
 async def notification_submitted(received: Received[PreExportNotificationSubmitted], deps: ChemicalsDeps) -> None:
     submitted = PreExportNotification.submit(received.data, received.event.markings, received.occurred_at)
-    await deps.notifications.add(submitted)
     # Matched as it stands (a redelivery may find it answered): incidents reported before it, and the
     # importer's need declared before it.
-    notification = await deps.notifications.get(submitted.id) or submitted
+    notification = await deps.notifications.add(submitted)
     for incident in await deps.incidents.involving(notification.substance.code):
         await raise_alert(DiversionAlert.for_match(incident, notification), deps)
     need = await deps.needs.declared_for(notification)
@@ -70,16 +69,15 @@ async def notification_replied(received: Received[PreExportNotificationReplied],
 
 async def need_declared(received: Received[LegitimateNeedDeclared], deps: ChemicalsDeps) -> None:
     declared = LegitimateNeed.declare(received.data, received.event.markings)
-    await deps.needs.add(declared)
-    need = await deps.needs.get(declared.id) or declared
+    need = await deps.needs.add(declared)
     for notification in await deps.notifications.measured_against(need):  # orders notified before the need
         await raise_alert(DiversionAlert.for_excessive_order(notification, need), deps)
 
 
 async def record_incident(recorded: ChemicalIncident, deps: ChemicalsDeps) -> None:
-    """Store the incident (unless a redelivery did) and match it, as stored, against open notifications."""
-    await deps.incidents.add(recorded)
-    incident = await deps.incidents.get(recorded.id) or recorded
+    """Store the incident (or tighten the stored one: a stricter correction of its seizure) and match it, as
+    stored, against open notifications; the alerts it is part of take its markings again."""
+    incident = await deps.incidents.add(recorded)
     for notification in await deps.notifications.open_for(incident.substance.code):
         await raise_alert(DiversionAlert.for_match(incident, notification), deps)
 

@@ -59,11 +59,11 @@ async def locate(fugitive: Fugitive, seen: DetainedPerson, deps: ExtraditionDeps
     match = PersonMatch.between(fugitive, seen)
     if match is None:
         return
-    if await deps.matches.add(match):
+    stored = await deps.matches.add(match)  # or the stored match, tightened by its inputs' markings now
+    if stored is match:  # reporting only
         what = "possible match for review" if match.status is MatchStatus.NEEDS_REVIEW else "fugitive located"
         log.warning(what, fugitive_id=fugitive.id, match_id=match.id, score=match.score)
-    stored = await deps.matches.get(match.id)
-    arrest = stored.provisional_arrest(fugitive, seen) if stored is not None else None
+    arrest = stored.provisional_arrest(fugitive, seen)
     if arrest is not None:
         await deps.extraditions.add(arrest)
 
@@ -85,8 +85,7 @@ async def fugitive_registered(received: Received[FugitiveRegistered], deps: Extr
     Runs on every delivery, so a redelivery completes matching that a failure interrupted.
     """
     registered = Fugitive.register(received.data, received.event.markings)
-    await deps.fugitives.add(registered)
-    fugitive = await deps.fugitives.get(registered.id) or registered  # the stored one knows rejected people
+    fugitive = await deps.fugitives.add(registered)  # the stored one knows rejected people
     for seen in await deps.detained.filed_under(fugitive.person):
         await locate(fugitive, seen, deps)
     for purchaser in await deps.purchasers.sharing_surname_keys(fugitive.surname_keys):
@@ -99,10 +98,10 @@ async def seizure_with_detained_persons(
     """Flow 4: each detained person is kept (for fugitives registered later) and compared with the fugitives."""
     seizure = received.data
     for person in seizure.detained_persons:
-        seen = DetainedPerson.seen(
+        derived = DetainedPerson.seen(
             seizure.seizure_id, person, seizure.place, seizure.seized_at.date(), received.event.markings
         )
-        await deps.detained.add(seen)
+        seen = await deps.detained.add(derived)  # a stricter correction tightens the stored person, then its matches
         for fugitive in await deps.fugitives.filed_under(seen.person):
             await locate(fugitive, seen, deps)
 
@@ -110,8 +109,9 @@ async def seizure_with_detained_persons(
 async def trace_completed(received: Received[TraceCompleted], deps: ExtraditionDeps) -> None:
     """Flow 5: the traced gun's purchaser is kept (for fugitives registered later) and compared with the fugitives."""
     trace = received.data
-    seen = TracedPurchaser.seen(trace.trace_request_id, trace.purchaser, received.event.markings)
-    await deps.purchasers.add(seen)
+    seen = await deps.purchasers.add(
+        TracedPurchaser.seen(trace.trace_request_id, trace.purchaser, received.event.markings)
+    )
     for fugitive in await deps.fugitives.filed_under(seen.purchaser):
         await link(fugitive.id, seen, deps)
 

@@ -22,7 +22,6 @@ from alliance.contracts.firearms import (
 )
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
 from alliance.contracts.topics import FIREARMS_INTAKE, INTERDICTION_EVENTS
-from alliance.domain.errors import RecordNotYetKnown
 from alliance.domain.ids import derived_id
 from firearms.domain import (
     ExportLicence,
@@ -61,10 +60,7 @@ async def open_trace(trace: TraceRequest, f: FirearmsDeps) -> None:
     request stored before (a redelivery, a seizure correction) takes the markings of what was received
     now, and its licences are looked up by the serial it holds.
     """
-    await f.traces.add(trace)
-    stored = await f.traces.change(trace.id, lambda t: t.absorb_markings(trace.markings))
-    if stored is None:
-        raise RecordNotYetKnown(f"trace request {trace.id} vanished after it was stored")
+    stored = await f.traces.add(trace)
     for licence in await f.licences.covering(stored.serial_key):
         await f.traces.change(trace.id, functools.partial(TraceRequest.flag_licensed_export, licence=licence))
 

@@ -56,6 +56,9 @@ def checked_contents(contents: SeizureContents) -> SeizureContents:
     return contents.model_copy(update=update)
 
 
+MARKINGS_TIGHTENED = "the report was sent again under stricter markings"
+
+
 class Seizure(Aggregate):
     RECORD_TYPE = "seizure"
 
@@ -97,6 +100,18 @@ class Seizure(Aggregate):
         self.contents = checked_contents(amendment.seizure)
         self.revision += 1
         self._raise(SeizureCorrected(**self._fact_fields(), revision=self.revision, amendment_reason=amendment.reason))
+
+    def reclassify(self, markings: Markings) -> None:
+        """The agency sent its report again under stricter markings: the seizure takes them, and the services
+        that derived records from it learn them from a correction (same contents, next revision), so
+        that none of those records stays weaker than the report (AP9)."""
+        before = self.markings
+        self.absorb_markings(markings)
+        if self.markings != before:
+            self.revision += 1
+            self._raise(
+                SeizureCorrected(**self._fact_fields(), revision=self.revision, amendment_reason=MARKINGS_TIGHTENED)
+            )
 
     def _fact_fields(self) -> dict[str, object]:
         c = self.contents

@@ -40,9 +40,10 @@ async def seizure_reported(received: Received[SeizureReported], deps: Interdicti
         markings=received.event.markings,
         recorded_at=received.occurred_at,
     )
-    created = await deps.seizures.add(seizure)  # one seizure per agency case number: a resend adds nothing
+    # One seizure per agency case number: a resend adds nothing, but stricter markings tighten the stored one.
+    stored = await deps.seizures.add(seizure)
     log.info(
-        "seizure recorded" if created else "seizure already recorded",
+        "seizure recorded" if stored is seizure else "seizure already recorded",
         seizure_id=seizure.id,
         firearms=len(seizure.contents.firearms),
         tlp=seizure.markings.tlp,

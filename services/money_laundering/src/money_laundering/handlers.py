@@ -80,9 +80,8 @@ class MoneyLaunderingDeps:
 async def report_submitted(received: Received[FinancialReportSubmitted], d: MoneyLaunderingDeps) -> None:
     """A goAML report: it may answer an alert, adds to each party's cash, and may name a flagged company."""
     submitted = FinancialReport.submit(received.data, received.sending_agency, received.event.markings)
-    await d.reports.add(submitted)
     # Reactions run from the report as stored, as a company flagged later finds it: the same alert either way.
-    report = await d.reports.get(submitted.id) or submitted
+    report = await d.reports.add(submitted)
     alert_id = received.data.alert_id
     if alert_id and await d.alerts.get(alert_id) is not None:  # naming an alert not held here is no refusal
         await d.alerts.apply(alert_id, received, Alert.answered_by_report)
@@ -95,7 +94,7 @@ async def report_submitted(received: Received[FinancialReportSubmitted], d: Mone
 
 
 async def raise_alert(alert: Alert | None, d: MoneyLaunderingDeps) -> None:
-    """Store an alert unless it exists (alert ids are deterministic: raised once, whoever gets there first)."""
+    """Store an alert, or tighten the stored one (ids are deterministic: raised once, whoever gets there first)."""
     if alert is not None:
         await d.alerts.add(alert)
 
@@ -132,8 +131,7 @@ async def figures_reported(received: Received[CrossBorderFiguresReported], d: Mo
 
 async def declaration_filed(received: Received[CurrencyDeclarationFiled], d: MoneyLaunderingDeps) -> None:
     declaration = Declaration.file(received.data, received.event.markings)
-    await d.declarations.add(declaration)
-    stored = await d.declarations.get(declaration.id) or declaration
+    stored = await d.declarations.add(declaration)
     # From the other side: currency seized before the declaration was reported.
     for asset in await d.assets.that_may_be_declared_in(stored):
         await compare(asset, [stored], d)
@@ -141,9 +139,11 @@ async def declaration_filed(received: Received[CurrencyDeclarationFiled], d: Mon
 
 async def currency_seized(received: Received[SeizureRecorded], d: MoneyLaunderingDeps) -> None:
     """Seized currency becomes an asset, compared with the declarations already reported."""
-    for asset in Asset.from_seizure(received.data, received.event.markings):
-        await d.assets.add(asset)  # unless it exists: the comparison runs either way
+    for derived in Asset.from_seizure(received.data, received.event.markings):
+        asset = await d.assets.add(derived)  # or the stored asset, tightened by a stricter correction
         await compare(asset, await d.declarations.that_may_cover(asset), d)
+        if asset.undeclared:  # its alert was raised already: it takes the correction's markings too
+            await raise_alert(Alert.for_undeclared_currency(asset, received.occurred_at), d)
 
 
 async def compare(asset: Asset, declarations: list[Declaration], d: MoneyLaunderingDeps) -> None:
@@ -195,8 +195,9 @@ async def diversion(received: Received[DiversionAlertRaised], d: MoneyLaundering
 
 
 async def investigation_opened(received: Received[InvestigationOpened], d: MoneyLaunderingDeps) -> None:
-    investigation = Investigation.open(received.data, received.sending_agency, received.event.markings)
-    await d.investigations.add(investigation)
+    investigation = await d.investigations.add(
+        Investigation.open(received.data, received.sending_agency, received.event.markings)
+    )
     # From the other side: purchasers of guns traced before the investigation was opened.
     for seen in await d.purchasers.that_may_be_subjects_of(investigation):
         await link(investigation.id, seen, d)
@@ -204,8 +205,9 @@ async def investigation_opened(received: Received[InvestigationOpened], d: Money
 
 async def trace_completed(received: Received[TraceCompleted], d: MoneyLaunderingDeps) -> None:
     """A traced gun's purchaser who is an investigation subject is linked to it."""
-    seen = TracedPurchaser.seen(received.data.trace_request_id, received.data.purchaser, received.event.markings)
-    await d.purchasers.add(seen)
+    seen = await d.purchasers.add(
+        TracedPurchaser.seen(received.data.trace_request_id, received.data.purchaser, received.event.markings)
+    )
     for investigation in await d.investigations.that_may_name(seen):
         await link(investigation.id, seen, d)
 

@@ -11,6 +11,7 @@ The same repository runs over the real store (runtime) or an in-memory one (unit
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 from collections.abc import Awaitable, Callable, Iterable
@@ -250,11 +251,25 @@ class Repository(Generic[A]):
 
     # -- writing ----------------------------------------------------------------------------------
 
-    async def add(self, aggregate: A, topic: str | None = None) -> bool:
-        """Create a record unless it exists (ids are deterministic: a redelivery changes nothing).
+    async def add(self, record: A, topic: str | None = None) -> A:
+        """Store a record, or absorb its markings into the one already stored under its id; the stored record.
 
-        Returns whether it was created — for reporting only: a reaction must never depend on it.
+        Ids are deterministic (derived from the causing event), so the record may exist: a redelivery,
+        a correction of the input it was derived from, the other input of a match. Whatever is stored
+        never stays weaker than what was derived now (AP9): stricter markings tighten the stored record,
+        and the agencies that lose access are sent a withdrawal. Nothing else of the stored record
+        changes, and a reaction must never depend on whether it was created now.
         """
+        for _ in range(5):
+            stored = await self.change(record.id, functools.partial(_reclassify, markings=record.markings), topic=topic)
+            if stored is not None:
+                return stored
+            if await self._create(record, topic):
+                return record
+        raise ConcurrentUpdateError(f"{self.collection} {record.id} could not be stored or reclassified")
+
+    async def _create(self, aggregate: A, topic: str | None) -> bool:
+        """Commit a new record; False if another writer created it first."""
         try:
             await self._commit(aggregate, topic)
         except ConcurrentUpdateError:
@@ -338,7 +353,7 @@ class Repository(Generic[A]):
             method(record)
             if cause is not None:
                 record.mark_applied(cause)
-            if await self.add(record, topic):
+            if await self._create(record, topic):
                 return record
         raise ConcurrentUpdateError(f"{self.collection} {record_id} could not be created or changed")
 
@@ -373,3 +388,7 @@ class Repository(Generic[A]):
         aggregate.clear_events()
         if events:
             await self.outlet.flush(self.collection, aggregate.id, version, events)
+
+
+def _reclassify(aggregate: Aggregate, markings: Markings) -> None:
+    aggregate.reclassify(markings)

@@ -71,6 +71,12 @@ class Aggregate(BaseModel):
         """Information from another event joined this record: never weaken its markings."""
         self.markings = strictest([self.markings, markings])
 
+    def reclassify(self, markings: Markings) -> None:
+        """The record was derived again, now under ``markings`` (a correction, a redelivery, the other
+        side of a match): absorb them. A kind whose readers learn its markings only from its facts
+        overrides this to tell them (a seizure republishes itself, corrected)."""
+        self.absorb_markings(markings)
+
     # -- deadlines --------------------------------------------------------------------------------
 
     def _set_deadline(self, deadline: Deadline) -> None:
