@@ -321,11 +321,12 @@ class Agency:
         return event_id
 
 
-async def register_agency(system: System, entry: dict[str, Any], domains: Sequence[str]) -> None:
-    """Add an agency the way operators do: its principal, topics and ACLs, then a registry change event.
+async def register_agency(system: System, entry: dict[str, Any], domains: Sequence[str]) -> int:
+    """Add (or change) an agency the way operators do: its principal, topics and ACLs, then a registry change
+    event; returns the registry version.
 
-    Returns once every running service of those domains has subscribed the agency's intake topic
-    (their health lists the agencies they serve).
+    Returns once every running service applied that version and every running service of those domains
+    has subscribed the agency's intake topic (their health says both).
     """
     system.provision(f"{entry['id']}:{','.join(domains)}")
     change = {"registry_version": int(time.time() * 1000), "agency": entry}
@@ -348,12 +349,14 @@ async def register_agency(system: System, entry: dict[str, Any], domains: Sequen
         )
     finally:
         await producer.stop()
-    serving = [
-        s for s in system.services.values() if s.name in domains and s.process is not None and s.process.poll() is None
-    ]
+    running = [s for s in system.services.values() if s.process is not None and s.process.poll() is None]
+    serving = [s for s in running if s.name in domains]
     async with asyncio.timeout(60):
-        while not all(entry["id"] in s.health().get("intake_agencies", []) for s in serving):
+        while not all(entry["id"] in s.health().get("intake_agencies", []) for s in serving) or not all(
+            s.health().get("registry_version", 0) >= change["registry_version"] for s in running
+        ):
             await asyncio.sleep(0.25)  # watching the services' own report of what they subscribed
+    return int(change["registry_version"])
 
 
 def operator_cli(system: System, *args: str) -> Any:

@@ -40,9 +40,10 @@ def agency(id: str, country: str) -> Agency:
 
 
 REGISTRY = Registry(version=7, agencies=(agency("us-cbp", "US"), agency("mx-semar", "MX")))
+AMBER = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-cbp",))
 
 
-def notes() -> tuple[Notes, list[PendingEvent]]:
+def notes(registry: list[Registry] | None = None) -> tuple[Notes, list[PendingEvent]]:
     committed: list[PendingEvent] = []
 
     def keep(commit: Commit) -> None:
@@ -51,8 +52,7 @@ def notes() -> tuple[Notes, list[PendingEvent]]:
     outlet = FactOutlet(
         "urn:alliance:service:test",
         "alliance.test.events",
-        registry=lambda: REGISTRY,
-        published_types=lambda: [Noted.EVENT_TYPE],
+        registry=lambda: (registry or [REGISTRY])[-1],
     )
     return Notes(MemoryRecords("notes", keep), outlet), committed
 
@@ -88,7 +88,7 @@ async def test_a_tightening_withdraws_from_those_who_lose_access_and_tells_them_
     [withdrawal] = withdrawals
     assert withdrawal.event.data == {
         "record_id": "N-1",
-        "reason": "the markings of this record were tightened; delete what you received about it",
+        "reason": "your agency may no longer hold this record; delete what you received about it",
     }
     assert "second" not in withdrawal.event.model_dump_json()
     [fact] = [p for p in committed if p.event.type == Noted.EVENT_TYPE]
@@ -104,3 +104,57 @@ async def test_loosening_or_keeping_markings_withdraws_nothing() -> None:
     committed.clear()
     await repository.change("N-1", lambda n: n.write("second"))
     assert [p.event.type for p in committed] == [Noted.EVENT_TYPE]
+
+
+def withdrawn_from(committed: list[PendingEvent]) -> list[str]:
+    return [p.topic.rsplit(".", 1)[1] for p in committed if p.event.type == "org.alliance.delivery.withdrawn.v1"]
+
+
+async def test_an_agency_that_never_received_the_record_is_never_told_its_id() -> None:
+    # mx-pgr is routed only another type of fact: it could have received those, but this record raised none.
+    other = Agency(id="mx-pgr", name="pgr", country="MX", kind=AgencyKind.PROSECUTOR, receives=("org.alliance.x.*",))
+    registry = [Registry(version=7, agencies=(*REGISTRY.agencies, other))]
+    repository, committed = notes(registry)
+    note = Note(id="N-1", markings=US_MX, text="")
+    note.write("first")
+    await repository.add(note)
+    committed.clear()
+    await repository.change("N-1", lambda n: n.absorb_markings(US_ONLY))
+    assert withdrawn_from(committed) == ["mx-semar"]
+    await repository.change("N-1", lambda n: n.absorb_markings(US_ONLY.model_copy(update={"tlp": TLP.AMBER})))
+    assert withdrawn_from(committed) == ["mx-semar"]  # told once: it holds nothing of the record any more
+
+
+async def test_a_lower_clearance_withdraws_the_records_that_agency_received_and_only_from_it() -> None:
+    registry = [REGISTRY]
+    repository, committed = notes(registry)
+    note = Note(id="N-1", markings=AMBER, text="")
+    note.write("amber")
+    await repository.add(note)
+    assert await repository.released_to("mx-semar") == ["N-1"]
+    committed.clear()
+    await repository.reconsider_release("N-1")
+    assert committed == []  # nothing changed: nothing is stored or sent
+    lowered = REGISTRY.agencies[1].model_copy(update={"clearance": TLP.GREEN})
+    registry.append(REGISTRY.with_entry(lowered, 8))
+    await repository.reconsider_release("N-1")
+    assert withdrawn_from(committed) == ["mx-semar"]
+    assert await repository.released_to("mx-semar") == []
+    await repository.reconsider_release("N-1")
+    assert withdrawn_from(committed) == ["mx-semar"]  # once
+
+
+async def test_a_revoked_consent_withdraws_originator_controlled_records_from_that_agency() -> None:
+    consenting = REGISTRY.agencies[0].model_copy(update={"orcon_consents": ("mx-semar",)})
+    registry = [REGISTRY.with_entry(consenting, 8)]
+    repository, committed = notes(registry)
+    note = Note(id="N-1", markings=US_MX.model_copy(update={"originator_control": True}), text="")
+    note.write("orcon")
+    await repository.add(note)
+    [fact] = committed
+    assert fact.release is not None
+    assert sorted(fact.release.recipients()) == ["mx-semar", "us-cbp"]
+    committed.clear()
+    registry.append(registry[-1].with_entry(REGISTRY.agencies[0], 9))  # consent revoked
+    await repository.reconsider_release("N-1")
+    assert withdrawn_from(committed) == ["mx-semar"]

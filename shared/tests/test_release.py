@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from alliance.contracts.markings import TLP, Markings, strictest
 from alliance.contracts.registry import Agency, AgencyKind, Registry, baseline_registry
-from alliance.domain.release import ReleaseRule, decide, decide_all, withdrawn
+from alliance.domain.release import ReleaseRule, decide, decide_all, lost_access
 
 SEIZURE = "org.alliance.interdiction.seizure.recorded.v1"
 
@@ -77,11 +77,13 @@ def test_an_agency_sending_red_is_among_its_named_recipients() -> None:
     assert sent.recipients == ("us-a", "us-c")
 
 
-def test_a_tightening_withdraws_from_exactly_those_who_lose_access() -> None:
+def test_a_tightening_withdraws_from_exactly_those_who_received_and_lose_access() -> None:
     before = Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("us-a",))
     after = before.model_copy(update={"releasable_to": ("US",)})
-    assert withdrawn(before, after, SEIZURE, REGISTRY) == ["mx-b"]
-    assert withdrawn(after, before, SEIZURE, REGISTRY) == []
+    received = {"us-a": [SEIZURE], "mx-b": [SEIZURE]}
+    assert lost_access(received, after, REGISTRY) == ["mx-b"]
+    assert lost_access(received, before, REGISTRY) == []
+    assert lost_access({"us-a": [SEIZURE]}, after, REGISTRY) == []  # mx-b never received it: never told
 
 
 AGENCY_IDS = [a.id for a in baseline_registry().agencies]

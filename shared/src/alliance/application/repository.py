@@ -35,11 +35,11 @@ from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
 from alliance.contracts.registry import Registry
 from alliance.contracts.topics import delivery_topic
-from alliance.domain.aggregate import Aggregate
+from alliance.domain.aggregate import RELEASED_TO, Aggregate
 from alliance.domain.errors import RecordNotYetKnown
 from alliance.domain.ids import event_id
 from alliance.domain.periods import months_between
-from alliance.domain.release import decide_all, withdrawn
+from alliance.domain.release import decide_all, lost_access
 
 A = TypeVar("A", bound=Aggregate)
 # Lookups of one where_any in flight at once: enough to hide round trips, few enough to leave the
@@ -73,7 +73,6 @@ class FactOutlet:
         traceparent: Callable[[], str | None] = _no_trace,
         registry: Callable[[], Registry] | None = None,
         service: str = "",
-        published_types: Callable[[], list[str]] = list,
     ) -> None:
         self.source = source
         self.events_topic = events_topic
@@ -82,7 +81,6 @@ class FactOutlet:
         self.traceparent = traceparent
         self.registry = registry  # None: no disclosure to agencies (unit tests that do not look at it)
         self.service = service
-        self.published_types = published_types
 
     def event(
         self, *, topic: str, key: str, event_id: str, data: EventData, markings: Markings, subject: str | None = None
@@ -103,15 +101,14 @@ class FactOutlet:
             ),
         )
 
-    def pending(
-        self, aggregate: Aggregate, topic: str | None, markings_before: Markings | None = None
-    ) -> list[PendingEvent]:
+    def pending(self, aggregate: Aggregate, topic: str | None) -> list[PendingEvent]:
         """Outbox entries for the aggregate's new facts; ids derive from record id and version.
 
         Each fact carries its release decision (who receives it, and the audit of every decision),
         taken now, with the record's markings and the current registry, and stored in the same
-        commit. A record whose markings were tightened also sends a content-free withdrawal to every
-        agency that could receive its facts before and cannot now.
+        commit; the record remembers who received which types. Every agency that received some of
+        its facts and may no longer (tightened markings, a lower clearance, a revoked consent) is sent
+        one content-free withdrawal, and forgotten.
         """
         next_version = aggregate.version + 1
         facts = [
@@ -127,10 +124,16 @@ class FactOutlet:
         if self.registry is None:
             return facts
         registry = self.registry()
+        notices = self._withdrawals(aggregate, registry, next_version)
         released = [f.model_copy(update={"release": self._release(f.event, registry)}) for f in facts]
-        if markings_before is not None and markings_before != aggregate.markings:
-            released += self._withdrawals(aggregate, markings_before, registry, next_version)
-        return released
+        for fact in released:
+            assert fact.release is not None
+            aggregate.note_released(fact.event.type, fact.release.recipients())
+        return released + notices
+
+    def withdrawals_due(self, aggregate: Aggregate) -> bool:
+        """Whether some agency holds facts of this record that it may no longer receive."""
+        return self.registry is not None and bool(lost_access(aggregate.released, aggregate.markings, self.registry()))
 
     def _release(self, event: CloudEvent, registry: Registry) -> Release:
         decisions = decide_all(event.markings, event.type, registry)
@@ -143,16 +146,9 @@ class FactOutlet:
             ),
         )
 
-    def _withdrawals(
-        self, aggregate: Aggregate, before: Markings, registry: Registry, version: int
-    ) -> list[PendingEvent]:
-        lost = sorted(
-            {
-                agency
-                for kind in self.published_types()
-                for agency in withdrawn(before, aggregate.markings, kind, registry)
-            }
-        )
+    def _withdrawals(self, aggregate: Aggregate, registry: Registry, version: int) -> list[PendingEvent]:
+        lost = lost_access(aggregate.released, aggregate.markings, registry)
+        aggregate.forget_released(lost)
         notices = []
         for agency in lost:
             notice = self.event(
@@ -297,14 +293,17 @@ class Repository(Generic[A]):
                 return aggregate
             before = aggregate.model_dump()
             previous_deadline = aggregate.next_deadline_at()
-            markings_before = aggregate.markings
             method(aggregate)
             if cause is not None:
                 aggregate.mark_applied(cause)
-            elif not aggregate.pending_events and aggregate.model_dump() == before:
+            elif (
+                not aggregate.pending_events
+                and aggregate.model_dump() == before
+                and not self.outlet.withdrawals_due(aggregate)
+            ):
                 return aggregate  # nothing changed: nothing to store
             try:
-                await self._commit(aggregate, topic, previous_deadline, markings_before)
+                await self._commit(aggregate, topic, previous_deadline)
                 return aggregate
             except ConcurrentUpdateError:
                 await asyncio.sleep(random.random() * 0.01)  # another writer won this version: decide again
@@ -357,6 +356,14 @@ class Repository(Generic[A]):
                 return record
         raise ConcurrentUpdateError(f"{self.collection} {record_id} could not be created or changed")
 
+    async def released_to(self, agency: str) -> list[str]:
+        """Ids of the records whose facts were released to ``agency`` (a registry change rechecks them)."""
+        return [doc["_id"] for doc in await self.records.find_equal(RELEASED_TO, agency)]
+
+    async def reconsider_release(self, record_id: str) -> None:
+        """After a registry change: withdraw the record from agencies that may no longer hold it."""
+        await self.change(record_id, _unchanged)
+
     async def escalate_deadlines(self, record_id: str, moment: datetime, service: str) -> A | None:
         """Raise the record's due deadline escalations (the deadline clock's one change)."""
         return await self.change(record_id, lambda a: a.escalate_deadlines(moment, service))
@@ -366,10 +373,9 @@ class Repository(Generic[A]):
         aggregate: A,
         topic: str | None,
         previous_deadline: datetime | None = None,
-        markings_before: Markings | None = None,
     ) -> None:
         aggregate.trace_deadlines(self.outlet.traceparent())
-        events = self.outlet.pending(aggregate, topic, markings_before)
+        events = self.outlet.pending(aggregate, topic)
         check_publishable(events)
         version = aggregate.version + 1
         await self.records.commit(
@@ -392,3 +398,7 @@ class Repository(Generic[A]):
 
 def _reclassify(aggregate: Aggregate, markings: Markings) -> None:
     aggregate.reclassify(markings)
+
+
+def _unchanged(aggregate: Aggregate) -> None:
+    return None

@@ -56,7 +56,7 @@ class DeliveryWithdrawn(Fact):
     EVENT_TYPE: ClassVar[str] = "org.alliance.delivery.withdrawn.v1"
 
     record_id: str
-    reason: str = "the markings of this record were tightened; delete what you received about it"
+    reason: str = "your agency may no longer hold this record; delete what you received about it"
 
 
 def markings_digest(markings: Markings) -> str:

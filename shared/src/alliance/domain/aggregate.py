@@ -17,10 +17,11 @@ from alliance.contracts.base import EventData
 from alliance.contracts.markings import Markings, strictest
 from alliance.domain.deadlines import Deadline, DeadlineApproaching, DeadlineBreached, DeadlineState
 
-_KERNEL_FIELDS = {"_id", "created_at", "updated_at", "next_deadline_at"}
-_BOOKKEEPING = {"id", "version", "markings", "deadlines", "applied_events"}
+_BOOKKEEPING = {"id", "version", "markings", "deadlines", "applied_events", "released"}
 F = TypeVar("F", bound=EventData)
 APPLIED_EVENTS_KEPT = 256
+RELEASED_TO = "released_to"  # the stored lookup key: agencies a record was released to
+_KERNEL_FIELDS = {"_id", "created_at", "updated_at", "next_deadline_at", RELEASED_TO}
 
 
 class Aggregate(BaseModel):
@@ -32,6 +33,9 @@ class Aggregate(BaseModel):
     markings: Markings
     deadlines: list[Deadline] = Field(default_factory=list)
     applied_events: list[str] = Field(default_factory=list, description="causing events already applied")
+    released: dict[str, list[str]] = Field(
+        default_factory=dict, description="the agencies this record's facts were released to, and which types"
+    )
     _events: list[EventData] = PrivateAttr(default_factory=list)
 
     def _raise(self, event: EventData) -> None:
@@ -66,6 +70,17 @@ class Aggregate(BaseModel):
         # Bounded: a redelivery comes from offsets not yet committed, i.e. the last few events of a
         # partition, so the most recent causes are enough and the record does not grow forever.
         self.applied_events = [*self.applied_events, cause][-APPLIED_EVENTS_KEPT:]
+
+    def note_released(self, event_type: str, agencies: list[str]) -> None:
+        """Facts of ``event_type`` were released to ``agencies`` (bounded: agencies times fact types)."""
+        for agency in agencies:
+            types = self.released.get(agency, [])
+            if event_type not in types:
+                self.released = {**self.released, agency: sorted([*types, event_type])}
+
+    def forget_released(self, agencies: list[str]) -> None:
+        """Those agencies were told to delete what they received about this record."""
+        self.released = {a: t for a, t in self.released.items() if a not in agencies}
 
     def absorb_markings(self, markings: Markings) -> None:
         """Information from another event joined this record: never weaken its markings."""
@@ -141,6 +156,7 @@ class Aggregate(BaseModel):
             self.model_dump(mode="json", exclude=exclude), self.model_dump(mode="python", exclude=exclude)
         )
         fields["next_deadline_at"] = self.next_deadline_at()
+        fields[RELEASED_TO] = sorted(self.released)  # a registry change looks up who received what by this
         fields.update(self.lookup_keys())
         return fields
 

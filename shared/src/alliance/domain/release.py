@@ -18,6 +18,7 @@ registry is the community, and each agency is one organisation.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -72,14 +73,18 @@ def decide_all(markings: Markings, event_type: str, registry: Registry) -> list[
     return [decide(markings, event_type, agency.id, registry) for agency in registry.agencies]
 
 
-def withdrawn(before: Markings, after: Markings, event_type: str, registry: Registry) -> list[str]:
-    """Agencies allowed under ``before`` and denied under ``after``: they get a content-free withdrawal."""
-    return [
-        agency.id
-        for agency in registry.agencies
-        if decide(before, event_type, agency.id, registry).allowed
-        and not decide(after, event_type, agency.id, registry).allowed
-    ]
+def lost_access(released: Mapping[str, Sequence[str]], markings: Markings, registry: Registry) -> list[str]:
+    """Of the agencies a record's facts were released to (agency → fact types), those that may no longer
+    receive one of them under ``markings`` and ``registry``: each gets one content-free withdrawal.
+
+    Only agencies that did receive something are considered: an agency that never saw the record is
+    never told its id (a tightening, a lower clearance or a revoked consent alike).
+    """
+    return sorted(
+        agency
+        for agency, types in released.items()
+        if any(not decide(markings, kind, agency, registry).allowed for kind in types)
+    )
 
 
 # -- aggregates released without identities (statistics) -----------------------------------------------

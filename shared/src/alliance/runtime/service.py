@@ -32,8 +32,10 @@ from alliance.contracts.disclosure import DeliveryWithdrawn, ReleaseDecided
 from alliance.contracts.limits import DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RETENTION_DAYS
 from alliance.contracts.registry import Agency
 from alliance.contracts.topics import AUDIT_TOPIC, dead_letter_topic, delivery_topic, intake_topic, reply_topic_for
+from alliance.domain.aggregate import RELEASED_TO
 from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.runtime import asyncapi
+from alliance.runtime.disclosure import RegistryRecheck
 from alliance.runtime.messaging import EventConsumer, Messenger, check_kafka_credentials, ensure_topics, make_broker
 from alliance.runtime.metrics import ServiceMetrics
 from alliance.runtime.outbox import OutboxRelay
@@ -133,9 +135,14 @@ class Service:
             traceparent=current_traceparent,
             registry=lambda: self.registry.registry,
             service=spec.name,
-            published_types=lambda: [t.EVENT_TYPE for ts in spec.publishes.values() for t in ts],
         )
         self._repositories: dict[type[Repository[Any]], Repository[Any]] = {}
+        self.recheck = RegistryRecheck(
+            self.db,
+            lambda: [self.repository(kind) for kind in spec.repositories],
+            lambda: self.registry.registry,
+            self.settings,
+        )
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.deadline_sweeps = 0
@@ -199,7 +206,8 @@ class Service:
         await waiting(s, "store", lambda: self.mongo.admin.command("ping"))
         await ensure_service_indexes(self.db, s)
         for kind in self.spec.repositories:
-            await AggregateStore(self.db, kind.collection, s, kind.catalogue).ensure_indexes(list(kind.indexes))
+            store = AggregateStore(self.db, kind.collection, s, kind.catalogue)
+            await store.ensure_indexes([*kind.indexes, RELEASED_TO])
         await waiting(s, "agency registry", self.registry.load)
         dead_letters = self.settings.topic(dead_letter_topic(self.spec.name))
         retention = str(DEAD_LETTER_RETENTION_DAYS * 24 * 3600 * 1000)
@@ -222,7 +230,9 @@ class Service:
     async def _start_background(self) -> None:
         self._tasks = [asyncio.create_task(self.relay.run_forever(), name="outbox-relay")]
         self.registry.listeners.append(self._agency_registered)
+        self.registry.listeners.append(self.recheck.registry_changed)
         self.registry.follow()
+        self._tasks.append(asyncio.create_task(self.recheck.run_forever(), name="registry-recheck"))
         if self._deadline_kinds():
             self._tasks.append(asyncio.create_task(self._run_deadline_clock(), name="deadline-clock"))
         log.info(
@@ -369,6 +379,7 @@ class Service:
             "outbox_failures": self.relay.failures,
             "events_refused": sum(c.refused for c in self.consumers),
             "registry_version": self.registry.registry.version,
+            "registry_rechecks": self.recheck.passes,
             "intake_agencies": sorted({a for c in self.consumers for a in c.agencies}),
             "store_operations": self.store_meter.commands,
         }
