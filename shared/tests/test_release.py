@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from alliance.contracts.markings import TLP, Markings, strictest
 from alliance.contracts.registry import Agency, AgencyKind, Registry, baseline_registry
-from alliance.domain.release import ReleaseRule, decide, decide_all, lost_access
+from alliance.domain.release import ReleaseRule, decide, decide_all, lost_access, reconfirmed
 
 SEIZURE = "org.alliance.interdiction.seizure.recorded.v1"
 
@@ -115,3 +115,18 @@ def test_stricter_markings_never_reach_more_recipients(a: Markings, b: Markings,
     assert allowed(combined, registry, event_type) <= allowed(b, registry, event_type)
     if b.is_at_least_as_strict_as(a):
         assert allowed(b, registry, event_type) <= allowed(a, registry, event_type)
+
+
+def test_publication_narrows_what_the_stored_decisions_allow_and_never_widens_it() -> None:
+    us_only = Markings(tlp=TLP.GREEN, releasable_to=("US",), originators=("us-a",))
+    stored = [("mx-b", True, "released"), ("us-a", True, "released"), ("us-c", False, "clearance")]
+    assert reconfirmed(stored, us_only, SEIZURE, REGISTRY) == [
+        ("mx-b", False, "releasability"),  # the store said allowed; the markings do not
+        ("us-a", True, "released"),
+        ("us-c", False, "clearance"),  # allowed now, but denied when decided: stays denied
+    ]
+    notice = [("mx-b", True, "withdrawal"), ("gone", True, "withdrawal")]
+    assert reconfirmed(notice, us_only, SEIZURE, REGISTRY) == [
+        ("mx-b", True, "withdrawal"),
+        ("gone", False, "unregistered"),
+    ]

@@ -1,4 +1,4 @@
-"""Withdrawals on the real broker: a registry change reaches what was released before it.
+"""Disclosure after the fact, on the real broker: registry changes, and what the store says.
 
 An agency whose clearance is lowered after it received a record is sent one content-free withdrawal of
 that record; an agency that never received it is never told its id, whatever the change.
@@ -7,10 +7,16 @@ that record; an agency that never received it is never told its id, whatever the
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pymongo import MongoClient
 
+from alliance.application.records import PendingEvent
+from alliance.contracts.disclosure import RecipientDecision, Release, markings_digest
+from alliance.contracts.envelope import CloudEvent
+from alliance.contracts.markings import TLP, Markings
 from harness import (
     Agency,
     Producers,
@@ -93,3 +99,75 @@ async def test_a_lower_clearance_withdraws_what_that_agency_received_and_tells_n
     assert reference not in str(withdrawal.value)  # ids only: no content of the record
     assert len(recorded(held)) == 1
     assert await read_all([bystander_topic], login=kafka_login(bystander)) == []
+
+
+async def test_a_write_to_the_store_cannot_widen_a_disclosure(
+    system: System, producer: Producers, mongo: MongoClient[dict[str, Any]]
+) -> None:
+    """An outbox entry forged in the store (a US-only fact whose stored release lets a Mexican agency
+    receive it) is published, but the release is decided again at publication: the Mexican agency
+    receives nothing, and the audit says why."""
+    run = uuid.uuid4().hex[:6]
+    mexican = f"mx-rx-{run}"
+    await register_agency(system, receiver(mexican, [RECORDED], "RED"), [])
+    reference = f"FORGE-{run}"
+    seizure = {
+        "report_reference": reference,
+        "seizure": {
+            "mode": "land",
+            "seized_at": "2026-11-20T10:00:00-06:00",
+            "place": {"description": "Laredo", "country": "US"},
+            "drugs": [{"drug": "cocaine", "quantity": 2, "unit": "kg"}],
+        },
+    }
+    reported = "org.alliance.interdiction.seizure.reported.v1"
+    await Agency(producer, "us-cbp").send(system.topic("alliance.interdiction.intake"), seizure, event_type=reported)
+    events = system.topic("alliance.interdiction.events")
+
+    def genuine(records: list[Record]) -> list[Record]:
+        return [r for r in records if r.type == RECORDED and r.json()["report_reference"] == reference]
+
+    [fact] = genuine(await read_until([events], lambda rs: bool(genuine(rs))))
+    forged_id = f"forged-{run}"
+    us_only = Markings(tlp=TLP.GREEN, releasable_to=("US",), originators=("us-cbp",))
+    event = CloudEvent(
+        id=forged_id,
+        source="urn:alliance:service:interdiction",
+        type=RECORDED,
+        time=datetime.now(UTC),
+        subject=fact.key,
+        markings=us_only,
+        data=fact.json(),
+    )
+    release = Release(
+        registry_version=1,
+        markings_digest=markings_digest(us_only),
+        decided_at=datetime.now(UTC),
+        decisions=(RecipientDecision(recipient=mexican, allowed=True, rule="released"),),
+    )
+    pending = PendingEvent(topic=events, key=fact.key or "", event=event, release=release)
+    mongo[system.database("interdiction")]["_outbox"].insert_one(
+        {
+            "_id": f"seizures|{fact.key}@999",
+            "collection": "seizures",
+            "record": fact.key,
+            "version": 999,
+            "events": [pending.to_document()],
+            "created_at": datetime.now(UTC) - timedelta(minutes=5),
+            "attempts": 0,
+        }
+    )
+
+    def forged(records: list[Record]) -> list[Record]:
+        return [r for r in records if r.headers.get("ce_id") == forged_id]
+
+    def audited(records: list[Record]) -> list[Record]:
+        return [r for r in records if r.json().get("fact_id") == forged_id]
+
+    await read_until([events], lambda rs: bool(forged(rs)))  # the relay published it
+    [audit] = audited(await read_until([system.topic("alliance.audit")], lambda rs: bool(audited(rs))))
+    await wait_outboxes_empty(system, ["interdiction"])
+    assert audit.json()["decisions"] == [{"recipient": mexican, "allowed": False, "rule": "releasability"}]
+    received = await read_all([system.topic(f"alliance.deliveries.{mexican}")], login=kafka_login(mexican))
+    assert forged(received) == []
+    assert len(genuine(received)) == 1  # the genuine AMBER US,MX fact did reach it

@@ -39,7 +39,7 @@ from alliance.domain.aggregate import RELEASED_TO, Aggregate
 from alliance.domain.errors import RecordNotYetKnown
 from alliance.domain.ids import event_id
 from alliance.domain.periods import months_between
-from alliance.domain.release import decide_all, lost_access
+from alliance.domain.release import WITHDRAWAL, decide_all, lost_access
 
 A = TypeVar("A", bound=Aggregate)
 # Lookups of one where_any in flight at once: enough to hide round trips, few enough to leave the
@@ -158,7 +158,7 @@ class FactOutlet:
                 data=DeliveryWithdrawn(record_id=aggregate.id),
                 markings=Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("alliance",)),
             )
-            decision = RecipientDecision(recipient=agency, allowed=True, rule="withdrawal")
+            decision = RecipientDecision(recipient=agency, allowed=True, rule=WITHDRAWAL)
             notices.append(
                 notice.model_copy(
                     update={

@@ -36,6 +36,9 @@ class ReleaseRule(StrEnum):
     RELEASED = "released"
 
 
+WITHDRAWAL = "withdrawal"  # the rule of a content-free withdrawal notice
+
+
 @dataclass(frozen=True)
 class ReleaseDecision:
     recipient: str
@@ -71,6 +74,28 @@ def decide(markings: Markings, event_type: str, recipient: str, registry: Regist
 def decide_all(markings: Markings, event_type: str, registry: Registry) -> list[ReleaseDecision]:
     """The decision for every registered agency (allowed and denied: all of them are audited)."""
     return [decide(markings, event_type, agency.id, registry) for agency in registry.agencies]
+
+
+def reconfirmed(
+    decisions: Sequence[tuple[str, bool, str]], markings: Markings, event_type: str, registry: Registry
+) -> list[tuple[str, bool, str]]:
+    """The decisions taken at commit (recipient, allowed, rule), decided again at publication.
+
+    The stored decisions come from the store; what is published must not rest on the store alone. A
+    recipient stays allowed only if the current registry and the fact's markings allow it too, so a
+    write to the store (or a registry change since the commit) can narrow a disclosure, never widen
+    it. Withdrawals (rule ``withdrawal``) are content-free and go to any agency still registered.
+    """
+    out = []
+    for recipient, allowed, rule in decisions:
+        if allowed and rule == WITHDRAWAL:
+            allowed = registry.get(recipient) is not None
+            rule = WITHDRAWAL if allowed else ReleaseRule.UNREGISTERED
+        elif allowed:
+            now = decide(markings, event_type, recipient, registry)
+            allowed, rule = now.allowed, now.rule
+        out.append((recipient, allowed, str(rule)))
+    return out
 
 
 def lost_access(released: Mapping[str, Sequence[str]], markings: Markings, registry: Registry) -> list[str]:

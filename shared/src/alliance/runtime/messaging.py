@@ -49,7 +49,7 @@ from alliance.application.records import PendingEvent
 from alliance.application.repository import cause_time
 from alliance.contracts.base import EventData
 from alliance.contracts.common import EventRejected, FieldError
-from alliance.contracts.disclosure import ReleaseDecided
+from alliance.contracts.disclosure import RecipientDecision, Release, ReleaseDecided
 from alliance.contracts.envelope import CloudEvent, EnvelopeError, headers_to_dict, parse_record
 from alliance.contracts.limits import (
     DEAD_LETTER_MAX_BYTES,
@@ -59,7 +59,7 @@ from alliance.contracts.limits import (
     LimitExceeded,
 )
 from alliance.contracts.markings import TLP, Markings
-from alliance.contracts.registry import Agency
+from alliance.contracts.registry import Agency, Registry
 from alliance.contracts.topics import (
     AUDIT_TOPIC,
     DELIVERIES_PREFIX,
@@ -70,6 +70,7 @@ from alliance.contracts.topics import (
 )
 from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
+from alliance.domain.release import reconfirmed
 from alliance.runtime import kafka_records
 from alliance.runtime.metrics import ServiceMetrics
 from alliance.runtime.registry import RegistryFollower
@@ -180,9 +181,15 @@ class Messenger:
     """Publishes events for one service: facts from the outbox, dead letters, rejections."""
 
     def __init__(
-        self, broker: KafkaBroker, settings: Settings, service: str, metrics: ServiceMetrics | None = None
+        self,
+        broker: KafkaBroker,
+        settings: Settings,
+        service: str,
+        metrics: ServiceMetrics | None = None,
+        registry: Callable[[], Registry] | None = None,
     ) -> None:
         self.broker = broker
+        self.registry = registry  # release is decided again at publication (None: as stored, unit tests)
         self.metrics = metrics
         self.settings = settings
         self.service = service
@@ -211,6 +218,7 @@ class Messenger:
             release = pending.release
             if release is None:
                 return
+            release = self._reconfirmed(pending.event, release)
             sends = []
             if not pending.topic.startswith(self.settings.topic(DELIVERIES_PREFIX)):
                 sends = [
@@ -242,6 +250,23 @@ class Messenger:
         finally:
             if token is not None:
                 otel_context.detach(token)
+
+    def _reconfirmed(self, event: CloudEvent, release: Release) -> Release:
+        """The stored decisions, decided again now: a write to the store cannot widen a disclosure."""
+        if self.registry is None:
+            return release
+        registry = self.registry()
+        stored = [(d.recipient, d.allowed, d.rule) for d in release.decisions]
+        now = reconfirmed(stored, event.markings, event.type, registry)
+        if now == stored:
+            return release
+        log.warning("release narrowed at publication", fact_id=event.id, registry_version=registry.version)
+        return release.model_copy(
+            update={
+                "registry_version": registry.version,
+                "decisions": tuple(RecipientDecision(recipient=r, allowed=a, rule=rule) for r, a, rule in now),
+            }
+        )
 
     async def _send(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> None:
         await self.broker.publish(value, topic=topic, key=key.encode(), headers={k: v.decode() for k, v in headers})

@@ -120,13 +120,15 @@ class Service:
         self.tracer_provider = setup_tracing(spec.name, spec.version, self.settings)
         self.metrics = ServiceMetrics(spec.name)
         self.broker = make_broker(self.settings, spec.name, self.tracer_provider, self.metrics)
-        self.messenger = Messenger(self.broker, self.settings, spec.name, self.metrics)
+        self.registry = RegistryFollower(self.settings)
+        self.messenger = Messenger(
+            self.broker, self.settings, spec.name, self.metrics, registry=lambda: self.registry.registry
+        )
         self.store_meter = StoreMeter()
         self.mongo = connect(self.settings, self.store_meter)
         self.db = self.mongo[self.settings.database(spec.name)]
         self.relay = OutboxRelay(self.db, self.messenger.publish, self.settings)
         self.source = f"urn:alliance:service:{spec.name}"
-        self.registry = RegistryFollower(self.settings)
         self.outlet = FactOutlet(
             self.source,
             spec.events_topic,
