@@ -377,6 +377,8 @@ class Record:
     key: str | None
     headers: dict[str, str]
     value: bytes
+    partition: int = 0
+    offset: int = -1
 
     @property
     def type(self) -> str | None:
@@ -457,6 +459,8 @@ def _record(m: ConsumerRecord[bytes, bytes]) -> Record:
         m.key.decode() if m.key else None,
         {k: v.decode(errors="replace") for k, v in (m.headers or [])},
         m.value or b"",
+        m.partition,
+        m.offset,
     )
 
 

@@ -8,15 +8,19 @@ idempotent and runs at every ``make up`` and at the start of every test session.
 
 Who may do what (each ``alliance.`` name is prefixed with the namespace, if any):
 
-- ``svc-<s>``: everything on its own topics (``alliance.<s>.``: events, dead letters, agencies'
-  intake topics) and consumer groups; read the other services' events; read the registry; write
-  deliveries, replies and the audit stream.
+- ``svc-<s>``: read, write and create its events and dead-letter topics; read (and create, for a newly
+  registered agency) the agencies' intake topics of its domain, never write them; its consumer
+  groups; read the other services' events, the registry and the operators' replay requests; write
+  deliveries, replies, the audit stream and the replay outcomes.
 - agency ``<a>``: write its own intake topics ``alliance.<domain>.intake.<a>`` for the domains the
   registry lets it send to; read its own ``alliance.deliveries.<a>`` and ``alliance.replies.<a>``;
   nothing else (no events topic, no dead letters, no audit).
 - ``operator``: read every ``alliance.`` topic (dead letters and audit included) and describe groups;
-  write the intake topics (to replay a dead letter) and the replays record;
-  write the registry.
+  write the registry and replay requests (a service replays its own dead letter); never an intake
+  topic, so no operator can pose as an agency.
+
+Provisioning removes the ACLs of a namespace that these rules no longer grant (an upgraded stack
+loses the rights older versions gave).
 """
 
 from __future__ import annotations
@@ -96,9 +100,15 @@ def grants(namespace: str, agencies: dict[str, set[str]]) -> list[Grant]:
     out: list[Grant] = []
     for service in SERVICES:
         who = service_principal(service)
+        own = ("READ", "WRITE", "DESCRIBE", "CREATE", "DESCRIBE_CONFIGS")
         out += [
-            Grant(who, "topic", f"{p}alliance.{service}.", True, ("ALL",)),
+            Grant(who, "topic", f"{p}alliance.{service}.events", False, own),
+            Grant(who, "topic", f"{p}alliance.{service}.deadletter", False, own),
+            # The topic proves the sender: a service reads its agencies' intake and never writes it.
+            Grant(who, "topic", f"{p}alliance.{service}.intake.", True, ("READ", "DESCRIBE", "CREATE")),
             Grant(who, "group", f"{p}alliance.{service}.", True, ("ALL",)),
+            Grant(who, "topic", f"{p}alliance.operations.replay_requests", False, ("READ", "DESCRIBE")),
+            Grant(who, "topic", f"{p}alliance.operations.replays", False, ("WRITE", "DESCRIBE")),
             Grant(who, "topic", f"{p}alliance.registry", False, ("READ", "DESCRIBE")),
             Grant(who, "topic", f"{p}alliance.audit", False, ("WRITE", "DESCRIBE")),
             Grant(who, "topic", f"{p}alliance.deliveries.", True, ("WRITE", "DESCRIBE")),
@@ -121,13 +131,10 @@ def grants(namespace: str, agencies: dict[str, set[str]]) -> list[Grant]:
     out += [
         Grant(OPERATOR, "topic", f"{p}alliance.", True, ("READ", "DESCRIBE", "DESCRIBE_CONFIGS")),
         Grant(OPERATOR, "topic", f"{p}alliance.registry", False, ("WRITE",)),
-        Grant(OPERATOR, "topic", f"{p}alliance.operations.replays", False, ("WRITE",)),
+        Grant(OPERATOR, "topic", f"{p}alliance.operations.replay_requests", False, ("WRITE",)),
         Grant(OPERATOR, "group", f"{p}alliance.", True, ("DESCRIBE",)),
         Grant(OPERATOR, "group", f"{p}operator.", True, ("READ", "DESCRIBE")),
     ]
-    # Replaying a dead letter puts the agency's own record back on the intake topic it came from
-    # (alliance dlq replay); each replay is recorded on alliance.operations.replays.
-    out += [Grant(OPERATOR, "topic", f"{p}alliance.{s}.intake.", True, ("WRITE",)) for s in SERVICES]
     return out
 
 
@@ -172,7 +179,10 @@ def provision(
     p = f"{namespace}." if namespace else ""
     topics = [NewTopic(f"{p}alliance.registry", 1, 1, config={"cleanup.policy": "compact"})]
     topics.append(NewTopic(f"{p}alliance.audit", 3, 1, config={"retention.ms": str(AUDIT_RETENTION_MS)}))
-    topics.append(NewTopic(f"{p}alliance.operations.replays", 1, 1, config={"retention.ms": str(AUDIT_RETENTION_MS)}))
+    for operations in ("replay_requests", "replays"):
+        topics.append(
+            NewTopic(f"{p}alliance.operations.{operations}", 1, 1, config={"retention.ms": str(AUDIT_RETENTION_MS)})
+        )
     # Every service's events topic exists before any service starts: a service subscribing to another's
     # facts must not need the right to create that topic.
     topics += [NewTopic(f"{p}alliance.{s}.events", 3, 1) for s in SERVICES]
@@ -202,3 +212,47 @@ def provision(
     ]
     for future in admin.create_acls(bindings, request_timeout=30).values():
         future.result(timeout=30)
+    _remove_stale(admin, namespace, bindings)
+
+
+def _remove_stale(admin: Any, namespace: str, wanted: list[Any]) -> None:
+    """Delete the namespace's ACLs that the grants no longer give (rights of an older version)."""
+    from confluent_kafka.admin import (
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    everything = AclBindingFilter(
+        ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY, AclPermissionType.ANY
+    )
+    p = f"{namespace}." if namespace else ""
+    ours = (f"{p}alliance.", f"{p}agency.", f"{p}operator.")
+    keep = {_acl_key(b) for b in wanted}
+    current = admin.describe_acls(everything, request_timeout=30).result(timeout=30)
+    # Only the principals provisioned now: agencies added by other provisioning runs keep theirs.
+    principals = {binding.principal for binding in wanted}
+    stale = [b for b in current if b.name.startswith(ours) and b.principal in principals and _acl_key(b) not in keep]
+    if not stale:
+        return
+    filters = [
+        AclBindingFilter(
+            b.restype, b.name, b.resource_pattern_type, b.principal, b.host, b.operation, b.permission_type
+        )
+        for b in stale
+    ]
+    for future in admin.delete_acls(filters, request_timeout=30).values():
+        future.result(timeout=30)
+
+
+def _acl_key(binding: Any) -> tuple[Any, ...]:
+    return (
+        binding.restype,
+        binding.name,
+        binding.resource_pattern_type,
+        binding.principal,
+        binding.operation,
+        binding.permission_type,
+    )

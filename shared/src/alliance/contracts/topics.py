@@ -39,5 +39,7 @@ def delivery_topic(agency: str) -> str:
     return f"{DELIVERIES_PREFIX}{agency}"
 
 
-# Who replayed which dead letter, when (written by operators' principals alone; kept like the audit).
+# Operators ask a service to replay one of its dead letters (written by operators' principal alone)...
+REPLAY_REQUESTS_TOPIC = "alliance.operations.replay_requests"
+# ...and the service says what came of it (written by services alone; kept like the audit).
 REPLAYS_TOPIC = "alliance.operations.replays"

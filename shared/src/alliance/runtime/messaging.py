@@ -449,19 +449,28 @@ class EventConsumer:
         return self.registry.registry.get(record_topic[len(self.topic) + 1 :])
 
     async def _dispatch(self, message: KafkaMessage) -> None:
-        record = cast(ConsumerRecord, message.raw_message)  # one record: these subscribers are not batched
+        await self.process(cast(ConsumerRecord, message.raw_message))  # one record: not batched
+
+    async def process(self, record: ConsumerRecord) -> Refusal | None:
+        """Screen one record and hand it to its handler, or refuse it; the refusal, if it was refused.
+
+        The sender is the agency whose intake topic the record is on: for a replayed dead letter, the
+        topic it was first written to (see :mod:`alliance.runtime.replays`).
+        """
         agency = self.sender_of(record.topic)
         verdict = screen(record.headers or [], record.value, self.handlers, intake=self.intake, sender=agency)
         if isinstance(verdict, Refusal):
-            await self._refuse(record, verdict, agency.id if agency else None)
-        elif verdict is not None:
-            data, handler, event = verdict
-            sender = Sender(agency.id, agency.country, agency.kind.value) if agency else None
-            await self._handle(record, handler, Received(event=event, data=data, topic=self.topic, sender=sender))
+            return await self._refuse(record, verdict, agency.id if agency else None)
+        if verdict is None:
+            return None
+        data, handler, event = verdict
+        sender = Sender(agency.id, agency.country, agency.kind.value) if agency else None
+        return await self._handle(record, handler, Received(event=event, data=data, topic=self.topic, sender=sender))
 
-    async def _refuse(self, record: ConsumerRecord, refusal: Refusal, agency: str | None = None) -> None:
+    async def _refuse(self, record: ConsumerRecord, refusal: Refusal, agency: str | None = None) -> Refusal:
         self.refused += 1
         await self.messenger.refuse(record, record.topic, refusal, agency)
+        return refusal
 
     def _still_ours(self, record: ConsumerRecord, epoch: int) -> None:
         """Before refusing a record it waited on: if its partition was revoked meanwhile, the record is
@@ -470,7 +479,7 @@ class EventConsumer:
         if self.revocations.epoch(record) != epoch:
             raise PartitionHandedOver(f"{record.topic}:{record.partition} was revoked while this record waited")
 
-    async def _handle(self, record: ConsumerRecord, handler: Handler, received: Received[Any]) -> None:
+    async def _handle(self, record: ConsumerRecord, handler: Handler, received: Received[Any]) -> Refusal | None:
         structlog.contextvars.bind_contextvars(event_id=received.event.id, event_type=received.event.type)
         key = (record.key or b"").decode("utf-8", "replace") or received.event.subject
         describe(trace.get_current_span(), received.event, "handled", key)
@@ -485,7 +494,7 @@ class EventConsumer:
                 try:
                     await handler(received)
                     self.processed += 1
-                    return
+                    return None
                 except RecordNotYetKnown as exc:
                     waited = asyncio.get_running_loop().time() - started
                     if waited < settings.parent_wait_seconds and not self.stopping:
@@ -495,13 +504,11 @@ class EventConsumer:
                     self._still_ours(record, epoch)
                     agency = received.sender.agency if received.sender else None
                     reason = f"rule violated: {exc} (waited {settings.parent_wait_seconds:.0f} s for it)"
-                    await self._refuse(record, Refusal(reason, received.event), agency)
-                    return
+                    return await self._refuse(record, Refusal(reason, received.event), agency)
                 except (DomainRuleViolation, LimitExceeded) as exc:
                     label = "rule violated" if isinstance(exc, DomainRuleViolation) else "limit exceeded"
                     agency = received.sender.agency if received.sender else None
-                    await self._refuse(record, Refusal(f"{label}: {exc}", received.event), agency)
-                    return
+                    return await self._refuse(record, Refusal(f"{label}: {exc}", received.event), agency)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -517,8 +524,7 @@ class EventConsumer:
                             log.exception("handler failed; dead-lettering", attempts=failures)
                             reason = f"processing failed {failures} times: {type(exc).__name__}: {exc}"
                             agency = received.sender.agency if received.sender else None
-                            await self._refuse(record, Refusal(reason, received.event), agency)
-                            return
+                            return await self._refuse(record, Refusal(reason, received.event), agency)
                         log.warning("handler failed, retrying", attempt=failures, error=f"{type(exc).__name__}")
                     await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
                     delay = min(delay * 2, settings.retry_max_seconds)

@@ -1,18 +1,19 @@
 """What operators read and do on the streams: read topics to their end, list and replay dead letters.
 
 A dead letter keeps the refused record's key, value and headers byte for byte, plus why, where and
-when (``alliance_dlq_*``). Replaying puts that record back on the intake topic it came from, after
-the cause was fixed (the record it referred to arrived, the agency was registered…), and records
-who replayed it on the replays stream. Only intake records are replayed: the agency's own record,
-unchanged, is what the service screens again (its topic still names the sender); a service's facts
-are never re-sent by a person. A dead letter is replayed once: a second replay is refused, and a
-repeat that slips through (a crash between the two writes) is dropped by the record, which
-remembers the events it applied.
+when (``alliance_dlq_*``). Replaying asks the service that refused it, after the cause was fixed (the
+record it referred to arrived, the agency was registered…), to process that record again: operators
+write no intake topic, so no operator can pose as an agency. The service re-reads its own dead
+letter and processes the agency's original record as that agency's (see ``alliance.runtime.replays``),
+once, and says what came of it on the replays stream. Only intake records are replayed; a service's
+facts are never re-sent by a person.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,14 +23,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 
 from alliance.contracts.envelope import CloudEvent
-from alliance.contracts.limits import DEAD_LETTER_MAX_BYTES
 from alliance.contracts.markings import TLP, Markings
-from alliance.contracts.operations import DeadLetterReplayed
-from alliance.contracts.topics import REPLAYS_TOPIC, dead_letter_topic
+from alliance.contracts.operations import DeadLetterReplayed, DeadLetterReplayRequested, ReplayOutcome
+from alliance.contracts.topics import REPLAY_REQUESTS_TOPIC, REPLAYS_TOPIC, dead_letter_topic
 from alliance.runtime.settings import Settings
 
 SERVICES = ("interdiction", "firearms", "chemicals", "money_laundering", "extradition")
-REPLAY_HEADER = "alliance_replay_of"  # on the replayed record: the dead letter it came from
 OPERATIONS_MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("alliance",))
 
 Progress = Callable[[int, int], None]  # (records read, records to read)
@@ -138,15 +137,20 @@ async def replays(settings: Settings) -> list[DeadLetterReplayed]:
     return [DeadLetterReplayed.model_validate(json.loads(r.value or b"{}")) for r in records]
 
 
-async def replay(settings: Settings, event_id: str) -> DeadLetterReplayed:
-    """Put the dead letter of ``event_id`` back on its intake topic, once, and record who did it."""
-    principal = settings.kafka_username or "anonymous"
+async def replay(settings: Settings, event_id: str, timeout: float = 120) -> DeadLetterReplayed:
+    """Ask the service that refused ``event_id`` to replay its dead letter, once; what came of it.
+
+    Operators never write an intake topic: the request names the dead letter, and the service
+    re-reads it and processes the original bytes as the original sender (:mod:`alliance.runtime.replays`).
+    """
     letter = choose_letter(await read_topics(settings, dead_letter_topics(settings)), event_id)
     where = coordinates(letter)
-    done = [r for r in await replays(settings) if r.dead_letter == where]
+    done = [
+        r for r in await replays(settings) if r.dead_letter == where and r.outcome is not ReplayOutcome.NOT_REPLAYED
+    ]
     if done:
         raise ReplayRefused(
-            f"dead letter {where} was replayed already, by {done[0].replayed_by} "
+            f"dead letter {where} was replayed already, by {done[0].requested_by or done[0].replayed_by} "
             f"at {done[0].replayed_at:%Y-%m-%d %H:%M} UTC"
         )
     headers = headers_of(letter)
@@ -155,40 +159,51 @@ async def replay(settings: Settings, event_id: str) -> DeadLetterReplayed:
     topic = headers.get("alliance_dlq_topic", "")
     if not is_intake_topic(settings, topic):
         raise ReplayRefused(f"{topic!r} is not an agency's intake topic: only intake records are replayed")
-    original = [(k, v) for k, v in letter.headers or () if not k.startswith("alliance_dlq_") and k != REPLAY_HEADER]
+    request = DeadLetterReplayRequested(dead_letter=where, event_id=event_id, requested_at=datetime.now(UTC))
+    note = CloudEvent(
+        id=str(uuid.uuid4()),
+        source=f"urn:alliance:operator:{settings.kafka_username or 'anonymous'}",
+        type=DeadLetterReplayRequested.EVENT_TYPE,
+        time=request.requested_at,
+        subject=event_id,
+        markings=OPERATIONS_MARKINGS,
+        data=request.to_data(),
+    )
+    answers = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, **settings.kafka_security()
+    )
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
         enable_idempotence=True,
-        max_request_size=DEAD_LETTER_MAX_BYTES,
         **settings.kafka_security(),
     )
+    await answers.start()
     await producer.start()
     try:
-        sent = await producer.send_and_wait(
-            topic, letter.value, key=letter.key, headers=[*original, (REPLAY_HEADER, where.encode())]
-        )
-        record = DeadLetterReplayed(
-            dead_letter=where,
-            event_id=event_id,
-            event_type=headers.get("ce_type", ""),
-            intake_topic=topic,
-            replayed_to=f"{sent.topic}:{sent.partition}:{sent.offset}",
-            replayed_by=principal,
-            replayed_at=datetime.now(UTC),
-            reason=headers.get("alliance_dlq_reason", "")[:2000],
-        )
-        note = CloudEvent(
-            id=f"replay-{where}",
-            source=f"urn:alliance:operator:{principal}",
-            type=DeadLetterReplayed.EVENT_TYPE,
-            time=record.replayed_at,
-            subject=event_id,
-            markings=OPERATIONS_MARKINGS,
-            data=record.to_data(),
-        )
+        answered = settings.topic(REPLAYS_TOPIC)
+        partitions = [TopicPartition(answered, p) for p in answers.partitions_for_topic(answered) or {0}]
+        answers.assign(partitions)
+        for tp, end in (await answers.end_offsets(partitions)).items():
+            answers.seek(tp, end)  # only answers written after the request
         value, note_headers = note.to_kafka()
-        await producer.send_and_wait(settings.topic(REPLAYS_TOPIC), value, key=where.encode(), headers=note_headers)
+        await producer.send_and_wait(
+            settings.topic(REPLAY_REQUESTS_TOPIC), value, key=where.encode(), headers=note_headers
+        )
+        async with asyncio.timeout(timeout):
+            while True:
+                for records in (await answers.getmany(timeout_ms=1000)).values():
+                    for record in records:
+                        answer = DeadLetterReplayed.model_validate(json.loads(record.value or b"{}"))
+                        if answer.request_id == note.id:
+                            if answer.outcome is ReplayOutcome.NOT_REPLAYED:
+                                raise ReplayRefused(f"dead letter {where} not replayed: {answer.detail}")
+                            return answer
+    except TimeoutError:
+        raise ReplayRefused(
+            f"no answer within {timeout:.0f} s: is the {headers.get('alliance_dlq_service', '')} service running? "
+            "The request stays; the service answers when it runs."
+        ) from None
     finally:
         await producer.stop()
-    return record
+        await answers.stop()

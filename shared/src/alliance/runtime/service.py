@@ -30,8 +30,16 @@ from alliance.contracts.base import EventData, Fact
 from alliance.contracts.common import EventRejected
 from alliance.contracts.disclosure import DeliveryWithdrawn, ReleaseDecided
 from alliance.contracts.limits import DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RETENTION_DAYS
+from alliance.contracts.operations import DeadLetterReplayRequested
 from alliance.contracts.registry import Agency
-from alliance.contracts.topics import AUDIT_TOPIC, dead_letter_topic, delivery_topic, intake_topic, reply_topic_for
+from alliance.contracts.topics import (
+    AUDIT_TOPIC,
+    REPLAY_REQUESTS_TOPIC,
+    dead_letter_topic,
+    delivery_topic,
+    intake_topic,
+    reply_topic_for,
+)
 from alliance.domain.aggregate import RELEASED_TO
 from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.runtime import asyncapi
@@ -40,6 +48,7 @@ from alliance.runtime.messaging import EventConsumer, Messenger, check_kafka_cre
 from alliance.runtime.metrics import ServiceMetrics
 from alliance.runtime.outbox import OutboxRelay
 from alliance.runtime.registry import RegistryFollower
+from alliance.runtime.replays import ReplayDesk
 from alliance.runtime.retry import is_transient, waiting
 from alliance.runtime.settings import Settings
 from alliance.runtime.store import (
@@ -139,6 +148,7 @@ class Service:
             service=spec.name,
         )
         self._repositories: dict[type[Repository[Any]], Repository[Any]] = {}
+        self.replays = ReplayDesk(self.messenger, self.db, lambda: [c for c in self.consumers if c.intake])
         self.recheck = RegistryRecheck(
             self.db,
             lambda: [self.repository(kind) for kind in spec.repositories],
@@ -183,8 +193,11 @@ class Service:
         raise TypeError(f"{self.spec.name} cannot provide {wanted!r} to its handlers")
 
     def mount(self, routes: Sequence[Route[D]], dependencies: type[D]) -> D:
-        """Subscribe each route's handler, called with the dependencies (repositories, settings)."""
+        """Subscribe each route's handler, called with the dependencies (repositories, settings), and the
+        operators' replay requests for this service's dead letters."""
         deps = inject(dependencies, self._provide)
+        requests = self.consumer(REPLAY_REQUESTS_TOPIC, "replays", intake=False)
+        requests.on(DeadLetterReplayRequested)(self.replays.handle)
         for route in routes:
             consumer = self.consumer(route.topic, route.group, intake=route.intake)
             if route.event.EVENT_TYPE in consumer.handlers:
