@@ -3,6 +3,7 @@ sender's; a second replay does nothing; no operator (nor service) can write an a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from aiokafka.errors import TopicAuthorizationFailedError
 
 from harness import (
     BOOTSTRAP,
+    LOGS,
     STACK_HOME,
     VENV_BIN,
     Agency,
@@ -114,6 +116,11 @@ async def test_no_principal_but_the_agency_can_write_its_intake_topic(system: Sy
             )
     finally:
         await producer.stop()
+    denial = f"Principal = User:{principal} is Denied operation = WRITE"
+    topic = system.topic("alliance.interdiction.intake.us-cbp")
+    async with asyncio.timeout(30):  # the broker's authorizer log is the audit of refused requests
+        while not any(denial in line and topic in line for line in (LOGS / "kafka.log").read_text().splitlines()):
+            await asyncio.sleep(0.5)
 
 
 async def test_two_requests_to_replay_one_dead_letter_replay_it_once(system: System, agency: Agency) -> None:
