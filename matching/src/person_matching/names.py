@@ -9,6 +9,7 @@ among the given names); given names and surnames in each other's fields; the who
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from person_matching.text import fold
 
@@ -72,6 +73,7 @@ MAX_ALIAS_WORDS = 6
 MAX_WORD_LETTERS = 30  # a longer word is cut to its first letters
 
 
+@lru_cache(maxsize=4096)  # the same names are read again with each comparison: fold them once
 def first_words(text: str, limit: int) -> str:
     """The text as read: its first ``limit`` words, each of at most ``MAX_WORD_LETTERS`` letters (the
     text itself when it is within both)."""
