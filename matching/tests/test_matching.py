@@ -1,4 +1,6 @@
 import io
+import random
+import string
 from pathlib import Path
 
 import pytest
@@ -306,3 +308,104 @@ def test_given_names_sharing_a_form_share_a_key_though_a_name_of_many_forms_is_a
     assert len(asked["ana"]) == 1 < len(given_name_forms("ana"))
     assert len(given_name_forms("jose")) <= MANY_FORMS
     assert asked["jose"] == given_name_forms("jose")
+
+
+def _padded(first: str, rng: random.Random) -> str:
+    """A field at the contract's limit (500 characters): ``first`` and then two-letter words, some 166."""
+    words = [first] if first else []
+    while len(" ".join(words)) < 497:
+        words.append("".join(rng.choice(string.ascii_lowercase) for _ in range(2)))
+    return " ".join(words)[:500].strip()
+
+
+def _longest_name(rng: random.Random, dob: str | None) -> PersonRecord:
+    """Issue 17's detained person: given names, three surnames and 20 aliases each some 166 two-letter
+    words, the first of them a real name."""
+    return P(
+        _padded("Joaquín", rng),
+        [_padded("Guzmán", rng), _padded("Loera", rng), _padded("", rng)],
+        dob,
+        aliases=[_padded("", rng) for _ in range(20)],
+    )
+
+
+@pytest.mark.parametrize("dob", [None, "1957-04-04", "1957"])
+def test_a_name_at_the_contract_limits_has_bounded_keys_and_is_found_by_a_namesake(dob: str | None) -> None:
+    """Issue 17: such a person made 220 MB of filing keys. Keys are bounded per person, the matcher
+    reads a bounded number of words and readings, and the genuine namesake is still found either way
+    round."""
+    from person_matching.blocking import (
+        MAX_FILING_KEYS,
+        MAX_LOOKUP_KEYS,
+        MAX_SURNAME_KEYS,
+        blocking_keys,
+        index_keys,
+        lookup_keys,
+    )
+    from person_matching.matching import MAX_READINGS, _readings
+
+    person = _longest_name(random.Random(17), dob)
+    filed, asked = index_keys(person, person.birth), lookup_keys(person, person.birth)
+    assert 0 < len(filed) <= MAX_FILING_KEYS
+    assert 0 < len(asked) <= MAX_LOOKUP_KEYS
+    assert 0 < len(blocking_keys(person)) <= MAX_SURNAME_KEYS
+    assert sum(map(len, filed)) < 200_000  # bytes of keys: was 220 MB
+    assert len(_readings(person)) <= MAX_READINGS
+    for namesake in (P("Joaquín", "Guzmán Loera", dob), P("Joaquín", "Guzmán Loera", None)):
+        # As extradition compares them: the registered fugitive's record first.
+        assert match_people(namesake, person).decision is not Decision.NO_MATCH
+        assert set(index_keys(person, person.birth)) & set(lookup_keys(namesake, namesake.birth))
+        assert set(index_keys(namesake, namesake.birth)) & set(lookup_keys(person, person.birth))
+        assert set(blocking_keys(person)) & set(blocking_keys(namesake))
+
+
+def test_the_narrowest_reading_of_any_name_fits_every_budget() -> None:
+    """A name read to one given word and one surname word, without aliases, has fewer keys than every
+    budget, whatever the words: so every name fits at some reading, and the budgets are never cut
+    through (the given name of the most forms, a 30-letter surname of distinct letters)."""
+    from person_matching.blocking import (
+        MAX_FILING_KEYS,
+        MAX_LOOKUP_KEYS,
+        MAX_SURNAME_KEYS,
+        _blocking_keys,
+        _given_keys,
+        _index_keys,
+        _lookup_keys,
+        _Name,
+    )
+    from person_matching.names import MAX_WORD_LETTERS
+    from person_matching.names_data import known_given_names
+
+    widest = max(sorted(known_given_names()), key=lambda n: len(_given_keys(P(n, "x"), lookup=False)))
+    surname = "bcdfghjklmnprstvaeiou" * 2
+    for given, surnames in ((widest, [surname[:MAX_WORD_LETTERS]]), (widest, [widest]), (surname, [widest])):
+        name = _Name(given, surnames, [])
+        for dob in (None, "1957-04-04", "1957"):
+            birth = BirthDate.of(dob)
+            assert len(set(_index_keys(name, birth))) <= MAX_FILING_KEYS
+            assert len(set(_lookup_keys(name, birth))) <= MAX_LOOKUP_KEYS
+        assert len(set(_blocking_keys(name))) <= MAX_SURNAME_KEYS
+
+
+@pytest.mark.parametrize("name", ["person_pairs.csv", "person_pairs_hard.csv", "person_pairs_classes.csv"])
+def test_no_labelled_name_is_cut_or_read_narrower(name: str) -> None:
+    """The bounds cost the labelled sets nothing: every name is read whole, and its keys are within the
+    budgets, so none is read narrower (the recall tests above then hold as before)."""
+    import csv
+
+    from person_matching.blocking import MAX_FILING_KEYS, MAX_LOOKUP_KEYS, MAX_SURNAME_KEYS, index_keys, lookup_keys
+    from person_matching.names import name_as_read
+
+    with (EVALUATION / name).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        for side in ("left", "right"):
+            person = _person(row, side)
+            assert name_as_read(person.given_names, person.surnames, person.aliases) == (
+                person.given_names,
+                person.surnames,
+                person.aliases,
+            )
+            assert len(index_keys(person, person.birth)) < MAX_FILING_KEYS
+            assert len(lookup_keys(person, person.birth)) < MAX_LOOKUP_KEYS
+            assert len(blocking_keys(person)) < MAX_SURNAME_KEYS

@@ -11,12 +11,23 @@ given name's phonetic code.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, lru_cache
+from itertools import combinations
 from typing import Protocol
 
 from person_matching.dates import BirthDate, Precision
-from person_matching.names import CONNECTORS, PARTICLES, SUFFIXES, WIDOW, given_words, words_of
+from person_matching.names import (
+    CONNECTORS,
+    PARTICLES,
+    SUFFIXES,
+    WIDOW,
+    given_words,
+    name_as_read,
+    words_of,
+)
 from person_matching.names_data import given_frequency, given_name_forms, known_given_names, surname_frequency
 
 
@@ -29,6 +40,60 @@ class Named(Protocol):
     def surnames(self) -> list[str]: ...
     @property
     def aliases(self) -> list[str]: ...
+
+
+# -- how many keys one person has ------------------------------------------------------------------
+#
+# Keys pair surname forms with given-name forms and surnames with each other, so their number grows
+# with the product of a name's words. Within the contract (500 characters a field, 50 aliases) that was
+# 220 MB for one person (issue 17). What is read of a name is bounded first (``names.MAX_GIVEN_WORDS``
+# and the others), and then the keys of one person: when a person's keys would be more than the budget,
+# the person is read narrower until they fit, always the same way: the later aliases dropped first
+# (half of them at a time), then each field cut to its first 3, 2, 1 words. The budgets are far above
+# real names (labelled sets: at most 908 filing, 125 lookup and 136 surname keys; a fugitive with 16
+# aliases 726 and 459), so no labelled pair is lost (tested); a name cut to fit is still found by its
+# first words: its given name and paternal surname.
+MAX_FILING_KEYS = 4000  # a stored person's ``index_keys`` (some 100 KB at most, on 4 cards)
+MAX_LOOKUP_KEYS = 500  # a lookup's keys: one indexed query each
+MAX_SURNAME_KEYS = 500  # ``blocking_keys``: stored with a record and looked up, one query each
+
+
+@dataclass(frozen=True)
+class _Name:
+    """A name as read (see ``names.name_as_read``)."""
+
+    given_names: str
+    surnames: list[str]
+    aliases: list[str]
+
+
+def _narrowed(person: Named) -> Iterator[_Name]:
+    """The person as read, then ever narrower: fewer aliases (the later ones first), then fewer words."""
+    given, surnames, aliases = name_as_read(person.given_names, person.surnames, person.aliases)
+    kept = len(aliases)
+    yield _Name(given, surnames, aliases)
+    while kept:
+        kept //= 2
+        yield _Name(given, surnames, aliases[:kept])
+    for words in (3, 2, 1):
+        yield _Name(*name_as_read(given, surnames, [], given_limit=words, surname_limit=words))
+
+
+def _fitting(budget: int, person: Named, keys_of: Callable[[_Name], Iterable[str]]) -> list[str]:
+    """The keys of the widest reading of ``person`` that has at most ``budget`` of them, sorted. A reading
+    is given up as soon as it passes the budget, so finding the one that fits costs a few budgets."""
+    last = None
+    for name in _narrowed(person):
+        keys: set[str] = set()
+        for key in keys_of(name):
+            keys.add(key)
+            if len(keys) > budget:
+                break
+        else:
+            return sorted(keys)
+        last = name
+    assert last is not None
+    return sorted(set(keys_of(last)))[:budget]  # not reached: one given word and one surname fit (tested)
 
 
 _RULES = [
@@ -50,6 +115,7 @@ _RULES = [
 ]
 
 
+@lru_cache(maxsize=1 << 16)  # surnames repeat, and a name read narrower is coded again
 def phonetic(word: str) -> str:
     """Hernández, Fernandes → ernandes, fernandes; Vázquez, Basquez → baskes: spelling that sounds alike."""
     code = word
@@ -82,9 +148,14 @@ def _surname_like(word: str) -> bool:
 
 
 def blocking_keys(person: Named, birth_year: int | None = None, slips: bool = True) -> list[str]:
+    """A person's blocking keys, at most ``MAX_SURNAME_KEYS`` (see ``_fitting``)."""
+    return _fitting(MAX_SURNAME_KEYS, person, lambda name: _blocking_keys(name, birth_year, slips))
+
+
+def _surname_codes(person: Named) -> set[str]:
+    """The phonetic codes of every surname form of the person's name (see the module's docstring)."""
     surname_words = [w for s in person.surnames for w in words_of(s)]
     given, _ = given_words(person.given_names)
-    keys: set[str] = set()
     forms = _surname_forms(surname_words)
     # Given names that could be surnames: swapped fields, the maternal surname or the maiden name as a
     # middle name, the whole name in one field.
@@ -94,16 +165,24 @@ def blocking_keys(person: Named, birth_year: int | None = None, slips: bool = Tr
         forms |= _surname_forms(words_of(alias)[1:])
     if given and surname_words:  # the surname field may hold the given names (fields swapped)
         forms |= {w for w in surname_words if w not in PARTICLES and not _surname_like(w)}
-    for form in forms:
-        if form in PARTICLES or len(form) < 2:
-            continue
-        code = phonetic(form)
-        keys |= {f"s:{variant}" for variant in (_one_slip(code) if slips else {code})}
-    if not keys and given:  # no usable surname: the first given name stands in
-        keys.add(f"g:{phonetic(given[0])}")
-    if birth_year is not None:
-        keys |= {f"{k}@{birth_year}" for k in list(keys)}
-    return sorted(keys)
+    return {phonetic(form) for form in forms if form not in PARTICLES and len(form) >= 2}
+
+
+def _blocking_keys(person: Named, birth_year: int | None = None, slips: bool = True) -> Iterator[str]:
+    codes = _surname_codes(person)
+    given, _ = given_words(person.given_names)
+    keys: Iterable[str] = (f"s:{v}" for code in codes for v in (_one_slip(code) if slips else (code,)))
+    if not codes and given:  # no usable surname: the first given name stands in
+        keys = [f"g:{phonetic(given[0])}"]
+    for key in keys:
+        yield key
+        if birth_year is not None:
+            yield f"{key}@{birth_year}"
+
+
+def _exact(person: Named) -> list[str]:
+    """The blocking keys without slips: as many as the surname forms a name as read has (a few hundred)."""
+    return sorted(set(_blocking_keys(person, slips=False)))
 
 
 # -- the fugitive index: keys filed with a stored person, keys a new person is looked up by ------------
@@ -141,11 +220,14 @@ def _anagrams(exact: list[str]) -> set[str]:
     return {"a:" + "".join(sorted(k[2:])) for k in exact if k.startswith("s:")}
 
 
-def _name_keys(person: Named, codes: set[str], lookup: bool = False) -> set[str]:
+def _name_keys(codes: Iterable[str], given: set[str]) -> Iterator[str]:
     """Surname codes (letters in order: two codes alike, or two letters swapped, share them) each with a
     given-name key (see ``_given_keys``): a common surname's block split by given name."""
-    given = _given_keys(person, lookup)
-    return {f"{k}+{g}" for k in codes for g in given} if given else codes
+    for code in codes:
+        if given:
+            yield from (f"{code}+{g}" for g in given)
+        else:
+            yield code
 
 
 MANY_FORMS = 3  # more, and a name is asked as ``=name``: Ana (26 forms), María (13), Juan (11)
@@ -181,12 +263,11 @@ def _codes(exact: list[str]) -> set[str]:
     return _anagrams(exact) | {k for k in exact if not k.startswith("s:")}
 
 
-def _pair_keys(exact: list[str]) -> set[str]:
+def _pair_keys(exact: list[str]) -> Iterator[str]:
     """Two surname codes' letters in order, together: a block of a handful of the undated even for the
     commonest surnames, that finds them whatever their given names (one a typing slip of the other,
     the given names in the surname field)."""
-    codes = sorted(_anagrams(exact))
-    return {f"{a}&{b}" for i, a in enumerate(codes) for b in codes[i + 1 :]}
+    return (f"{a}&{b}" for a, b in combinations(sorted(_anagrams(exact)), 2))
 
 
 def _given_words(person: Named) -> list[str]:
@@ -199,15 +280,21 @@ def _given_words(person: Named) -> list[str]:
     return surnames
 
 
-def _sorted_slips(exact: list[str]) -> set[str]:
+def _sorted_slips(exact: list[str]) -> Iterator[str]:
     """Each surname code and each code with one letter left out, its letters in order; other keys as
     they are."""
-    slips = {v for k in exact if k.startswith("s:") for v in _one_slip(k[2:])}
-    return {"a:" + "".join(sorted(v)) for v in slips} | {k for k in exact if not k.startswith("s:")}
+    for key in exact:
+        yield from _slips_in_order(key[2:]) if key.startswith("s:") else (key,)
+
+
+@lru_cache(maxsize=1 << 14)
+def _slips_in_order(code: str) -> frozenset[str]:
+    return frozenset("a:" + "".join(sorted(v)) for v in _one_slip(code))
 
 
 def index_keys(person: Named, birth: BirthDate | None) -> list[str]:
-    """The keys a stored person (a fugitive, a detained person) is filed under.
+    """The keys a stored person (a fugitive, a detained person) is filed under, at most ``MAX_FILING_KEYS``
+    (see ``_fitting``).
 
     Its name keys (surname codes with given-name keys, ``_given_keys``) bare; and with ``?`` when it has
     no date, with its surname pairs. With a date: its surname codes and each with one letter left out,
@@ -215,21 +302,29 @@ def index_keys(person: Named, birth: BirthDate | None) -> list[str]:
     side, day and month swapped) or with its year when only the year is known; and with a full date,
     its name keys with its year (``~``).
     """
-    exact = blocking_keys(person, slips=False)
-    names = _name_keys(person, _codes(exact))
+    return _fitting(MAX_FILING_KEYS, person, lambda name: _index_keys(name, birth))
+
+
+def _index_keys(person: Named, birth: BirthDate | None) -> Iterator[str]:
+    exact = _exact(person)
+    codes, given = _codes(exact), _given_keys(person, lookup=False)
     if birth is None:
-        return sorted(names | {f"{n}@{UNDATED}" for n in names | _pair_keys(exact)})
-    surnames = _sorted_slips(exact)
+        for name in _name_keys(codes, given):
+            yield from (name, f"{name}@{UNDATED}")
+        yield from (f"{pair}@{UNDATED}" for pair in _pair_keys(exact))
+        return
     full = _full(birth)
     tags = _near(full) if full else {str(birth.year)}
-    keys = {f"{k}@{t}" for k in surnames for t in tags} | names
-    if full is not None:
-        keys |= {f"{n}@{birth.year}~" for n in names}
-    return sorted(keys)
+    yield from (f"{k}@{t}" for k in _sorted_slips(exact) for t in tags)
+    for name in _name_keys(codes, given):
+        yield name
+        if full is not None:
+            yield f"{name}@{birth.year}~"
 
 
 def lookup_keys(person: Named, birth: BirthDate | None) -> list[str]:
-    """The keys that find every stored person the matcher may take for this one.
+    """The keys that find every stored person the matcher may take for this one, at most
+    ``MAX_LOOKUP_KEYS`` (see ``_fitting``).
 
     With a full date: its surname codes' letters in order (the stored code, a letter of it left out,
     or two letters swapped) on its date (the stored dates near it) and in its years (the stored
@@ -239,14 +334,22 @@ def lookup_keys(person: Named, birth: BirthDate | None) -> list[str]:
     Surnames a letter *substituted* apart (Serrano, Serrato) are not looked at: the labelled sets hold
     them only as different families; every pair labelled one person is found, either way round (tested).
     """
-    exact = blocking_keys(person, slips=False)
+    return _fitting(MAX_LOOKUP_KEYS, person, lambda name: _lookup_keys(name, birth))
+
+
+def _lookup_keys(person: Named, birth: BirthDate | None) -> Iterator[str]:
+    exact = _exact(person)
     surnames = _codes(exact)
-    names = _name_keys(person, _codes(exact), lookup=True)
+    given = _given_keys(person, lookup=True)
     if birth is None:
-        return sorted(names)
-    undated = {f"{n}@{UNDATED}" for n in names | _pair_keys(exact)}
+        yield from _name_keys(surnames, given)
+        return
     full = _full(birth)
     if full is None:
-        return sorted({f"{n}@{birth.year}~" for n in names} | {f"{k}@{birth.year}" for k in surnames} | undated)
-    tags = {full.isoformat()} | {str(int(d[:4])) for d in _near(full)}
-    return sorted({f"{k}@{t}" for k in surnames for t in tags} | undated)
+        yield from (f"{k}@{birth.year}" for k in surnames)
+        yield from (f"{n}@{birth.year}~" for n in _name_keys(surnames, given))
+    else:
+        tags = {full.isoformat()} | {str(int(d[:4])) for d in _near(full)}
+        yield from (f"{k}@{t}" for k in surnames for t in tags)
+    yield from (f"{n}@{UNDATED}" for n in _name_keys(surnames, given))
+    yield from (f"{p}@{UNDATED}" for p in _pair_keys(exact))

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from person_matching.blocking import Named
 from person_matching.dates import NARROWING, BirthDate, DateAgreement, Precision, compare_dates
-from person_matching.names import PARTICLES, Reading, Surname, readings, words_of
+from person_matching.names import PARTICLES, Reading, Surname, name_as_read, readings, words_of
 from person_matching.names_data import (
     compound_forms,
     equivalent_given,
@@ -121,6 +121,8 @@ class PersonRecord:
         if not surname_list and "," in given_names:
             left, right = given_names.split(",", 1)
             surname_list, given_names = [left], right
+        # What is read of the name (see ``names.MAX_GIVEN_WORDS``): the matcher's work stays bounded.
+        given_names, surname_list, alias_list = name_as_read(given_names, surname_list, list(aliases or []))
         birth = BirthDate.of(dob if dob else None)
         full = (
             date(birth.year, birth.month or 1, birth.day or 1)
@@ -133,7 +135,7 @@ class PersonRecord:
             date_of_birth=full,
             birth=birth,
             nationality=(nationality or "").strip().upper() or None,
-            aliases=list(aliases or []),
+            aliases=alias_list,
         )
 
 
@@ -337,6 +339,13 @@ def _readings(record: PersonRecord) -> tuple[Reading, ...]:
     return _readings_of(record.given_names, tuple(record.surnames), tuple(record.aliases))
 
 
+# Readings of one record compared at most: two records are compared reading by reading, so this bounds a
+# comparison's work (at most MAX_READINGS squared pairs of at most a few dozen words). The labelled sets'
+# names have at most 8 readings; the record as written comes first, then the other ways of reading it,
+# then the aliases in order.
+MAX_READINGS = 32
+
+
 @lru_cache(maxsize=1 << 14)  # a person looked up is compared with every candidate: read once
 def _readings_of(given_names: str, surnames: tuple[str, ...], aliases: tuple[str, ...]) -> tuple[Reading, ...]:
     found = [r for r in readings(given_names, list(surnames)) if r.husband is None or _is_woman(r)]
@@ -344,7 +353,7 @@ def _readings_of(given_names: str, surnames: tuple[str, ...], aliases: tuple[str
         words = tokens(alias)
         if len(words) >= 2:
             found.append(Reading((words[0],), tuple(Surname((w,)) for w in words[1:]), how=f"alias '{alias}'"))
-    return tuple(found)
+    return tuple(found[:MAX_READINGS])
 
 
 def compare_names(left: PersonRecord, right: PersonRecord) -> tuple[NameAgreement, Reading | None, Reading | None]:

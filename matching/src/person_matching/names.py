@@ -9,6 +9,7 @@ among the given names); given names and surnames in each other's fields; the who
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from person_matching.text import fold
 
@@ -55,6 +56,47 @@ class Reading:
 def words_of(text: str) -> list[str]:
     text = text.replace("'", "").replace("\u2019", "")  # O'Connor → OConnor
     return fold(text.replace("-", " ").replace(".", " . ")).replace(" . ", " ").split()
+
+
+# -- how much of a name is read --------------------------------------------------------------------
+#
+# The contract lets a name field hold 500 characters (some 166 two-letter words) and a person 50 aliases.
+# Keys built from every run of such a name's words, and comparisons of every reading of it, grow with
+# the square of its words or worse: one detained person made 220 MB of filing keys (issue 17). So a name
+# is read to its first words, which hold the given name and the paternal surname; the rest is kept on
+# the record but neither filed nor compared. Real names need far fewer: the labelled sets have at most
+# 5 words in a field and 15 letters in a word, so nothing in them is cut (a test checks it).
+MAX_GIVEN_WORDS = 6  # María de los Ángeles del Carmen
+MAX_SURNAME_WORDS = 6  # in each surname field: Fernández de Córdoba y Mendoza, Ponce de León y Cruz
+MAX_ALIASES = 20  # the first ones
+MAX_ALIAS_WORDS = 6
+MAX_WORD_LETTERS = 30  # a longer word is cut to its first letters
+
+
+@lru_cache(maxsize=4096)  # the same names are read again with each comparison: fold them once
+def first_words(text: str, limit: int) -> str:
+    """The text as read: its first ``limit`` words, each of at most ``MAX_WORD_LETTERS`` letters (the
+    text itself when it is within both)."""
+    words = words_of(text)
+    if len(words) <= limit and all(len(w) <= MAX_WORD_LETTERS for w in words):
+        return text
+    return " ".join(w[:MAX_WORD_LETTERS] for w in words[:limit])
+
+
+def name_as_read(
+    given_names: str,
+    surnames: list[str],
+    aliases: list[str],
+    given_limit: int = MAX_GIVEN_WORDS,
+    surname_limit: int = MAX_SURNAME_WORDS,
+) -> tuple[str, list[str], list[str]]:
+    """A person's name fields cut to what is read of them: the first words of each field (see
+    ``MAX_GIVEN_WORDS`` and the others)."""
+    return (
+        first_words(given_names, given_limit),
+        [first_words(surname, surname_limit) for surname in surnames],
+        [first_words(alias, MAX_ALIAS_WORDS) for alias in aliases[:MAX_ALIASES]],
+    )
 
 
 def given_words(text: str) -> tuple[list[str], str | None]:
