@@ -582,12 +582,17 @@ def screen(
     """
     if intake and sender is None:
         return Refusal("not the intake topic of a registered agency")
+    unreadable = next((v for k, v in raw_headers if k == kafka_records.UNREADABLE_HEADER and v), None)
+    if unreadable is not None:  # a stand-in for a record no client can decode: its readable ce_* name it
+        try:
+            known = tuple(headers_to_dict([(k, v) for k, v in raw_headers if k.lower().startswith("ce_")]).items())
+        except EnvelopeError:
+            known = ()
+        return Refusal(f"undecodable Kafka record: {unreadable.decode('utf-8', 'replace')}", headers=known)
     try:
         headers = headers_to_dict(raw_headers)
     except EnvelopeError as exc:
         return Refusal(f"invalid envelope: {exc}")
-    if kafka_records.UNREADABLE_HEADER in headers:
-        return Refusal(f"undecodable Kafka record: {headers[kafka_records.UNREADABLE_HEADER]}")
     known = tuple(headers.items())
     try:
         event = parse_record(headers, value)
