@@ -48,7 +48,7 @@ from alliance.application.handling import Received, Sender
 from alliance.application.records import PendingEvent
 from alliance.application.repository import cause_time
 from alliance.contracts.base import EventData
-from alliance.contracts.common import EventRejected, FieldError
+from alliance.contracts.common import EventRejected, FieldError, RecordPosition
 from alliance.contracts.disclosure import ReleaseDecided
 from alliance.contracts.envelope import CloudEvent, EnvelopeError, headers_to_dict, parse_record
 from alliance.contracts.limits import (
@@ -285,6 +285,7 @@ class Messenger:
             rejected_event_id=rejected_id[:200] if rejected_id else None,
             rejected_event_type=((event.type if event else known.get("ce_type")) or "")[:200] or None,
             rejected_event_source=source[:500] if source else None,
+            rejected_record=RecordPosition(topic=record.topic, partition=record.partition, offset=record.offset),
             rejected_by=self.service,
             reason=reason,
             errors=list(refusal.errors[:MAX_REJECTION_ERRORS]),
