@@ -19,6 +19,7 @@ from aiokafka.record.memory_records import MemoryRecords as AiokafkaRecords
 from aiokafka.record.util import calc_crc32c
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from alliance.contracts.limits import MAX_HEADER_BYTES, MAX_HEADERS
 from alliance.runtime import kafka_records
 from alliance.runtime.kafka_records import RAW_HEADERS_HEADER, UNREADABLE_HEADER
 from alliance.runtime.messaging import Refusal, screen
@@ -134,6 +135,15 @@ def test_a_stand_in_keeps_the_readable_headers_and_every_header_as_sent() -> Non
     assert headers["x"] is None
     assert headers[UNREADABLE_HEADER] == b"offset 101 cannot be decoded: the name of header 2 is not UTF-8"
     assert raw_headers(stand_in) == [(b"ce_id", b"id-1"), (BAD_NAME, b"raw"), (b"x", None)]
+
+
+def test_a_stand_in_passes_on_readable_headers_only_within_the_limits_of_an_accepted_record() -> None:
+    many: list[tuple[str, bytes | None]] = [(f"h{n}", b"x") for n in range(MAX_HEADERS + 10)]
+    spec = (b"k", b"v", [("ce_id", b"id"), ("big", b"y" * MAX_HEADER_BYTES), *many, (RawName(), b"raw")])
+    [stand_in] = fetch(batch(100, [spec]))
+    passed = [k for k, _ in stand_in.headers if k not in (UNREADABLE_HEADER, RAW_HEADERS_HEADER)]
+    assert passed == ["ce_id", *[k for k, _ in many]][:MAX_HEADERS]  # the oversized one is left out
+    assert len(raw_headers(stand_in)) == MAX_HEADERS + 13  # the JSON list has every header as sent
 
 
 def test_several_batches_and_a_partial_one_at_the_end_of_the_fetch() -> None:

@@ -38,6 +38,8 @@ from aiokafka.record.legacy_records import LegacyRecordBatch
 from aiokafka.record.util import decode_varint
 from aiokafka.structs import ConsumerRecord
 
+from alliance.contracts.limits import MAX_HEADER_BYTES, MAX_HEADERS
+
 UNREADABLE_HEADER = "alliance-unreadable"
 # JSON list of [name, value] of every header of an undecodable record, as sent: base64, value null if null.
 RAW_HEADERS_HEADER = "alliance-unreadable-headers"
@@ -73,7 +75,14 @@ class Unreadable:
         if self.raw_headers is not None:
             encoded = [[_b64(name), None if value is None else _b64(value)] for name, value in self.raw_headers]
             marks.append((RAW_HEADERS_HEADER, json.dumps(encoded).encode()))
-        kept = [(k, v) for k, v in self.headers if not k.startswith(UNREADABLE_HEADER)]  # ours are the only ones
+        # The readable headers go on as headers (the rejection names the record by its ce_id) within the
+        # limits of an accepted record, so that a dead letter of the stand-in stays within its own limit;
+        # the JSON list has them all.
+        kept = [
+            (k, v)
+            for k, v in self.headers
+            if not k.startswith(UNREADABLE_HEADER) and len(k) + len(v or b"") <= MAX_HEADER_BYTES
+        ][:MAX_HEADERS]
         return ConsumerRecord(
             topic,
             partition,
