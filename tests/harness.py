@@ -44,6 +44,7 @@ STACK_HOME = Path(os.environ.get("ALLIANCE_HOME", ROOT / ".local")).resolve()
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('ALLIANCE_KAFKA_PORT', '9092')}"
 MONGO_URI = f"mongodb://127.0.0.1:{os.environ.get('ALLIANCE_MONGO_PORT', '27017')}/"
 LOGS = ROOT / ".local" / "logs"
+NAMESPACES: list[str] = []  # those the tests of this session provisioned (their records are checked at the end)
 
 
 def kafka_login(principal: str) -> dict[str, Any]:
@@ -164,6 +165,8 @@ class System:
         """Topics, users and ACLs of this namespace (and of extra agencies ``id:domain,domain``)."""
         stack("provision", "--namespace", self.namespace, *(f"--agency={a}" for a in agencies))
         self.provisioned = True
+        if self.namespace not in NAMESPACES:
+            NAMESPACES.append(self.namespace)
 
     def topic(self, name: str) -> str:
         return f"{self.namespace}.{name}"

@@ -90,3 +90,60 @@ def test_the_gate_accepts_an_additive_change_and_a_version_bump() -> None:
 
     assert contracts.gate({TYPE: RELEASED}, changed(add_optional)) == []
     assert contracts.gate({TYPE: RELEASED}, {TYPE.replace(".v1", ".v2"): {"type": "object"}}) == []
+
+
+def _nullable(schema: dict[str, Any]) -> bool:
+    kinds = schema.get("type")
+    return (
+        kinds == "null"
+        or (isinstance(kinds, list) and "null" in kinds)
+        or any(_nullable(s) for s in schema.get("anyOf", []) + schema.get("oneOf", []))
+    )
+
+
+def required_yet_nullable(schema: dict[str, Any]) -> list[str]:
+    """Fields a schema requires but lets be null: Alliance leaves a None field out of the records it writes
+    (``EventData.to_data``), so such a record would lack a required field and break its own contract."""
+    found: list[str] = []
+    defs = schema.get("$defs", {})
+
+    def walk(node: dict[str, Any], where: str, seen: frozenset[str]) -> None:
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name not in seen:
+                walk(defs[name], f"{where}<{name}>", seen | {name})
+            return
+        for name in node.get("required", []):
+            if _nullable(node.get("properties", {}).get(name, {})):
+                found.append(f"{where}{name}")
+        for name, sub in node.get("properties", {}).items():
+            walk(sub, f"{where}{name}.", seen)
+        for key in ("items", "additionalProperties"):
+            if isinstance(node.get(key), dict):
+                walk(node[key], f"{where}[].", seen)
+        for sub in node.get("anyOf", []) + node.get("oneOf", []) + node.get("allOf", []):
+            walk(sub, where, seen)
+
+    walk(schema, "", frozenset())
+    return found
+
+
+def test_no_type_alliance_sends_requires_a_field_it_leaves_out_when_empty() -> None:
+    """Issue 17 item 4: rejections of records without a readable ce_id lacked the required
+    ``rejected_event_id``. Every type a service sends (facts, deliveries, audit, rejections) is checked."""
+    offenders = []
+    for service in contracts.SERVICES:
+        document = contracts.document_of(service)
+        schemas = contracts.message_schemas(document)
+        sent = {
+            document["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]["name"]
+            for operation in document["operations"].values()
+            if operation["action"] == "send"
+            for ref in operation["messages"]
+        }
+        offenders += [
+            f"{event_type}: {field}"
+            for event_type in sorted(sent)
+            for field in required_yet_nullable(schemas[event_type])
+        ]
+    assert sorted(set(offenders)) == []

@@ -5,6 +5,7 @@ namespace of its own, so the counts below are of this test's records only."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import sys
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.e2e
 REPORTED = "org.alliance.interdiction.seizure.reported.v1"
 RECORDED = "org.alliance.interdiction.seizure.recorded.v1"
 REJECTED = "org.alliance.event.rejected.v1"
+RAW_HEADERS = "alliance-unreadable-headers"  # every header of an undecodable record, as sent (base64)
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +189,81 @@ async def test_every_poison_record_is_dead_lettered_once_and_the_next_record_wit
     assert len(json.dumps(many_errors)) < 20_000
     health = alone.services["interdiction"].health()
     assert health["events_refused"] == len(POISONS) + 1
+
+
+async def write_one_batch(topic: str, key: str, records: list[dict[str, Any]], codec: str | None = None) -> None:
+    """As the customs post: ``records`` in ONE Kafka batch (see tests/tools/undecodable_record.py)."""
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "tests" / "tools" / "undecodable_record.py"),
+        BOOTSTRAP,
+        topic,
+        key,
+        json.dumps(records),
+        *([codec] if codec else []),
+        env={**os.environ, "KAFKA_LOGIN": json.dumps(kafka_login("us-cbp"))},
+    )
+    assert await writer.wait() == 0
+
+
+async def test_a_valid_record_batched_with_an_undecodable_one_is_recorded_and_only_the_bad_one_is_dead_lettered(
+    alone: System,
+) -> None:
+    """Issue 17 item 3: a record whose header name is not UTF-8 and a valid seizure in one batch (then
+    a compressed batch with a bad record between two valid ones): each bad record is one dead letter
+    with its original bytes and one rejection; every valid record is recorded; the next record flows."""
+    intake = alone.topic("alliance.interdiction.intake.us-cbp")
+    source = f"urn:agency:us-cbp:batch-{uuid.uuid4().hex[:6]}"
+    key = f"batch-{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:6]
+    bad = {f"bad-{i}-{tag}": json.dumps(seizure(f"bad-{i}-{tag}")) for i in (1, 2)}
+    good = [f"good-{i}-{tag}" for i in (1, 2, 3)]
+
+    def record(reference: str, event_id: str, undecodable: bool = False) -> dict[str, Any]:
+        value = bad.get(event_id) or json.dumps(seizure(reference))
+        sent = [[k, (v or b"").decode()] for k, v in headers(event_id, source)]
+        return {"value": value, "headers": sent, "undecodable": undecodable}
+
+    [bad1, bad2] = bad
+    await write_one_batch(intake, key, [record("", bad1, True), record(good[0], f"id-{good[0]}")])
+    await write_one_batch(
+        intake,
+        key,
+        [record(good[1], f"id-{good[1]}"), record("", bad2, True), record(good[2], f"id-{good[2]}")],
+        "gzip",
+    )
+    after = f"after-batch-{tag}"
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, **kafka_login("us-cbp"))
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            intake, json.dumps(seizure(after)).encode(), key=key.encode(), headers=headers(f"id-{after}", source)
+        )
+    finally:
+        await producer.stop()
+
+    wanted = {*good, after}
+
+    def recorded(records: list[Record]) -> list[str]:
+        return [r.json()["report_reference"] for r in records if r.type == RECORDED]
+
+    await read_until([alone.topic("alliance.interdiction.events")], lambda rs: wanted <= set(recorded(rs)))
+    await wait_drained(alone.group("interdiction", "intake"), [intake])
+    facts = await read_all([alone.topic("alliance.interdiction.events")])
+    letters = [r for r in await read_all([alone.topic("alliance.interdiction.deadletter")]) if r.key == key]
+    rejections = [
+        r.json()
+        for r in await read_all([alone.topic("alliance.replies.us-cbp")])
+        if r.type == REJECTED and r.json().get("rejected_event_source") == source
+    ]
+
+    assert sorted(ref for ref in recorded(facts) if ref.endswith(tag)) == sorted(wanted)
+    assert sorted(r.headers.get("ce_id", "") for r in letters) == sorted(bad)  # one each, with its readable headers
+    for letter in letters:
+        assert letter.value == bad[letter.headers["ce_id"]].encode()  # the original value, byte for byte
+        assert "cannot be decoded" in letter.headers["alliance-unreadable"]
+        sent = [[base64.b64decode(n), base64.b64decode(v)] for n, v in json.loads(letter.headers[RAW_HEADERS])]
+        assert sent[-1] == [b"ce_\xff\xfe", b"v"]  # the header no client can read, kept as sent
+        assert [n.decode() for n, _ in sent[:-1]] == [n for n, _ in headers("x", source)]
+    assert sorted(r["rejected_event_id"] for r in rejections) == sorted(bad)
+    assert all("cannot be decoded" in r["reason"] for r in rejections)

@@ -61,14 +61,27 @@ class FieldError(BaseModel):
     message: str
 
 
+class RecordPosition(BaseModel):
+    """Where a Kafka record is: what a producer's delivery report gives back for each record it sent."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
 class EventRejected(Fact):
     """Sent back to the sender's reply stream when one of its events could not be accepted."""
 
     EVENT_TYPE: ClassVar[str] = "org.alliance.event.rejected.v1"
 
-    rejected_event_id: str | None
-    rejected_event_type: str | None
-    rejected_event_source: str | None
+    # A record may be refused before (or because) its headers could be read: each of these is absent when
+    # the record had no readable value for it; ``rejected_record`` locates the record in every rejection.
+    rejected_event_id: str | None = Field(default=None, description="the refused record's ce_id, when readable")
+    rejected_event_type: str | None = Field(default=None, description="its ce_type, when readable")
+    rejected_event_source: str | None = Field(default=None, description="its ce_source, when readable")
+    rejected_record: RecordPosition | None = Field(
+        default=None, description="the refused record's topic, partition and offset (set on every rejection)"
+    )
     rejected_by: str = Field(description="the service that refused the event")
     reason: str
     errors: list[FieldError] = Field(default_factory=list)

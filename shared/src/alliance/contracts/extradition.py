@@ -199,7 +199,7 @@ class MlatStatusChanged(Fact):
     mlat_reference: str
     requesting_country: str
     requested_country: str
-    previous_status: str | None
+    previous_status: str | None = Field(default=None, description="absent for a request's first status")
     status: str
     grounds: str | None = None
 

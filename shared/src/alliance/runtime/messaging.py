@@ -48,7 +48,7 @@ from alliance.application.handling import Received, Sender
 from alliance.application.records import PendingEvent
 from alliance.application.repository import cause_time
 from alliance.contracts.base import EventData
-from alliance.contracts.common import EventRejected, FieldError
+from alliance.contracts.common import EventRejected, FieldError, RecordPosition
 from alliance.contracts.disclosure import RecipientDecision, Release, ReleaseDecided
 from alliance.contracts.envelope import CloudEvent, EnvelopeError, headers_to_dict, parse_record
 from alliance.contracts.limits import (
@@ -310,6 +310,7 @@ class Messenger:
             rejected_event_id=rejected_id[:200] if rejected_id else None,
             rejected_event_type=((event.type if event else known.get("ce_type")) or "")[:200] or None,
             rejected_event_source=source[:500] if source else None,
+            rejected_record=RecordPosition(topic=record.topic, partition=record.partition, offset=record.offset),
             rejected_by=self.service,
             reason=reason,
             errors=list(refusal.errors[:MAX_REJECTION_ERRORS]),
@@ -613,12 +614,17 @@ def screen(
     """
     if intake and sender is None:
         return Refusal("not the intake topic of a registered agency")
+    unreadable = next((v for k, v in raw_headers if k == kafka_records.UNREADABLE_HEADER and v), None)
+    if unreadable is not None:  # a stand-in for a record no client can decode: its readable ce_* name it
+        try:
+            known = tuple(headers_to_dict([(k, v) for k, v in raw_headers if k.lower().startswith("ce_")]).items())
+        except EnvelopeError:
+            known = ()
+        return Refusal(f"undecodable Kafka record: {unreadable.decode('utf-8', 'replace')}", headers=known)
     try:
         headers = headers_to_dict(raw_headers)
     except EnvelopeError as exc:
         return Refusal(f"invalid envelope: {exc}")
-    if kafka_records.UNREADABLE_HEADER in headers:
-        return Refusal(f"undecodable Kafka record: {headers[kafka_records.UNREADABLE_HEADER]}")
     known = tuple(headers.items())
     try:
         event = parse_record(headers, value)
