@@ -61,8 +61,9 @@ class DisclosureRules(BaseModel):
     def summary(self, records: str) -> str:
         """What a sanitised release is, in one paragraph with these values (for the published schemas)."""
         return (
-            f"the quarter's one disclosure-controlled release ({self.version}): fixed "
-            f"{self.period.closing_lag_days} days after the quarter ends, the same for every request after that; "
+            f"the quarter's one disclosure-controlled release ({self.version}): fixed by the first sanitised "
+            f"request made {self.period.closing_lag_days} days or more after the quarter ended (earlier ones are "
+            "refused), the same for every request after that; "
             f"a figure is withheld unless, for any {self.coalition_size.value} or fewer agencies together, the "
             f"{records} none of them may see are none, or at least {self.minimum_units.value} of which the "
             f"{self.dominance.n} largest make up at most {self.dominance.k_percent:g}%; a breakdown (by status, "
