@@ -47,6 +47,8 @@ def raised_fact_names(package: str) -> set[str]:
                 for a in ast.walk(function)
                 if isinstance(a, ast.Assign) and isinstance(a.targets[0], ast.Name) and isinstance(a.value, ast.Call)
             }
+            # ``def _published(cls, figures: Fact): record._raise(figures)``: the parameter's annotated type.
+            made |= {a.arg: a.annotation.id for a in function.args.args if isinstance(a.annotation, ast.Name)}
             for node in ast.walk(function):
                 if not (
                     isinstance(node, ast.Call)

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from alliance.application.testing import HandlerHarness
 from alliance.contracts.firearms import (
@@ -159,26 +160,105 @@ async def test_a_statistics_period_of_more_than_ten_years_is_refused() -> None:
         await harness().send(ask, markings=GREEN)
 
 
-async def test_sanitised_statistics_leave_out_small_counts_and_keep_the_request_s_markings() -> None:
-    h = harness()
-    for i in range(4):  # four pistols recovered in the US in November, one seizure of them RED
-        gun = {**GLOCK, "serial_number": f"P{i}"}
-        await h.send(seizure(gun, seizure_id=f"SZ-{i}"), markings=RED if i == 0 else GREEN)
-    await h.send(seizure({**GLOCK, "serial_number": "R1", "firearm_type": "rifle"}, seizure_id="SZ-9"), markings=GREEN)
-    ask = TraceStatisticsRequested(period_start=date(2026, 11, 1), period_end=date(2026, 11, 30), sanitised=True)
-    [report] = await h.send(ask, markings=GREEN)
-    assert report.markings == GREEN  # not RED: no single trace can be read back from these figures
-    assert report.data["trace_requests"] == 5
-    assert report.data["by_recovery_country"] == {"US": 5}
-    assert list(report.data["by_firearm_type"].values()) == [4]  # the single rifle is left out
-    assert "by_firearm_type" in report.data["suppressed"]
+# -- sanitised statistics: one release per quarter (AP9) ---------------------------------------------------
+
+AFTER_Q3 = datetime(2026, 12, 1, tzinfo=UTC)  # 2026-Q3 is released sanitised from 2026-10-31
+IN_Q3 = "2026-08-14T10:00:00-06:00"
+STATISTICS = "org.alliance.firearms.trace_statistics.published.v1"
 
 
-async def test_sanitised_statistics_of_fewer_than_three_traces_publish_no_figure() -> None:
+def seen_only_by(*agencies: str) -> Markings:
+    return Markings(tlp=TLP.RED, releasable_to=(), originators=agencies[:1], recipients=agencies)
+
+
+async def guns(
+    h: HandlerHarness[FirearmsDeps], seizure_id: str, *items: dict[str, Any], markings: Markings = GREEN
+) -> None:
+    await h.send(seizure(*items, seizure_id=seizure_id, seized_at=IN_Q3), markings=markings)
+
+
+async def ask_sanitised(h: HandlerHarness[FirearmsDeps], markings: Markings = GREEN, **more: Any) -> dict[str, Any]:
+    ask = TraceStatisticsRequested.model_validate({"period": "2026-Q3", "sanitised": True, **more})
+    [report] = [f for f in await h.send(ask, markings=markings, time=AFTER_Q3) if f.type == STATISTICS]
+    assert report.markings == markings  # the request's: nothing counted can be read back from the figures
+    return dict(report.data)
+
+
+async def test_sanitised_statistics_publish_whole_breakdowns_of_enough_seizures_rounded_to_five() -> None:
     h = harness()
-    await h.send(seizure(GLOCK), markings=GREEN)
-    ask = TraceStatisticsRequested(period_start=date(2026, 11, 1), period_end=date(2026, 11, 30), sanitised=True)
-    [report] = await h.send(ask, markings=GREEN)
-    assert report.data["trace_requests"] == 0
-    assert report.data["by_status"] == {}
-    assert "trace_requests" in report.data["suppressed"]
+    for i in range(6):  # six pistols and a rifle, each a seizure of its own that everyone may see
+        await guns(h, f"SZ-{i}", {**GLOCK, "serial_number": f"P{i}"})
+    await guns(h, "SZ-9", {**GLOCK, "serial_number": "R1", "firearm_type": "rifle"})
+    report = await ask_sanitised(h)
+    assert (report["trace_requests"], report["by_status"], report["by_recovery_country"]) == (
+        5,
+        {"Submitted": 5},
+        {"US": 5},
+    )
+    assert report["by_firearm_type"] == {}  # the single rifle fails, and the breakdown goes whole
+    assert report["suppressed"] == ["by_firearm_type", "median_time_to_crime_days"]
+    assert (report["period"], report["period_start"], report["period_end"]) == ("2026-Q3", "2026-07-01", "2026-09-30")
+
+
+def test_sanitised_trace_statistics_of_windows_a_day_apart_are_refused() -> None:
+    for start in ("2026-07-01", "2026-07-02"):  # their difference would be what was recovered on 1 July
+        with pytest.raises(ValidationError, match="calendar quarters only"):
+            TraceStatisticsRequested.model_validate(
+                {"period_start": start, "period_end": "2026-09-30", "sanitised": True}
+            )
+    assert TraceStatisticsRequested.model_validate({"period_start": "2026-07-02", "period_end": "2026-09-30"})
+
+
+async def test_a_quarter_asked_before_and_after_a_red_seizure_gets_the_same_release() -> None:
+    h = harness()
+    for i in range(5):
+        await guns(h, f"SZ-{i}", {**GLOCK, "serial_number": f"P{i}"})
+    before = await ask_sanitised(h)
+    await guns(h, "SZ-late", {**GLOCK, "serial_number": "R9", "firearm_type": "rifle"}, markings=seen_only_by("us-cbp"))
+    after = await ask_sanitised(h)
+    assert after == before  # the quarter's one release: the difference is nothing
+    assert (before["trace_requests"], before["by_firearm_type"]) == (5, {"Pistol": 5})
+    assert before["release_id"] is not None
+    spanish = await ask_sanitised(h, language="es")
+    assert (spanish["release_id"], spanish["by_firearm_type"]) == (before["release_id"], {"Pistola": 5})
+
+
+async def ten_seizures_and_a_red_one(victim: dict[str, Any], result: str | None) -> dict[str, Any]:
+    """Ten pistols everyone may see, and one gun that only CBP and the ATF may see, whose trace the ATF answers."""
+    h = harness()
+    for i in range(10):
+        await guns(h, f"SZ-{i}", {**GLOCK, "serial_number": f"P{i}"})
+    red = seen_only_by("us-cbp", "us-atf")
+    await guns(h, "SZ-red", {**GLOCK, "serial_number": "V1", **victim}, markings=red)
+    [trace] = await h.repository(TraceRequests).of_guns(["glock|V1"])
+    if result == "completed":
+        await h.send(completed(trace.id), markings=seen_only_by("us-atf", "us-cbp"))
+    elif result == "not_completed":
+        failed = TraceResultReported(trace_request_id=trace.id, outcome="not_completed", reason="no record")  # type: ignore[arg-type]
+        await h.send(failed, markings=seen_only_by("us-atf", "us-cbp"))
+    return await ask_sanitised(h)
+
+
+async def test_the_total_minus_the_published_parts_tells_nothing_of_a_red_trace() -> None:
+    # Before: 11 traces, by status "submitted 10" and by type "pistol 10": the eleventh was a gun that
+    # could not be traced, a rifle. Now neither its status, nor its type, nor its time-to-crime shows.
+    releases = [
+        await ten_seizures_and_a_red_one({"firearm_type": "rifle"}, "not_completed"),
+        await ten_seizures_and_a_red_one({"firearm_type": "pistol"}, None),
+        await ten_seizures_and_a_red_one({"firearm_type": "revolver"}, "completed"),
+    ]
+    assert releases[0] == releases[1] == releases[2]
+    assert releases[0]["suppressed"] == [
+        "trace_requests",
+        "short_time_to_crime",
+        "by_status",
+        "by_firearm_type",
+        "by_recovery_country",
+        "median_time_to_crime_days",
+    ]
+
+
+async def test_sanitised_trace_statistics_of_a_quarter_still_open_are_refused() -> None:
+    ask = TraceStatisticsRequested.model_validate({"period": "2026-Q4", "sanitised": True})
+    with pytest.raises(DomainRuleViolation, match="2026-Q4 can be released sanitised from 2027-01-31"):
+        await harness().send(ask, markings=GREEN, time=datetime(2026, 12, 2, tzinfo=UTC))

@@ -77,6 +77,7 @@ from alliance.contracts.interdiction import (  # noqa: E402
     SeizureCorrected,
 )
 from alliance.domain.errors import DomainRuleViolation  # noqa: E402
+from alliance.domain.periods import Quarter  # noqa: E402
 from interdiction.domain import CODES, RouteReport, SeizureStatistics  # noqa: E402
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
@@ -184,10 +185,10 @@ def test_quarterly_statistics_per_country_in_either_language() -> None:
         ),
     ]
     outside = recorded(seized_at="2026-06-30T23:00:00+00:00", drugs=[{"drug": "cocaine", "quantity": 1, "unit": "kg"}])
-    stats = SeizureStatistics.compile("ST-1", [*in_quarter, outside], MARKINGS, 2026, 4, ["MX", "US"], "es")
+    stats = SeizureStatistics.compile("ST-1", [*in_quarter, outside], MARKINGS, Quarter(2026, 4), ["MX", "US"], "es")
     us, mexico = stats.figures.countries["US"], stats.figures.countries["MX"]
     assert (us.seizures, us.firearms, us.currency, us.drugs_kg) == (1, 1, {"USD": 100.0}, {"Fentanilo": 4.536})
     assert (mexico.seizures, mexico.detained_persons, mexico.drugs_kg) == (1, 1, {"Metanfetamina": 2000.0})
     assert stats.markings.tlp is TLP.AMBER_STRICT  # never weaker than any seizure counted
-    english = SeizureStatistics.compile("ST-2", [*in_quarter, outside], MARKINGS, 2026, 4, ["MX", "US"], "en")
+    english = SeizureStatistics.compile("ST-2", [*in_quarter, outside], MARKINGS, Quarter(2026, 4), ["MX", "US"], "en")
     assert english.figures.countries["US"].drugs_kg == {"Fentanyl": 4.536}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from alliance.application.testing import HandlerHarness
 from alliance.contracts.envelope import CloudEvent
@@ -18,7 +20,7 @@ from alliance.contracts.markings import TLP, Markings
 from alliance.domain.errors import DomainRuleViolation
 from interdiction.domain import seizure_id
 from interdiction.handlers import ROUTES, InterdictionDeps
-from interdiction.store import RouteReports, Seizures, SeizureStatisticsReports
+from interdiction.store import RouteReports, SanitisedQuarters, Seizures, SeizureStatisticsReports
 
 CBP = "urn:agency:us-cbp"
 FGR = "urn:agency:mx-fgr"
@@ -55,8 +57,9 @@ def amended(reference: str = "CBP-1", **seizure: Any) -> SeizureAmended:
     )
 
 
-def quarter(year: int = 2026, number: int = 4, **more: Any) -> SeizureStatisticsRequested:
-    return SeizureStatisticsRequested.model_validate({"year": year, "quarter": number, **more})
+def quarter(year: int | None = 2026, number: int | None = 4, **more: Any) -> SeizureStatisticsRequested:
+    given = {"year": year, "quarter": number} if year is not None else {}
+    return SeizureStatisticsRequested.model_validate({**given, **more})
 
 
 ROUTE_REPORT = RouteReportSubmitted.model_validate(
@@ -224,29 +227,136 @@ async def test_statistics_over_a_red_seizure_are_at_least_as_strict_as_it() -> N
 # -- sanitised statistics (AP9: counts without identities) -------------------------------------------------
 
 
-async def test_sanitised_statistics_suppress_small_counts_and_keep_the_request_s_markings() -> None:
+AFTER_Q3 = datetime(2026, 12, 1, tzinfo=UTC)  # 2026-Q3 is released sanitised from 2026-10-31
+
+
+def green(agency: str) -> Markings:
+    return Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=(agency,))
+
+
+def seen_only_by(agency: str) -> Markings:
+    """Seen by the agency that reported it and nobody else."""
+    return Markings(tlp=TLP.RED, releasable_to=(), originators=(agency,), recipients=(agency,))
+
+
+async def seize_as(
+    h: HandlerHarness[InterdictionDeps], agency: str, reference: str, markings: Markings | None = None, **more: Any
+) -> None:
+    more.setdefault("seized_at", "2026-08-14T10:00:00-06:00")
+    await h.send(reported(reference, **more), markings=markings or green(agency), source=f"urn:agency:{agency}")
+
+
+async def ask_sanitised(
+    h: HandlerHarness[InterdictionDeps], agency: str = "mx-fgr", markings: Markings | None = None, **more: Any
+) -> CloudEvent:
+    """2026-Q3, sanitised, asked after the quarter closed (the request form agencies used before)."""
+    ask = quarter(year=2026, number=3, sanitised=True, **more)
+    facts = await h.send(ask, markings=markings or green(agency), source=f"urn:agency:{agency}", time=AFTER_Q3)
+    return only(facts, STATISTICS)
+
+
+async def test_sanitised_statistics_publish_only_what_no_few_agencies_could_read_a_seizure_back_from() -> None:
     h = harness()
-    for i in range(3):  # three US cocaine seizures, one of them RED
-        await h.send(reported(f"CBP-{i}"), markings=RED if i == 0 else GREEN, source=CBP)
-    await h.send(  # one Mexican seizure: too few to publish
-        reported("FGR-1", country="MX", currency=[{"currency": "USD", "amount": 9000}]), markings=GREEN, source=FGR
-    )
-    await h.send(reported("CBP-9", currency=[{"currency": "USD", "amount": 5000}]), markings=GREEN, source=CBP)
-    [report] = await h.send(quarter(sanitised=True), markings=GREEN, source=CBP)
-    figures = report.data["countries"]
-    assert figures["US"]["seizures"] == 4
-    assert figures["US"]["drugs_kg"] == {"Cocaine": 40.0}  # four seizures contribute
-    assert figures["US"]["currency"] == {}  # one seizure only: suppressed
-    assert figures["MX"] == {
-        "seizures": 0,
-        "drugs_kg": {},
-        "firearms": 0,
-        "currency": {},
-        "detained_persons": 0,
-        "suppressed": True,
-    }
+    for i in range(7):  # seven US cocaine seizures everyone may see
+        await seize_as(h, "us-cbp", f"CBP-{i}", country="US")
+    await seize_as(h, "us-cbp", "CBP-9", country="US", currency=[{"currency": "USD", "amount": 5000}])
+    await seize_as(h, "mx-fgr", "FGR-1", country="MX")  # one Mexican seizure: too few to publish
+    report = await ask_sanitised(h, markings=GREEN)
+    us, mx = report.data["countries"]["US"], report.data["countries"]["MX"]
+    assert (us["seizures"], us["drugs_kg"], us["currency"]) == (10, {"Cocaine": 80.0}, {})  # 8 seizures, rounded
+    assert us["withheld"] == ["currency"]  # one seizure carried money
+    assert (mx["seizures"], mx["drugs_kg"], mx["suppressed"]) == (0, {}, True)
+    assert mx["withheld"] == ["currency", "detained_persons", "drugs_kg", "firearms", "seizures"]  # the whole row
     assert report.data["sanitised"] is True
-    assert report.markings == GREEN  # not RED: no single seizure can be read back from these figures
+    assert report.data["disclosure_rules"] == "alliance-sdc-1"
+    assert report.markings == GREEN  # the request's markings: nothing counted can be read back from the figures
+
+
+async def test_a_quarter_asked_before_and_after_a_red_seizure_gets_the_same_release() -> None:
+    h = harness()
+    for i in range(5):
+        await seize_as(h, "us-cbp", f"CBP-{i}", country="US")
+    before = await ask_sanitised(h, "mx-fgr")
+    late = {"drugs": [{"drug": "cocaine", "quantity": 400, "unit": "kg"}], "country": "US"}
+    await seize_as(h, "us-cbp", "CBP-late", markings=seen_only_by("us-cbp"), **late)  # reported late, into 2026-Q3
+    after = await ask_sanitised(h, "mx-fgr")
+    assert after.id != before.id  # each request is answered...
+    assert after.data == before.data  # ...with the quarter's one release: the difference is nothing
+    assert before.data["countries"]["US"]["drugs_kg"] == {"Cocaine": 50.0}
+    assert before.data["release_id"] is not None
+    assert len(h.records(SanitisedQuarters).heads) == 1
+
+
+async def three_agencies_around_a_fourth(victim: dict[str, Any]) -> dict[str, Any]:
+    """mx-anam, mx-fgr and us-cbp each report two small seizures in Mexico, everyone may see them, around
+    one seizure of mx-semar that nobody else may see; mx-fgr asks for the quarter."""
+    h = harness()
+    for agency in ("mx-anam", "mx-fgr", "us-cbp"):
+        for i in range(2):
+            await seize_as(h, agency, f"{agency}-{i}", country="MX")
+    await seize_as(h, "mx-semar", "SEMAR-1", markings=seen_only_by("mx-semar"), country="MX", **victim)
+    report = await ask_sanitised(h, "mx-fgr")
+    return dict(report.data["countries"])
+
+
+async def test_three_agencies_adding_two_seizures_each_learn_nothing_of_a_fourth_agency_s_seizure() -> None:
+    rifle = {"serial_number": "S1", "maker": "Colt", "firearm_type": "rifle"}
+    small = await three_agencies_around_a_fourth(
+        {"drugs": [{"drug": "cocaine", "quantity": 2, "unit": "kg"}], "currency": [{"currency": "USD", "amount": 900}]}
+    )
+    large = await three_agencies_around_a_fourth(
+        {
+            "drugs": [{"drug": "cocaine", "quantity": 900, "unit": "kg"}],
+            "currency": [{"currency": "USD", "amount": 250_000}],
+            "firearms": [rifle, {**rifle, "serial_number": "S2"}, {**rifle, "serial_number": "S3"}],
+        }
+    )
+    assert small == large  # whatever the seizure held, the release is the same
+    assert small["MX"]["withheld"] == ["currency", "detained_persons", "drugs_kg", "firearms", "seizures"]
+    assert (small["MX"]["seizures"], small["MX"]["drugs_kg"]) == (0, {})  # 7 seizures, 4 agencies: still withheld
+
+
+async def test_sanitised_statistics_of_a_quarter_still_open_are_refused_with_the_day_they_can_be_asked() -> None:
+    ask = quarter(year=2026, number=4, sanitised=True)
+    with pytest.raises(DomainRuleViolation, match="2026-Q4 can be released sanitised from 2027-01-31"):
+        await harness().send(ask, markings=GREEN, source=CBP, time=datetime(2026, 12, 2, tzinfo=UTC))
+
+
+async def test_each_request_gets_the_one_release_under_its_own_markings_and_a_redelivery_nothing() -> None:
+    h = harness()
+    for i in range(3):
+        await seize_as(h, "us-cbp", f"CBP-{i}", country="US")
+    us_only = Markings(tlp=TLP.AMBER, releasable_to=("US",), originators=("us-cbp",))
+    first = only(
+        await h.send(
+            quarter(None, None, period="2026-Q3", sanitised=True),
+            markings=us_only,
+            source=CBP,
+            time=AFTER_Q3,
+            event_id="a",
+        ),
+        STATISTICS,
+    )
+    again = await h.send(
+        quarter(None, None, period="2026-Q3", sanitised=True), markings=us_only, source=CBP, time=AFTER_Q3, event_id="a"
+    )
+    second = await ask_sanitised(h, "mx-fgr", language="es")
+    assert again == []
+    assert (first.markings, second.markings) == (us_only, green("mx-fgr"))
+    assert first.data["release_id"] == second.data["release_id"]
+    assert (first.data["countries"]["US"]["seizures"], second.data["countries"]["US"]["seizures"]) == (5, 5)
+    assert (first.data["countries"]["US"]["drugs_kg"], second.data["countries"]["US"]["drugs_kg"]) == (
+        {"Cocaine": 30.0},
+        {"Cocaína": 30.0},
+    )
+
+
+def test_a_statistics_request_names_its_quarter_once() -> None:
+    assert quarter(None, None, period="2026-Q3").quarter_id == "2026-Q3"
+    with pytest.raises(ValidationError, match="name the quarter once"):
+        quarter(period="2026-Q3")
+    with pytest.raises(ValidationError, match="pattern"):
+        SeizureStatisticsRequested.model_validate({"period": "2026-07-01/2026-09-30", "sanitised": True})
 
 
 async def test_statistics_that_are_not_sanitised_inherit_the_strictest_markings_of_what_they_count() -> None:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from alliance.contracts.common import Person, Place
+from alliance.contracts.disclosure_control import DisclosureRules
 from alliance.contracts.firearms import (
     Dealer,
     ExportLicenceIssued,
@@ -29,14 +30,23 @@ from alliance.contracts.firearms import (
 )
 from alliance.contracts.interdiction import FirearmItem, FirearmType, SeizureRecorded
 from alliance.contracts.markings import Markings, strictest
+from alliance.contracts.registry import Registry
 from alliance.domain.aggregate import Aggregate
 from alliance.domain.codes import CodeList, Language, load_code_lists
 from alliance.domain.deadlines import Deadline
+from alliance.domain.disclosure_control import (
+    Audiences,
+    Breakdown,
+    Cells,
+    Subsets,
+    published_counts,
+    require_closed,
+    withheld,
+)
 from alliance.domain.errors import DomainRuleViolation
 from alliance.domain.ids import derived_id
 from alliance.domain.names import fold
-from alliance.domain.periods import month_of
-from alliance.domain.release import SMALL_COUNT, suppress_small_counts
+from alliance.domain.periods import Quarter, month_of
 from person_matching.matching import person_key
 
 CODES = load_code_lists("firearms")
@@ -472,38 +482,12 @@ def trace_statistics(
     )
 
 
-def sanitise(report: TraceStatisticsPublished) -> TraceStatisticsPublished:
-    """Counts without identities: every figure from fewer than SMALL_COUNT records is left out (AP9)."""
-    suppressed = [
-        name
-        for name in ("by_status", "by_firearm_type", "by_recovery_country", "restorations")
-        if suppress_small_counts(getattr(report, name)) != getattr(report, name)
-    ]
-    few = report.trace_requests < SMALL_COUNT
-    short = report.short_time_to_crime if report.short_time_to_crime >= SMALL_COUNT else 0
-    if 0 < report.short_time_to_crime < SMALL_COUNT:
-        suppressed.append("short_time_to_crime")
-    return report.model_copy(
-        update={
-            "trace_requests": 0 if few else report.trace_requests,
-            "by_status": suppress_small_counts(report.by_status),
-            "by_firearm_type": suppress_small_counts(report.by_firearm_type),
-            "by_recovery_country": suppress_small_counts(report.by_recovery_country),
-            "restorations": suppress_small_counts(report.restorations),
-            "median_time_to_crime_days": None if few else report.median_time_to_crime_days,
-            "short_time_to_crime": short,
-            "sanitised": True,
-            "suppressed": [*(["trace_requests", "median_time_to_crime_days"] if few else []), *suppressed],
-        }
-    )
-
-
 def _labelled(counts: Counter[str], codes: CodeList, language: Language) -> dict[str, int]:
     return {codes.label(code, language): n for code, n in sorted(counts.items())}
 
 
 class TraceStatisticsReport(Aggregate):
-    """One periodic exchange of trace statistics, kept so it can be reproduced and audited."""
+    """One answer to a trace statistics request, kept so it can be audited (and, not sanitised, reproduced)."""
 
     RECORD_TYPE = "trace_statistics"
 
@@ -519,21 +503,146 @@ class TraceStatisticsReport(Aggregate):
         period_start: date,
         period_end: date,
         language: Language,
-        sanitised: bool = False,
+        period: Quarter | None = None,
     ) -> TraceStatisticsReport:
-        """Figures derived from records carry the strictest markings of every record counted.
-
-        Sanitised figures (no count from fewer than SMALL_COUNT records) are released under the
-        request's markings instead: one RED trace does not make the whole exchange RED.
-        """
+        """Figures derived from records carry the strictest markings of every record counted."""
         report = trace_statistics(traces, restorations, period_start, period_end, language)
+        if period is not None:
+            report = report.model_copy(update={"period": str(period)})
         counted = [t.markings for t in traces if period_start <= t.recovery_date <= period_end]
         counted += [r.markings for r in restorations if period_start <= r.recovery_date <= period_end]
-        if sanitised:
-            report = sanitise(report)
-            markings = request_markings
-        else:
-            markings = strictest([request_markings, *counted])
+        return cls._published(report_id, strictest([request_markings, *counted]), report)
+
+    @classmethod
+    def sanitised(
+        cls, report_id: str, release: SanitisedTraceQuarter, request_markings: Markings, language: Language
+    ) -> TraceStatisticsReport:
+        """The quarter's one sanitised release, under the request's markings: one RED trace does not make
+        the whole exchange RED, and every request for the quarter gets the same figures."""
+        return cls._published(report_id, request_markings, release.answer(language))
+
+    @classmethod
+    def _published(cls, report_id: str, markings: Markings, report: TraceStatisticsPublished) -> TraceStatisticsReport:
         record = cls(id=report_id, markings=markings, report=report)
         record._raise(report)
         return record
+
+
+# -- sanitised statistics: one disclosure-controlled release per quarter (AP9) ----------------------------
+
+BREAKDOWNS = ("by_status", "by_firearm_type", "by_recovery_country")  # each adds up to trace_requests
+SHORT, LONG = "short_time_to_crime", "long_time_to_crime"  # the completed traces; LONG is never published
+
+
+class SanitisedTraceQuarter(Aggregate):
+    """The one sanitised release of a quarter's trace statistics, by code: fixed when first asked for after
+    the quarter closed and never computed again, so no two releases of a quarter can be subtracted (AP9).
+
+    Kept under the strictest markings of every record it counts; what it publishes is disclosure-controlled
+    for every agency (``alliance.domain.disclosure_control``), so answers go out under the requests' markings.
+    A seizure is the unit: the guns of one seizure are one contributor.
+    """
+
+    RECORD_TYPE = "sanitised_trace_quarter"
+
+    period: str
+    released_at: datetime
+    rules_version: str
+    trace_requests: int = 0
+    by_status: dict[str, int] = {}
+    by_firearm_type: dict[str, int] = {}
+    by_recovery_country: dict[str, int] = {}
+    restorations: dict[str, int] = {}
+    short_time_to_crime: int = 0
+    withheld: list[str] = []
+
+    @staticmethod
+    def id_of(quarter: Quarter) -> str:
+        return derived_id("TQ", str(quarter))
+
+    @classmethod
+    def fix(
+        cls,
+        quarter: Quarter,
+        traces: list[TraceRequest],
+        restorations: list[RestorationRequest],
+        registry: Registry,
+        markings: Markings,
+        now: datetime,
+        rules: DisclosureRules,
+    ) -> SanitisedTraceQuarter:
+        """Fix the quarter's figures: every figure any few agencies could read a seizure's guns back from is
+        withheld (also when a total minus its published parts would give it), counts rounded to the base."""
+        require_closed(quarter, now, rules)
+        first, last = quarter.first_day, quarter.last_day
+        traces = [t for t in traces if first <= t.recovery_date <= last]
+        restorations = [r for r in restorations if first <= r.recovery_date <= last]
+        audiences = Audiences(registry)
+        cells = Cells()
+        for t in traces:
+            knowers = audiences.of(t.markings)
+            for key in (
+                "trace_requests",
+                f"by_status|{t.status.value}",
+                f"by_firearm_type|{t.firearm_type.value}",
+                f"by_recovery_country|{t.recovery_place.country}",
+            ):
+                cells.add(key, t.seizure_id, knowers)
+            if t.time_to_crime_days is not None:
+                cells.add(SHORT if t.time_to_crime_days < SHORT_TIME_TO_CRIME_DAYS else LONG, t.seizure_id, knowers)
+        for r in restorations:
+            cells.add(f"restorations|{r.status.value}", r.seizure_id, audiences.of(r.markings))
+        keys = sorted(cells.contributions)
+        breakdowns = [
+            Breakdown(name, tuple(k for k in keys if k.startswith(f"{name}|")), "trace_requests") for name in BREAKDOWNS
+        ]
+        breakdowns += [
+            Breakdown("time_to_crime", (SHORT, LONG), f"by_status|{TraceStatus.COMPLETED.value}"),
+            Breakdown("restorations", tuple(k for k in keys if k.startswith("restorations|"))),
+        ]
+        subsets = [Subsets("by_status", (SHORT,))]  # the short times-to-crime are some of the completed traces
+        held = withheld(cells, rules, breakdowns, subsets, hidden=[LONG])
+        keys = ["trace_requests", SHORT, *(k for k in cells.contributions if "|" in k)]
+        counts = published_counts({k: cells.count(k) for k in keys}, held, rules.rounding.count_base, breakdowns)
+
+        def dimension(name: str) -> dict[str, int]:
+            return {k.split("|", 1)[1]: n for k, n in sorted(counts.items()) if k.startswith(f"{name}|")}
+
+        names = ["trace_requests", SHORT, *BREAKDOWNS, "restorations"]
+        return cls(
+            id=cls.id_of(quarter),
+            markings=strictest([markings, *(t.markings for t in traces), *(r.markings for r in restorations)]),
+            period=str(quarter),
+            released_at=now,
+            rules_version=rules.version,
+            trace_requests=counts.get("trace_requests", 0),
+            by_status=dimension("by_status"),
+            by_firearm_type=dimension("by_firearm_type"),
+            by_recovery_country=dimension("by_recovery_country"),
+            restorations=dimension("restorations"),
+            short_time_to_crime=counts.get(SHORT, 0),
+            withheld=[name for name in names if name in held],
+        )
+
+    def answer(self, language: Language) -> TraceStatisticsPublished:
+        """The release labelled in one request's language. No median: a median is one trace's own value."""
+        quarter = Quarter.parse(self.period)
+        label = {name: CODES[name] for name in ("trace_status", "firearm_type", "restoration_status")}
+        return TraceStatisticsPublished(
+            period_start=quarter.first_day,
+            period_end=quarter.last_day,
+            period=self.period,
+            language=language,
+            trace_requests=self.trace_requests,
+            by_status=_labelled(Counter(self.by_status), label["trace_status"], language),
+            by_firearm_type=_labelled(Counter(self.by_firearm_type), label["firearm_type"], language),
+            by_recovery_country=self.by_recovery_country,
+            restorations=_labelled(Counter(self.restorations), label["restoration_status"], language),
+            median_time_to_crime_days=None,
+            short_time_to_crime=self.short_time_to_crime,
+            sanitised=True,
+            suppressed=[*self.withheld, "median_time_to_crime_days"],
+            release_id=self.id,
+            released_at=self.released_at,
+            disclosure_rules=self.rules_version,
+        )

@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from alliance.application.handling import Received, Route
+from alliance.application.handling import Received, RegistryView, Route
+from alliance.contracts.disclosure_control import disclosure_rules
 from alliance.contracts.firearms import (
     ExportLicenceIssued,
     RestorationOutcome,
@@ -22,11 +23,14 @@ from alliance.contracts.firearms import (
 )
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
 from alliance.contracts.topics import FIREARMS_INTAKE, INTERDICTION_EVENTS
+from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
 from alliance.domain.ids import derived_id
+from alliance.domain.periods import Quarter
 from firearms.domain import (
     ExportLicence,
     Purchaser,
     RestorationRequest,
+    SanitisedTraceQuarter,
     TraceRequest,
     TraceStatisticsReport,
     purchaser_key,
@@ -37,6 +41,7 @@ from firearms.store import (
     ExportLicences,
     Purchasers,
     RestorationRequests,
+    SanitisedQuarters,
     TraceRequests,
     TraceStatisticsReports,
 )
@@ -49,6 +54,8 @@ class FirearmsDeps:
     licences: ExportLicences
     purchasers: Purchasers
     reports: TraceStatisticsReports
+    sanitised_quarters: SanitisedQuarters
+    registry: RegistryView
     settings: FirearmsSettings
 
 
@@ -124,18 +131,55 @@ async def licence_issued(received: Received[ExportLicenceIssued], f: FirearmsDep
 
 
 async def statistics_requested(received: Received[TraceStatisticsRequested], f: FirearmsDeps) -> None:
+    """Each request gets its own answer (a redelivery adds nothing). A sanitised answer is the quarter's
+    one release, fixed by the first sanitised request after the quarter closed."""
     ask = received.data
+    answer_id = derived_id("TS", received.cause)
+    quarter = Quarter.parse(ask.period) if ask.period else None
+    if ask.sanitised and quarter is not None:
+        release = await sanitised_release(quarter, received, f)
+        await f.reports.add(TraceStatisticsReport.sanitised(answer_id, release, received.event.markings, ask.language))
+        return
+    start, end = (quarter.first_day, quarter.last_day) if quarter else (ask.period_start, ask.period_end)
+    if start is None or end is None:  # the contract requires a period or both dates
+        raise DomainRuleViolation("a statistics request without a period")
     report = TraceStatisticsReport.compile(
-        derived_id("TS", received.cause),
-        await f.traces.recovered_between(ask.period_start, ask.period_end),
-        await f.restorations.recovered_between(ask.period_start, ask.period_end),
+        answer_id,
+        await f.traces.recovered_between(start, end),
+        await f.restorations.recovered_between(start, end),
         received.event.markings,
-        ask.period_start,
-        ask.period_end,
+        start,
+        end,
         ask.language,
-        ask.sanitised,
+        quarter,
     )
     await f.reports.add(report)
+
+
+async def sanitised_release(
+    quarter: Quarter, received: Received[TraceStatisticsRequested], f: FirearmsDeps
+) -> SanitisedTraceQuarter:
+    """The quarter's stored release, or the one fixed now from the stored records if there is none yet
+    (of two requests fixing it at once, the first stored wins and both answer with it)."""
+    stored = await f.sanitised_quarters.get(SanitisedTraceQuarter.id_of(quarter))
+    if stored is not None:
+        return stored
+    first, last = quarter.first_day, quarter.last_day
+    release = SanitisedTraceQuarter.fix(
+        quarter,
+        await f.traces.recovered_between(first, last),
+        await f.restorations.recovered_between(first, last),
+        f.registry.current(),
+        received.event.markings,
+        received.occurred_at,
+        disclosure_rules(),
+    )
+    if await f.sanitised_quarters.add(release):
+        return release
+    stored = await f.sanitised_quarters.get(release.id)
+    if stored is None:
+        raise RecordNotYetKnown(f"the sanitised release of {quarter} vanished after it was stored")
+    return stored
 
 
 ROUTES: list[Route[FirearmsDeps]] = [

@@ -6,7 +6,14 @@ from collections.abc import Iterable
 from datetime import date
 
 from alliance.application.repository import Repository
-from firearms.domain import ExportLicence, Purchaser, RestorationRequest, TraceRequest, TraceStatisticsReport
+from firearms.domain import (
+    ExportLicence,
+    Purchaser,
+    RestorationRequest,
+    SanitisedTraceQuarter,
+    TraceRequest,
+    TraceStatisticsReport,
+)
 
 
 class TraceRequests(Repository[TraceRequest]):
@@ -51,3 +58,10 @@ class Purchasers(Repository[Purchaser]):
 class TraceStatisticsReports(Repository[TraceStatisticsReport]):
     kind = TraceStatisticsReport
     collection = "trace_statistics"
+
+
+class SanitisedQuarters(Repository[SanitisedTraceQuarter]):
+    """The one sanitised release of each quarter, by its id (a quarter is fixed once, never changed)."""
+
+    kind = SanitisedTraceQuarter
+    collection = "sanitised_quarters"

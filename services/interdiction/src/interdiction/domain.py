@@ -10,6 +10,9 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pydantic import BaseModel, Field
+
+from alliance.contracts.disclosure_control import DisclosureRules
 from alliance.contracts.interdiction import (
     CountryQuarter,
     RecordedDrug,
@@ -23,12 +26,22 @@ from alliance.contracts.interdiction import (
     SeizureStatisticsPublished,
 )
 from alliance.contracts.markings import Markings, strictest
+from alliance.contracts.registry import Registry
 from alliance.domain.aggregate import Aggregate
 from alliance.domain.codes import Language, load_code_lists
+from alliance.domain.disclosure_control import (
+    Audiences,
+    Breakdown,
+    Cells,
+    Subsets,
+    published_counts,
+    require_closed,
+    significant,
+    withheld,
+)
 from alliance.domain.errors import DomainRuleViolation
 from alliance.domain.ids import derived_id
-from alliance.domain.periods import month_of
-from alliance.domain.release import SMALL_COUNT
+from alliance.domain.periods import Quarter, month_of
 from alliance.domain.units import to_kilograms
 
 CODES = load_code_lists("interdiction")
@@ -165,17 +178,11 @@ class RouteReport(Aggregate):
         return record
 
 
-def quarter_bounds(year: int, quarter: int) -> tuple[datetime, datetime]:
-    start = datetime(year, 3 * quarter - 2, 1, tzinfo=UTC)
-    end = datetime(year + 1, 1, 1, tzinfo=UTC) if quarter == 4 else datetime(year, 3 * quarter + 1, 1, tzinfo=UTC)
-    return start, end
-
-
 def quarterly_statistics(
-    seizures: Iterable[Seizure], year: int, quarter: int, countries: list[str], language: Language
+    seizures: Iterable[Seizure], quarter: Quarter, countries: list[str], language: Language
 ) -> SeizureStatisticsPublished:
     """Totals per country of seizure for one quarter, drug names in the requested language (AP14)."""
-    start, end = quarter_bounds(year, quarter)
+    start, end = quarter.bounds()
     totals: dict[str, dict[str, object]] = {}
     drugs: dict[str, defaultdict[str, float]] = {c: defaultdict(float) for c in countries}
     money: dict[str, defaultdict[str, float]] = {c: defaultdict(float) for c in countries}
@@ -199,50 +206,152 @@ def quarterly_statistics(
             "currency": {k: round(v, 2) for k, v in sorted(money[country].items())},
         }
     return SeizureStatisticsPublished(
-        year=year,
-        quarter=quarter,
+        year=quarter.year,
+        quarter=quarter.number,
+        period=str(quarter),
         language=language,
         countries={k: CountryQuarter.model_validate(v) for k, v in totals.items()},
     )
 
 
-def sanitise(
-    figures: SeizureStatisticsPublished, seizures: Iterable[Seizure], language: Language
-) -> SeizureStatisticsPublished:
-    """Counts without identities: a country, drug or currency figure from fewer than SMALL_COUNT
-    seizures is suppressed, so no single record can be read back from the aggregate (AP9)."""
-    contributing: dict[tuple[str, str], int] = defaultdict(int)
-    for s in seizures:
-        country = s.contents.place.country
-        drugs = {f"drug:{CODES['drug'].label(d.drug, language)}" for d in s.contents.drugs}
-        for key in drugs | {f"currency:{m.currency}" for m in s.contents.currency}:
-            contributing[(country, key)] += 1
-    kept: dict[str, CountryQuarter] = {}
-    for country, quarter in figures.countries.items():
-        if quarter.seizures < SMALL_COUNT:
-            kept[country] = CountryQuarter(
-                seizures=0, drugs_kg={}, firearms=0, currency={}, detained_persons=0, suppressed=True
-            )
-            continue
-        kept[country] = quarter.model_copy(
-            update={
-                "drugs_kg": {
-                    label: kg
-                    for label, kg in quarter.drugs_kg.items()
-                    if contributing[(country, f"drug:{label}")] >= SMALL_COUNT
-                },
-                "currency": {
-                    code: amount
-                    for code, amount in quarter.currency.items()
-                    if contributing[(country, f"currency:{code}")] >= SMALL_COUNT
-                },
-            }
+# -- sanitised statistics: one disclosure-controlled release per quarter (AP9) ----------------------------
+
+PARTNERS = ("MX", "US")  # every release has a row for both countries of the exchange
+COUNTS = ("seizures", "firearms", "detained_persons")  # the guns and persons count some of the seizures
+AMOUNTS = ("drugs_kg", "currency")
+
+
+class ProtectedCountry(BaseModel):
+    """One country's published figures in a sanitised release, by code; withheld figures are 0 or absent."""
+
+    seizures: int = 0
+    firearms: int = 0
+    detained_persons: int = 0
+    drugs_kg: dict[str, float] = Field(default_factory=dict, description="by drug code")
+    currency: dict[str, float] = Field(default_factory=dict)
+    withheld: list[str] = Field(default_factory=list)
+
+    def labelled(self, language: Language) -> CountryQuarter:
+        return CountryQuarter(
+            seizures=self.seizures,
+            firearms=self.firearms,
+            detained_persons=self.detained_persons,
+            drugs_kg=dict(sorted((CODES["drug"].label(code, language), kg) for code, kg in self.drugs_kg.items())),
+            currency=self.currency,
+            suppressed="seizures" in self.withheld,
+            withheld=self.withheld,
         )
-    return figures.model_copy(update={"countries": kept, "sanitised": True})
+
+
+class SanitisedSeizureQuarter(Aggregate):
+    """The one sanitised release of a quarter: fixed when first asked for after the quarter closed, and
+    never computed again, so no two releases of a quarter can be subtracted from each other (AP9).
+
+    Kept under the strictest markings of every seizure it counts (it is derived from them); what it
+    publishes is disclosure-controlled for every agency (see ``alliance.domain.disclosure_control``),
+    so each answer goes out under the markings of the request it answers.
+    """
+
+    RECORD_TYPE = "sanitised_seizure_quarter"
+
+    period: str
+    released_at: datetime
+    rules_version: str
+    countries: dict[str, ProtectedCountry]
+
+    @staticmethod
+    def id_of(quarter: Quarter) -> str:
+        return derived_id("SQ", str(quarter))
+
+    @classmethod
+    def fix(
+        cls,
+        quarter: Quarter,
+        seizures: list[Seizure],
+        registry: Registry,
+        markings: Markings,
+        now: datetime,
+        rules: DisclosureRules,
+    ) -> SanitisedSeizureQuarter:
+        """Fix the quarter's figures: every figure any few agencies could read a seizure back from is
+        withheld, counts are rounded to the base and amounts to significant figures (the rules' data)."""
+        require_closed(quarter, now, rules)
+        start, end = quarter.bounds()
+        counted = [s for s in seizures if start <= s.contents.seized_at < end]
+        audiences = Audiences(registry)
+        cells = Cells()
+        for s in counted:
+            c, knowers = s.contents, audiences.of(s.markings)
+            country = c.place.country
+            cells.add(f"{country}|seizures", s.id, knowers)
+            cells.add(f"{country}|firearms", s.id, knowers, len(c.firearms))
+            cells.add(f"{country}|detained_persons", s.id, knowers, len(c.detained_persons))
+            for d in c.drugs:
+                cells.add(f"{country}|drugs_kg|{d.drug}", s.id, knowers, to_kilograms(d.quantity, d.unit))
+            for m in c.currency:
+                cells.add(f"{country}|currency|{m.currency}", s.id, knowers, m.amount)
+        countries = _countries(counted)
+        breakdowns = [  # the kilograms of each drug, the amount of each currency: published whole or not at all
+            Breakdown(f"{c}|{name}", tuple(k for k in sorted(cells.contributions) if k.startswith(f"{c}|{name}|")))
+            for c in countries
+            for name in AMOUNTS
+        ]
+        subsets = [
+            Subsets(f"{c}|seizures", tuple(f"{c}|{name}" for name in (*COUNTS[1:], *AMOUNTS))) for c in countries
+        ]
+        held = withheld(cells, rules, breakdowns, subsets)
+        keys = [f"{country}|{name}" for country in countries for name in COUNTS]
+        counts = published_counts({key: cells.count(key) for key in keys}, held, rules.rounding.count_base)
+        figures = rules.rounding.amount_significant_figures
+
+        def amounts(country: str, name: str) -> dict[str, float]:
+            prefix = f"{country}|{name}|"
+            return {
+                key.removeprefix(prefix): significant(cells.value(key), figures)
+                for key in sorted(cells.contributions)
+                if key.startswith(prefix) and key not in held
+            }
+
+        rows = {
+            country: ProtectedCountry(
+                **{name: counts.get(f"{country}|{name}", 0) for name in COUNTS},
+                drugs_kg=amounts(country, "drugs_kg"),
+                currency=amounts(country, "currency"),
+                withheld=sorted(name for name in (*COUNTS, *AMOUNTS) if f"{country}|{name}" in held),
+            )
+            for country in countries
+        }
+        return cls(
+            id=cls.id_of(quarter),
+            markings=strictest([markings, *(s.markings for s in counted)]),
+            period=str(quarter),
+            released_at=now,
+            rules_version=rules.version,
+            countries=rows,
+        )
+
+    def answer(self, countries: list[str], language: Language) -> SeizureStatisticsPublished:
+        """The release as published to one request: the countries asked for, labelled in its language."""
+        quarter = Quarter.parse(self.period)
+        return SeizureStatisticsPublished(
+            year=quarter.year,
+            quarter=quarter.number,
+            period=self.period,
+            language=language,
+            countries={c: self.countries.get(c, ProtectedCountry()).labelled(language) for c in countries},
+            sanitised=True,
+            release_id=self.id,
+            released_at=self.released_at,
+            disclosure_rules=self.rules_version,
+        )
+
+
+def _countries(seizures: list[Seizure]) -> list[str]:
+    return sorted({*PARTNERS, *(s.contents.place.country for s in seizures)})
 
 
 class SeizureStatistics(Aggregate):
-    """One quarterly exchange, stored so it can be audited and reproduced from the seizures."""
+    """One answer to a statistics request, stored so it can be audited (and, not sanitised, reproduced)."""
 
     RECORD_TYPE = "seizure_statistics"
 
@@ -254,25 +363,32 @@ class SeizureStatistics(Aggregate):
         report_id: str,
         seizures: list[Seizure],
         request_markings: Markings,
-        year: int,
-        quarter: int,
+        quarter: Quarter,
         countries: list[str],
         language: Language,
-        sanitised: bool = False,
     ) -> SeizureStatistics:
-        """Figures derived from records carry the strictest markings of every record counted.
-
-        Sanitised figures (small counts suppressed, no identities) are released under the request's
-        markings instead: one RED seizure does not make the whole exchange RED.
-        """
-        start, end = quarter_bounds(year, quarter)
+        """Figures derived from records carry the strictest markings of every record counted."""
+        start, end = quarter.bounds()
         counted = [s for s in seizures if s.contents.place.country in countries and start <= s.contents.seized_at < end]
-        figures = quarterly_statistics(counted, year, quarter, countries, language)
-        if sanitised:
-            figures = sanitise(figures, counted, language)
-            markings = request_markings
-        else:
-            markings = strictest([request_markings, *(s.markings for s in counted)])
+        figures = quarterly_statistics(counted, quarter, countries, language)
+        markings = strictest([request_markings, *(s.markings for s in counted)])
+        return cls._published(report_id, markings, figures)
+
+    @classmethod
+    def sanitised(
+        cls,
+        report_id: str,
+        release: SanitisedSeizureQuarter,
+        request_markings: Markings,
+        countries: list[str],
+        language: Language,
+    ) -> SeizureStatistics:
+        """The quarter's one sanitised release, under the request's markings: one RED seizure does not
+        make the whole exchange RED, and every request for the quarter gets the same figures."""
+        return cls._published(report_id, request_markings, release.answer(countries, language))
+
+    @classmethod
+    def _published(cls, report_id: str, markings: Markings, figures: SeizureStatisticsPublished) -> SeizureStatistics:
         record = cls(id=report_id, markings=markings, figures=figures)
         record._raise(figures)
         return record

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from alliance.application.handling import Received, Route
+from alliance.application.handling import Received, RegistryView, Route
+from alliance.contracts.disclosure_control import disclosure_rules
 from alliance.contracts.interdiction import (
     RouteReportSubmitted,
     SeizureAmended,
@@ -19,9 +20,11 @@ from alliance.contracts.interdiction import (
     SeizureStatisticsRequested,
 )
 from alliance.contracts.topics import INTERDICTION_INTAKE
+from alliance.domain.errors import RecordNotYetKnown
 from alliance.domain.ids import derived_id
-from interdiction.domain import RouteReport, Seizure, SeizureStatistics, quarter_bounds, seizure_id
-from interdiction.store import RouteReports, Seizures, SeizureStatisticsReports
+from alliance.domain.periods import Quarter
+from interdiction.domain import RouteReport, SanitisedSeizureQuarter, Seizure, SeizureStatistics, seizure_id
+from interdiction.store import RouteReports, SanitisedQuarters, Seizures, SeizureStatisticsReports
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +34,8 @@ class InterdictionDeps:
     seizures: Seizures
     route_reports: RouteReports
     statistics: SeizureStatisticsReports
+    sanitised_quarters: SanitisedQuarters
+    registry: RegistryView
 
 
 async def seizure_reported(received: Received[SeizureReported], deps: InterdictionDeps) -> None:
@@ -65,19 +70,44 @@ async def route_report_submitted(received: Received[RouteReportSubmitted], deps:
 
 
 async def statistics_requested(received: Received[SeizureStatisticsRequested], deps: InterdictionDeps) -> None:
+    """Each request gets its own answer (one per request: a redelivery adds nothing). A sanitised answer
+    is the quarter's one release, fixed by the first sanitised request after the quarter closed."""
     ask = received.data
-    start, end = quarter_bounds(ask.year, ask.quarter)
-    report = SeizureStatistics.compile(
-        derived_id("ST", received.cause),
-        await deps.seizures.seized_between(start, end),
-        received.event.markings,
-        ask.year,
-        ask.quarter,
-        ask.countries,
-        ask.language,
-        ask.sanitised,
-    )
+    quarter = Quarter.parse(ask.quarter_id)
+    answer_id = derived_id("ST", received.cause)
+    if not ask.sanitised:
+        seizures = await deps.seizures.seized_between(*quarter.bounds())
+        report = SeizureStatistics.compile(
+            answer_id, seizures, received.event.markings, quarter, ask.countries, ask.language
+        )
+    else:
+        release = await sanitised_release(quarter, received, deps)
+        report = SeizureStatistics.sanitised(answer_id, release, received.event.markings, ask.countries, ask.language)
     await deps.statistics.add(report)
+
+
+async def sanitised_release(
+    quarter: Quarter, received: Received[SeizureStatisticsRequested], deps: InterdictionDeps
+) -> SanitisedSeizureQuarter:
+    """The quarter's stored release, or the one fixed now from the stored seizures if there is none yet
+    (of two requests fixing it at once, the first stored wins and both answer with it)."""
+    stored = await deps.sanitised_quarters.get(SanitisedSeizureQuarter.id_of(quarter))
+    if stored is not None:
+        return stored
+    release = SanitisedSeizureQuarter.fix(
+        quarter,
+        await deps.seizures.seized_between(*quarter.bounds()),
+        deps.registry.current(),
+        received.event.markings,
+        received.occurred_at,
+        disclosure_rules(),
+    )
+    if await deps.sanitised_quarters.add(release):
+        return release
+    stored = await deps.sanitised_quarters.get(release.id)
+    if stored is None:
+        raise RecordNotYetKnown(f"the sanitised release of {quarter} vanished after it was stored")
+    return stored
 
 
 ROUTES: list[Route[InterdictionDeps]] = [

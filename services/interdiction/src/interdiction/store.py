@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from alliance.application.repository import Repository
-from interdiction.domain import RouteReport, Seizure, SeizureStatistics
+from interdiction.domain import RouteReport, SanitisedSeizureQuarter, Seizure, SeizureStatistics
 
 
 class Seizures(Repository[Seizure]):
@@ -32,3 +32,10 @@ class RouteReports(Repository[RouteReport]):
 class SeizureStatisticsReports(Repository[SeizureStatistics]):
     kind = SeizureStatistics
     collection = "seizure_statistics"
+
+
+class SanitisedQuarters(Repository[SanitisedSeizureQuarter]):
+    """The one sanitised release of each quarter, by its id (a quarter is fixed once, never changed)."""
+
+    kind = SanitisedSeizureQuarter
+    collection = "sanitised_quarters"

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from alliance.contracts.base import EventData
 from alliance.contracts.envelope import CloudEvent
+from alliance.contracts.registry import Registry
 
 D_co = TypeVar("D_co", bound=EventData, covariant=True)
 Deps = TypeVar("Deps")
@@ -31,6 +32,14 @@ class Sender:
     agency: str
     country: str
     kind: str
+
+
+@dataclass(frozen=True)
+class RegistryView:
+    """The agency registry as it stands when a handler runs, for a handler that decides over every agency
+    (e.g. who may know each record a sanitised statistic counts). A handler dependency like a repository."""
+
+    current: Callable[[], Registry]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from alliance.application.handling import Deps, Received, Route, inject
+from alliance.application.handling import Deps, Received, RegistryView, Route, inject
 from alliance.application.records import (
     Catalogue,
     Commit,
@@ -30,6 +30,7 @@ from alliance.application.repository import FactOutlet, Repository, cause_time
 from alliance.contracts.base import EventData
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import Markings
+from alliance.contracts.registry import Registry, baseline_registry
 
 R = TypeVar("R", bound=Repository[Any])
 
@@ -94,9 +95,11 @@ class HandlerHarness(Generic[Deps]):
         settings: object | None = None,
         service: str = "test",
         events_topic: str = "events",
+        registry: Registry | None = None,
     ) -> None:
         self.routes = list(routes)
         self.settings = settings
+        self.registry = registry or baseline_registry()  # what RegistryView gives handlers; tests may replace it
         self.published: list[PendingEvent] = []
         # Facts count as published once committed (the outbox relay publishes them even when the
         # handler fails afterwards), not when the handler's flush runs.
@@ -110,6 +113,8 @@ class HandlerHarness(Generic[Deps]):
     def _provide(self, wanted: type[Any]) -> object:
         if isinstance(wanted, type) and issubclass(wanted, Repository):
             return self.repository(wanted)
+        if wanted is RegistryView:
+            return RegistryView(lambda: self.registry)
         if self.settings is not None and isinstance(self.settings, wanted):
             return self.settings
         raise TypeError(f"the harness cannot provide {wanted!r}: pass settings=… of that type")

@@ -14,6 +14,10 @@ from alliance.contracts.limits import MAX_SMALL_LIST
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
+QUARTER_PATTERN = r"^(19|20)\d\d-Q[1-4]$"
+QuarterId = Annotated[
+    str, Field(pattern=QUARTER_PATTERN, description="a calendar quarter, e.g. 2026-Q3", examples=["2026-Q3"])
+]
 
 
 class MassUnit(StrEnum):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
 from alliance.contracts.base import Fact, Intake
-from alliance.contracts.common import CountryCode, Person, Place, Text, ValueObject
+from alliance.contracts.common import CountryCode, Person, Place, QuarterId, Text, ValueObject
+from alliance.contracts.disclosure_control import disclosure_rules
 from alliance.contracts.interdiction import FirearmType
 from alliance.contracts.limits import MAX_ITEMS_PER_SEIZURE
 
@@ -137,22 +138,34 @@ class ExportLicenceIssued(Intake):
 
 
 class TraceStatisticsRequested(Intake):
-    """Ask for the periodic exchange of trace statistics (AP6.5.4) for a period."""
+    """Ask for the periodic exchange of trace statistics (AP6.5.4) for a period, by recovery date.
+
+    Sanitised statistics are released for calendar quarters only (``period``, e.g. 2026-Q3): two
+    arbitrary date ranges a day apart could be subtracted from each other. Statistics that are not
+    sanitised take any range (``period_start`` to ``period_end``, both included) or a quarter.
+    """
 
     EVENT_TYPE: ClassVar[str] = "org.alliance.firearms.trace_statistics.requested.v1"
 
-    period_start: date
-    period_end: date
+    period: QuarterId | None = Field(default=None, description="a calendar quarter; required when sanitised")
+    period_start: date | None = Field(default=None, description="not sanitised: the first recovery date counted")
+    period_end: date | None = Field(default=None, description="not sanitised: the last recovery date counted")
     language: Literal["en", "es"] = "en"
-    sanitised: bool = Field(
-        default=False,
-        description="counts only, every figure from fewer than 3 records suppressed, released under the "
-        "request's markings instead of the strictest markings of the records counted",
-    )
+    sanitised: bool = Field(default=False, description=disclosure_rules().summary("seizures of guns"))
 
     @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.period_end < self.period_start:
+    def _one_period(self) -> Self:
+        dates = self.period_start is not None or self.period_end is not None
+        if self.sanitised and (self.period is None or dates):
+            raise ValueError(
+                "sanitised statistics are released for calendar quarters only: name one as period (e.g. 2026-Q3), "
+                "without period_start and period_end"
+            )
+        if self.period is not None and dates:
+            raise ValueError("name the period once: period (a quarter), or period_start and period_end")
+        if self.period is None and (self.period_start is None or self.period_end is None):
+            raise ValueError("name the period: period (e.g. 2026-Q3), or period_start and period_end")
+        if self.period_start and self.period_end and self.period_end < self.period_start:
             raise ValueError("period_end is before period_start")
         return self
 
@@ -256,4 +269,15 @@ class TraceStatisticsPublished(Fact):
     median_time_to_crime_days: float | None = None
     short_time_to_crime: int
     sanitised: bool = False
-    suppressed: list[str] = Field(default_factory=list, description="sanitised: figures left out as too small")
+    suppressed: list[str] = Field(
+        default_factory=list,
+        description="sanitised: the figures that are withheld, by name (trace_requests, by_status, by_firearm_type, "
+        "by_recovery_country, restorations, short_time_to_crime, median_time_to_crime_days), published as 0, "
+        "null or, for the breakdowns, with no entry at all",
+    )
+    period: str | None = Field(default=None, description="the quarter, e.g. 2026-Q3, when one was asked for")
+    release_id: str | None = Field(
+        default=None, description="sanitised: the quarter's one release; every answer for the quarter carries it"
+    )
+    released_at: datetime | None = Field(default=None, description="sanitised: when the quarter's figures were fixed")
+    disclosure_rules: str | None = Field(default=None, description="sanitised: the disclosure-control rules applied")

@@ -12,7 +12,17 @@ from typing import Annotated, ClassVar, Literal, Self
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from alliance.contracts.base import Fact, Intake
-from alliance.contracts.common import CountryCode, CurrencyCode, MassUnit, Person, Place, Text, ValueObject
+from alliance.contracts.common import (
+    CountryCode,
+    CurrencyCode,
+    MassUnit,
+    Person,
+    Place,
+    QuarterId,
+    Text,
+    ValueObject,
+)
+from alliance.contracts.disclosure_control import disclosure_rules
 from alliance.contracts.limits import MAX_ITEMS_PER_SEIZURE, MAX_PERSONS, MAX_SMALL_LIST
 
 
@@ -200,19 +210,31 @@ class RouteReportPublished(Fact):
 
 
 class SeizureStatisticsRequested(Intake):
-    """Ask for the quarterly exchange of seizure statistics (AP2 1.1, AP14 1)."""
+    """Ask for the quarterly exchange of seizure statistics (AP2 1.1, AP14 1) of one calendar quarter (UTC)."""
 
     EVENT_TYPE: ClassVar[str] = "org.alliance.interdiction.seizure_statistics.requested.v1"
 
-    year: int = Field(ge=1990, le=2100)
-    quarter: int = Field(ge=1, le=4)
+    period: QuarterId | None = Field(default=None, description="the quarter, e.g. 2026-Q3 (or give year and quarter)")
+    year: int | None = Field(default=None, ge=1990, le=2100)
+    quarter: int | None = Field(default=None, ge=1, le=4)
     countries: list[CountryCode] = Field(default_factory=lambda: ["MX", "US"], max_length=MAX_SMALL_LIST)
     language: Literal["en", "es"] = "en"
     sanitised: bool = Field(
         default=False,
-        description="counts only, every figure from fewer than 3 seizures suppressed, released under the "
-        "request's markings instead of the strictest markings of the seizures counted",
+        description=disclosure_rules().summary("seizures"),
     )
+
+    @model_validator(mode="after")
+    def _one_quarter(self) -> Self:
+        if self.period is not None and (self.year is not None or self.quarter is not None):
+            raise ValueError("name the quarter once: period (e.g. 2026-Q3), or year and quarter")
+        if self.period is None and (self.year is None or self.quarter is None):
+            raise ValueError("name the quarter: period (e.g. 2026-Q3), or year and quarter")
+        return self
+
+    @property
+    def quarter_id(self) -> str:
+        return self.period or f"{self.year:04d}-Q{self.quarter}"
 
 
 class CountryQuarter(BaseModel):
@@ -221,7 +243,14 @@ class CountryQuarter(BaseModel):
     firearms: int
     currency: dict[str, float]
     detained_persons: int
-    suppressed: bool = Field(default=False, description="sanitised: too few seizures to publish this country's figures")
+    suppressed: bool = Field(
+        default=False, description="sanitised: the number of seizures is withheld (published as 0)"
+    )
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="sanitised: the figures that are withheld, by name (seizures, firearms, detained_persons, "
+        "drugs_kg, currency), published as 0 or, for drugs_kg and currency, with no entry at all",
+    )
 
 
 class SeizureStatisticsPublished(Fact):
@@ -234,3 +263,9 @@ class SeizureStatisticsPublished(Fact):
     language: str
     countries: dict[str, CountryQuarter]
     sanitised: bool = False
+    period: str | None = Field(default=None, description="the quarter, e.g. 2026-Q3")
+    release_id: str | None = Field(
+        default=None, description="sanitised: the quarter's one release; every answer for the quarter carries it"
+    )
+    released_at: datetime | None = Field(default=None, description="sanitised: when the quarter's figures were fixed")
+    disclosure_rules: str | None = Field(default=None, description="sanitised: the disclosure-control rules applied")

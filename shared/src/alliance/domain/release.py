@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from alliance.contracts.markings import Markings
-from alliance.contracts.registry import Registry
+from alliance.contracts.registry import Agency, Registry
 
 
 class ReleaseRule(StrEnum):
@@ -48,27 +48,38 @@ class ReleaseDecision:
 
 def decide(markings: Markings, event_type: str, recipient: str, registry: Registry) -> ReleaseDecision:
     """Whether ``recipient`` may receive a fact of ``event_type`` under ``markings``, and why."""
-
-    def deny(rule: ReleaseRule) -> ReleaseDecision:
-        return ReleaseDecision(recipient, False, rule)
-
     agency = registry.get(recipient)
     if agency is None:
-        return deny(ReleaseRule.UNREGISTERED)
+        return ReleaseDecision(recipient, False, ReleaseRule.UNREGISTERED)
     if not agency.subscribed_to(event_type):
-        return deny(ReleaseRule.NOT_ROUTED)
+        return ReleaseDecision(recipient, False, ReleaseRule.NOT_ROUTED)
+    denied = _denied_by_markings(markings, agency, registry)
+    if denied is not None:
+        return ReleaseDecision(recipient, False, denied)
+    return ReleaseDecision(recipient, True, ReleaseRule.RELEASED)
+
+
+def _denied_by_markings(markings: Markings, agency: Agency, registry: Registry) -> ReleaseRule | None:
+    """Rules 3 to 6: the first that denies ``agency`` information under ``markings``, or None."""
     if agency.country not in markings.releasable_to:
-        return deny(ReleaseRule.RELEASABILITY)
+        return ReleaseRule.RELEASABILITY
     if markings.tlp.rank > agency.clearance.rank:
-        return deny(ReleaseRule.CLEARANCE)
-    if markings.named_only and recipient not in markings.recipients:
-        return deny(ReleaseRule.NAMED_ONLY)
+        return ReleaseRule.CLEARANCE
+    if markings.named_only and agency.id not in markings.recipients:
+        return ReleaseRule.NAMED_ONLY
     if markings.originator_control:
         for originator in markings.originators:
             entry = registry.get(originator)
-            if originator != recipient and (entry is None or recipient not in entry.orcon_consents):
-                return deny(ReleaseRule.ORCON)
-    return ReleaseDecision(recipient, True, ReleaseRule.RELEASED)
+            if originator != agency.id and (entry is None or agency.id not in entry.orcon_consents):
+                return ReleaseRule.ORCON
+    return None
+
+
+def audience(markings: Markings, registry: Registry) -> frozenset[str]:
+    """Every agency that may know information under ``markings``: its originators, and each registered
+    agency the markings let receive it (whether or not it subscribes: subscriptions change)."""
+    allowed = {a.id for a in registry.agencies if _denied_by_markings(markings, a, registry) is None}
+    return frozenset(allowed | set(markings.originators))
 
 
 def decide_all(markings: Markings, event_type: str, registry: Registry) -> list[ReleaseDecision]:
@@ -110,15 +121,3 @@ def lost_access(released: Mapping[str, Sequence[str]], markings: Markings, regis
         for agency, types in released.items()
         if any(not decide(markings, kind, agency, registry).allowed for kind in types)
     )
-
-
-# -- aggregates released without identities (statistics) -----------------------------------------------
-
-# A sanitised aggregate publishes no figure that fewer records than this contribute to, so no single
-# record can be read back from it; it may then be released under the request's markings (AP9).
-SMALL_COUNT = 3
-
-
-def suppress_small_counts(counts: dict[str, int]) -> dict[str, int]:
-    """The counts that at least SMALL_COUNT records contribute to."""
-    return {key: n for key, n in counts.items() if n >= SMALL_COUNT}

@@ -24,7 +24,7 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from alliance.application.handling import Handler, Received, Route, inject
+from alliance.application.handling import Handler, Received, RegistryView, Route, inject
 from alliance.application.repository import FactOutlet, Repository
 from alliance.contracts.base import EventData, Fact
 from alliance.contracts.common import EventRejected
@@ -188,6 +188,8 @@ class Service:
     def _provide(self, wanted: type[Any]) -> object:
         if isinstance(wanted, type) and issubclass(wanted, Repository):
             return self.repository(wanted)
+        if wanted is RegistryView:
+            return RegistryView(lambda: self.registry.registry)
         if isinstance(wanted, type) and isinstance(self.settings, wanted):
             return self.settings
         raise TypeError(f"{self.spec.name} cannot provide {wanted!r} to its handlers")
