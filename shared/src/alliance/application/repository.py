@@ -35,7 +35,7 @@ from alliance.contracts.markings import TLP, Markings
 from alliance.contracts.registry import Registry
 from alliance.contracts.topics import delivery_topic
 from alliance.domain.aggregate import Aggregate
-from alliance.domain.errors import RecordNotYetKnown
+from alliance.domain.errors import NotYours, RecordNotYetKnown
 from alliance.domain.ids import event_id
 from alliance.domain.periods import months_between
 from alliance.domain.release import decide_all, withdrawn
@@ -308,17 +308,30 @@ class Repository(Generic[A]):
 
         Idempotent by the causing event, absorbs the cause's markings before the domain method runs
         (so nothing derived from it is weaker than it), and refuses the event with a clear reason
-        when the record does not exist.
+        when the record does not exist. A record the sending agency may not see (its markings), or
+        that the domain says is not the sender's to change (:class:`NotYours`), is refused in the same
+        words as one that does not exist: the agency learns nothing of other agencies' records.
         """
+        missing = missing or f"no {self.kind.RECORD_TYPE} {record_id}"
 
         def step(aggregate: A) -> None:
+            if not received.may_see(aggregate.markings):
+                raise NotYours(f"{self.kind.RECORD_TYPE} {record_id} exists; its markings hide it from the sender")
             aggregate.absorb_markings(received.event.markings)
             method(aggregate)
 
-        record = await self.change(record_id, step, cause=received.cause, topic=topic)
+        try:
+            record = await self.change(record_id, step, cause=received.cause, topic=topic)
+        except NotYours as exc:
+            raise RecordNotYetKnown(f"{missing} ({exc})", public=missing) from None
         if record is None:
-            raise RecordNotYetKnown(missing or f"no {self.kind.RECORD_TYPE} {record_id}")
+            raise RecordNotYetKnown(missing)
         return record
+
+    async def get_visible(self, record_id: str, received: Received[Any]) -> A | None:
+        """The record, if it exists and the sending agency may see it (a service's fact sees all)."""
+        record = await self.get(record_id)
+        return record if record is not None and received.may_see(record.markings) else None
 
     async def change_or_create(
         self,

@@ -42,8 +42,11 @@ class ReleaseDecision:
     rule: ReleaseRule
 
 
-def decide(markings: Markings, event_type: str, recipient: str, registry: Registry) -> ReleaseDecision:
-    """Whether ``recipient`` may receive a fact of ``event_type`` under ``markings``, and why."""
+def decide(markings: Markings, event_type: str | None, recipient: str, registry: Registry) -> ReleaseDecision:
+    """Whether ``recipient`` may receive a fact of ``event_type`` under ``markings``, and why.
+
+    ``event_type`` None leaves routing out: whether the recipient may hold the information at all.
+    """
 
     def deny(rule: ReleaseRule) -> ReleaseDecision:
         return ReleaseDecision(recipient, False, rule)
@@ -51,7 +54,7 @@ def decide(markings: Markings, event_type: str, recipient: str, registry: Regist
     agency = registry.get(recipient)
     if agency is None:
         return deny(ReleaseRule.UNREGISTERED)
-    if not agency.subscribed_to(event_type):
+    if event_type is not None and not agency.subscribed_to(event_type):
         return deny(ReleaseRule.NOT_ROUTED)
     if agency.country not in markings.releasable_to:
         return deny(ReleaseRule.RELEASABILITY)
@@ -65,6 +68,18 @@ def decide(markings: Markings, event_type: str, recipient: str, registry: Regist
             if originator != recipient and (entry is None or recipient not in entry.orcon_consents):
                 return deny(ReleaseRule.ORCON)
     return ReleaseDecision(recipient, True, ReleaseRule.RELEASED)
+
+
+def may_see(markings: Markings, agency: str, registry: Registry | None) -> bool:
+    """Whether an agency may know of a record under ``markings``: the release rules without routing.
+
+    Decides what an agency's request about a stored record may reveal, or change: a record it may not
+    see is, to it, a record that does not exist. Information only it originated it always sees (it may
+    have sent it above its own clearance). Without a registry nothing else is visible (deny by default).
+    """
+    if markings.originators == (agency,):
+        return True
+    return registry is not None and decide(markings, None, agency, registry).allowed
 
 
 def decide_all(markings: Markings, event_type: str, registry: Registry) -> list[ReleaseDecision]:
