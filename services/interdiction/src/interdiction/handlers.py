@@ -39,6 +39,7 @@ async def seizure_reported(received: Received[SeizureReported], deps: Interdicti
         reporting_source=received.sending_agency,
         markings=received.event.markings,
         recorded_at=received.occurred_at,
+        sender=received.sender,
     )
     created = await deps.seizures.add(seizure)  # one seizure per agency case number: a resend adds nothing
     log.info(
@@ -54,7 +55,7 @@ async def seizure_amended(received: Received[SeizureAmended], deps: Interdiction
     await deps.seizures.apply(
         seizure_id(source, amendment.report_reference),
         received,
-        lambda s: s.amend(amendment, source=source, markings=received.event.markings),
+        lambda s: s.amend(amendment, source=source, markings=received.event.markings, sender=received.sender),
         missing=f"no seizure {amendment.report_reference} reported by {source}",
     )
 
