@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from alliance.contracts.markings import TLP, Markings, strictest
 from alliance.contracts.registry import Agency, AgencyKind, Registry, baseline_registry
-from alliance.domain.release import ReleaseRule, decide, decide_all, withdrawn
+from alliance.domain.release import ReleaseRule, decide, decide_all, may_see, withdrawn
 
 SEIZURE = "org.alliance.interdiction.seizure.recorded.v1"
 
@@ -113,3 +113,20 @@ def test_stricter_markings_never_reach_more_recipients(a: Markings, b: Markings,
     assert allowed(combined, registry, event_type) <= allowed(b, registry, event_type)
     if b.is_at_least_as_strict_as(a):
         assert allowed(b, registry, event_type) <= allowed(a, registry, event_type)
+
+
+def test_who_may_see_a_record_is_the_release_rules_without_routing() -> None:
+    shared = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-a",))
+    assert may_see(shared, "us-d", REGISTRY)  # routed no interdiction fact, may still know of the record
+    assert not may_see(shared.model_copy(update={"releasable_to": ("US",)}), "mx-b", REGISTRY)
+    assert not may_see(shared.model_copy(update={"tlp": TLP.AMBER_STRICT}), "us-c", REGISTRY)  # clearance
+    assert not may_see(shared, "unknown", REGISTRY)
+    assert not may_see(shared, "us-c", None)  # deny by default
+
+
+def test_an_agency_always_sees_what_only_it_originated() -> None:
+    above_clearance = Markings(tlp=TLP.RED, releasable_to=(), originators=("us-c",), recipients=("us-a",))
+    assert may_see(above_clearance, "us-c", REGISTRY)
+    assert may_see(above_clearance, "us-c", None)
+    mixed = above_clearance.model_copy(update={"originators": ("us-a", "us-c")})
+    assert not may_see(mixed, "us-c", REGISTRY)  # a derived record: others' information too

@@ -147,11 +147,11 @@ async def test_only_the_reporting_agency_can_amend_its_seizure() -> None:
 async def test_an_agency_reports_only_seizures_made_in_its_own_country() -> None:
     h = harness()
     cbp = registered_sender("us-cbp")
-    with pytest.raises(DomainRuleViolation, match="place.country MX is not the sending agency's country"):
+    with pytest.raises(DomainRuleViolation, match=r"place\.country MX is not the sending agency's country"):
         await h.send(reported(country="MX"), markings=GREEN, sender=cbp)  # would count in MX's figures
     assert h.records(Seizures).heads == {}
     await h.send(reported(), markings=GREEN, sender=cbp)
-    with pytest.raises(DomainRuleViolation, match="place.country MX is not the sending agency's country"):
+    with pytest.raises(DomainRuleViolation, match=r"place\.country MX is not the sending agency's country"):
         await h.send(amended(country="MX"), markings=GREEN, sender=cbp)  # nor moves one there
     [stored] = h.records(Seizures).heads.values()
     assert stored["contents"]["place"]["country"] == "US"

@@ -84,11 +84,13 @@ async def seizure_with_firearms(received: Received[SeizureRecorded | SeizureCorr
 
 async def trace_acknowledged(received: Received[TraceRequestAcknowledged], f: FirearmsDeps) -> None:
     reference = received.data.tracing_center_reference
+    TraceRequest.check_tracing_centre(received.sender)
     await f.traces.apply(received.data.trace_request_id, received, lambda t: t.acknowledge(reference))
 
 
 async def trace_result_reported(received: Received[TraceResultReported], f: FirearmsDeps) -> None:
     result = received.data
+    TraceRequest.check_tracing_centre(received.sender)
     dealer, purchaser, sale_date = result.dealer, result.purchaser, result.sale_date
     if result.outcome is not TraceOutcome.COMPLETED or not (dealer and purchaser and sale_date):
         await f.traces.apply(result.trace_request_id, received, lambda t: t.fail(result.reason or ""))
@@ -105,6 +107,7 @@ async def trace_result_reported(received: Received[TraceResultReported], f: Fire
 
 async def restoration_reported(received: Received[RestorationResultReported], f: FirearmsDeps) -> None:
     result = received.data
+    RestorationRequest.check_laboratory(received.sender)
 
     def report(r: RestorationRequest) -> None:
         if result.outcome is RestorationOutcome.RESTORED:
@@ -121,7 +124,7 @@ async def restoration_reported(received: Received[RestorationResultReported], f:
 
 async def licence_issued(received: Received[ExportLicenceIssued], f: FirearmsDeps) -> None:
     """A licence is checked against guns already traced, as a trace is against licences already issued."""
-    licence = ExportLicence.record(received.data, received.sending_agency, received.event.markings)
+    licence = ExportLicence.record(received.data, received.sending_agency, received.event.markings, received.sender)
     await f.licences.add(licence)
     for trace in await f.traces.of_guns(licence.serial_keys):
         await f.traces.change(trace.id, lambda t: t.flag_licensed_export(licence))

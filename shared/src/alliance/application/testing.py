@@ -158,19 +158,22 @@ class HandlerHarness(Generic[Deps]):
             markings=markings,
             data=data.to_data(),
         )
-        return await self.deliver(event, route.topic, sender=sender, registry=registry)
+        if sender is None:
+            return await self.deliver(event, route.topic)
+        return await self._deliver(event, route.topic, sender, registry or baseline_registry())
 
-    async def deliver(
-        self, event: CloudEvent, topic: str, *, sender: Sender | None = None, registry: Registry | None = None
-    ) -> list[CloudEvent]:
+    async def deliver(self, event: CloudEvent, topic: str) -> list[CloudEvent]:
         """Deliver an already-built event (e.g. one this harness published) to the route for its type."""
+        return await self._deliver(event, topic, None, None)
+
+    async def _deliver(
+        self, event: CloudEvent, topic: str, sender: Sender | None, registry: Registry | None
+    ) -> list[CloudEvent]:
         route = self._route_for(event.type, topic)
         data = route.event.model_validate(event.data)
         before = len(self.published)
         token = cause_time.set(event.time)
         try:
-            if sender is not None and registry is None:
-                registry = baseline_registry()
             await route.handler(
                 Received(event=event, data=data, topic=topic, sender=sender, registry=registry), self.deps
             )
