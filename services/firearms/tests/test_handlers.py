@@ -197,8 +197,10 @@ async def test_only_a_tracing_centre_answers_a_trace_request() -> None:
     h = harness()
     await h.send(seizure(GLOCK), markings=GREEN)
     trace_id = await trace_id_of(h)
-    with pytest.raises(DomainRuleViolation, match="is not a tracing centre"):
+    with pytest.raises(RecordNotYetKnown) as refused:  # a laboratory: to it, no such trace request
         await h.send(completed(trace_id), markings=GREEN, sender=registered_sender("us-atf-lab"))
+    assert refused.value.public == f"no trace_request {trace_id}"
+    assert "is not a tracing centre" in str(refused.value)
     stored = await h.repository(TraceRequests).get(trace_id)
     assert stored is not None
     assert stored.status == "submitted"

@@ -640,8 +640,10 @@ async def test_only_the_seizing_countrys_authority_forfeits_and_others_learn_not
     assert "123,456" not in refused.value.public
     assert "US" not in refused.value.public
     assert published(h, "asset.forfeiture_recorded.v1") == []
-    with pytest.raises(DomainRuleViolation, match="is not a forfeiture or central authority"):
-        await forfeiture_of(h, 100, CBP)  # asked before the asset is looked up: tells nothing either
+    with pytest.raises(RecordNotYetKnown) as customs:
+        await forfeiture_of(h, 100, CBP)  # customs of the seizing country: not a forfeiture authority
+    assert customs.value.public == f"no seized asset {asset_id}"
+    assert "is not a forfeiture or central authority" in str(customs.value)
     [recorded] = of(await forfeiture_of(h, 100_000, AFMLS), "asset.forfeiture_recorded.v1")
     assert recorded.data["forfeited_amount"] == 100_000
 

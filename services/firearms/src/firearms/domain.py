@@ -33,7 +33,7 @@ from alliance.contracts.registry import AgencyKind
 from alliance.domain.aggregate import Aggregate
 from alliance.domain.codes import CodeList, Language, load_code_lists
 from alliance.domain.deadlines import Deadline
-from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.errors import DomainRuleViolation, NotYours
 from alliance.domain.ids import derived_id
 from alliance.domain.names import fold
 from alliance.domain.periods import month_of
@@ -52,8 +52,9 @@ REPEAT_PURCHASE_WINDOW = timedelta(days=365)
 # AP6.8: an export licence is valid for one year.
 LICENCE_VALIDITY = timedelta(days=365)
 
-# Who may act, from the sender's registry entry (never from a data field), asked before any record is
-# looked up. AP6 5: crime guns of both countries are traced by the tracing centre (ATF's NTC, eTrace);
+# Who may act, from the sender's registry entry (never from a data field); to any other agency the
+# request is refused as not known (it learns nothing of the record).
+# AP6 5: crime guns of both countries are traced by the tracing centre (ATF's NTC, eTrace);
 # AP6 7: an obliterated serial is restored by a forensic laboratory (or the tracing centre's own);
 # AP6 8: export licences are issued by the exporting country's licensing authority.
 TRACING_CENTRE_ANSWERS = "the tracing centre answers trace requests (AP6 5)"
@@ -190,9 +191,10 @@ class TraceRequest(RecoveredFirearm):
             )
         )
 
-    @staticmethod
-    def check_tracing_centre(sender: Sender | None) -> None:
-        require_kind(sender, {AgencyKind.TRACING_CENTRE}, "a tracing centre", TRACING_CENTRE_ANSWERS)
+    def answered_by(self, sender: Sender | None) -> None:
+        """Only a tracing centre answers a trace request (:data:`TRACING_CENTRE_ANSWERS`)."""
+        if sender is not None and sender.kind != AgencyKind.TRACING_CENTRE.value:
+            raise NotYours(f"{sender.agency} ({sender.kind}) is not a tracing centre: {TRACING_CENTRE_ANSWERS}")
 
     def _require(self, allowed: set[TraceStatus], action: str) -> None:
         if self.status not in allowed:
@@ -318,10 +320,11 @@ class RestorationRequest(RecoveredFirearm):
         )
         return request
 
-    @staticmethod
-    def check_laboratory(sender: Sender | None) -> None:
-        kinds = {AgencyKind.FORENSIC_LABORATORY, AgencyKind.TRACING_CENTRE}
-        require_kind(sender, kinds, "a forensic laboratory or tracing centre", LABORATORY_RESTORES)
+    def answered_by(self, sender: Sender | None) -> None:
+        """Only a laboratory (or the tracing centre) reports a restoration (:data:`LABORATORY_RESTORES`)."""
+        kinds = {AgencyKind.FORENSIC_LABORATORY.value, AgencyKind.TRACING_CENTRE.value}
+        if sender is not None and sender.kind not in kinds:
+            raise NotYours(f"{sender.agency} ({sender.kind}) is not a laboratory: {LABORATORY_RESTORES}")
 
     def _require_requested(self) -> None:
         if self.status is not RestorationStatus.REQUESTED:

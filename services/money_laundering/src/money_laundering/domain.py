@@ -40,7 +40,7 @@ from alliance.domain.deadlines import Deadline, DeadlineBreached
 from alliance.domain.errors import DomainRuleViolation, NotYours
 from alliance.domain.ids import derived_id
 from alliance.domain.names import company_key
-from alliance.domain.principals import Sender, require_kind, require_own_country
+from alliance.domain.principals import Sender, require_own_country
 from person_matching.matching import MatchResult, match_persons, person_key, surname_keys
 
 CASH_REPORTING_THRESHOLD = 10_000.0  # USD (FinCEN CTR; Mexico's cash reporting uses a similar figure)
@@ -515,16 +515,6 @@ class Asset(Aggregate):
                 covered.append(decl.declaration_reference)
         return covered
 
-    @staticmethod
-    def check_forfeiting_authority(sender: Sender | None) -> None:
-        """Who may report a forfeiture at all, asked before any asset is looked up (so it tells nothing)."""
-        require_kind(
-            sender,
-            {AgencyKind.ASSET_FORFEITURE, AgencyKind.CENTRAL_AUTHORITY},
-            FORFEITING_AUTHORITY,
-            SEIZING_COUNTRY_FORFEITS,
-        )
-
     def forfeit(
         self,
         amount: float,
@@ -534,8 +524,12 @@ class Asset(Aggregate):
         sender: Sender | None = None,
     ) -> None:
         """Forfeiture by the seizing country, then a sharing proposal to the cooperating country (AP13)."""
-        if sender is not None and sender.country != self.seizing_country:
-            raise NotYours(f"asset {self.id} was seized in {self.seizing_country}: {SEIZING_COUNTRY_FORFEITS}")
+        authorities = {AgencyKind.ASSET_FORFEITURE.value, AgencyKind.CENTRAL_AUTHORITY.value}
+        if sender is not None and (sender.country != self.seizing_country or sender.kind not in authorities):
+            raise NotYours(
+                f"asset {self.id} was seized in {self.seizing_country}; {sender.agency} ({sender.kind}, "
+                f"{sender.country}) is not {FORFEITING_AUTHORITY}: {SEIZING_COUNTRY_FORFEITS}"
+            )
         if self.status is not AssetStatus.SEIZED:
             raise DomainRuleViolation(
                 f"asset {self.id} is already {self.status.value}", public=f"asset {self.id} cannot be forfeited again"
