@@ -88,14 +88,15 @@ class Seizure(Aggregate):
         sender: Sender | None = None,
     ) -> Seizure:
         """Record a reported seizure; produces ``seizure recorded``."""
-        require_own_country(sender, report.seizure.place.country, "place.country", OWN_SEIZURES)
+        contents = checked_contents(report.seizure)
+        require_own_country(sender, contents.place.country, "place.country", OWN_SEIZURES)
         seizure = cls(
             id=seizure_id(reporting_source, report.report_reference),
             markings=markings,
             report_reference=report.report_reference,
             reporting_agency=reporting_source,
             recorded_at=recorded_at,
-            contents=checked_contents(report.seizure),
+            contents=contents,
         )
         seizure._raise(SeizureRecorded(**seizure._fact_fields()))
         return seizure

@@ -193,7 +193,6 @@ class FinancialReport(Aggregate):
         cls, report: FinancialReportSubmitted, source: str, markings: Markings, sender: Sender | None = None
     ) -> FinancialReport:
         """goAML business rules: what each kind of report must contain, with the reason when it does not."""
-        require_own_country(sender, report.reporting_country, "reporting_country", OWN_REPORTS)
         if report.report_code in {ReportCode.STR, ReportCode.SAR}:
             if not report.subjects:
                 raise DomainRuleViolation("a suspicious report needs at least one subject")
@@ -207,6 +206,7 @@ class FinancialReport(Aggregate):
             )
         if any(t.date > report.report_date for t in report.transactions):
             raise DomainRuleViolation("a transaction is dated after the report")
+        require_own_country(sender, report.reporting_country, "reporting_country", OWN_REPORTS)
         record = cls(id=derived_id("FR", source, report.report_reference), markings=markings, report=report)
         totals: dict[str, float] = {}
         for t in report.transactions:
