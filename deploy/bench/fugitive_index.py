@@ -183,7 +183,7 @@ async def main() -> int:
                         fugitive_reference=f"FG-{n:07d}", wanted_by="MX", person=person, charges=["narcotics"]
                     )
                     if not reuse:  # the same people again: drawn from the same seed
-                        fugitive = Fugitive.register(event, MARKINGS)
+                        fugitive = Fugitive.register(event, MARKINGS, "mx-fgr")
                         batch.append(head(fugitive))
                         cards += cards_of(catalogue, fugitive.id, 1, fugitive.state())
                 if batch:

@@ -13,6 +13,7 @@ import pytest
 from pydantic import Field, ValidationError
 from pymongo.errors import AutoReconnect, DuplicateKeyError, OperationFailure
 
+from alliance.application.records import PendingEvent
 from alliance.contracts.base import Intake
 from alliance.contracts.limits import (
     MAX_ITEMS_PER_SEIZURE,
@@ -136,10 +137,12 @@ class RecordingMessenger:
     settings: Settings = field(default_factory=lambda: Settings(retry_initial_seconds=0.001, retry_max_seconds=0.002))
     service: str = "test"
     refusals: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # what the dead letter keeps (operators only)
     replied_to: list[str | None] = field(default_factory=list)
 
     async def refuse(self, record: Any, topic: str, refusal: Refusal, agency: str | None = None) -> None:
         self.refusals.append(refusal.reason)
+        self.details.append(refusal.detail or refusal.reason)
         self.replied_to.append(agency)
 
 
@@ -198,7 +201,62 @@ async def test_an_unexpected_failure_is_retried_a_bounded_number_of_times_then_d
     await deliver(consumer)
     assert calls == 4
     assert len(messenger.refusals) == 1
-    assert messenger.refusals[0].startswith("processing failed 4 times: KeyError")
+    assert messenger.details[0].startswith("processing failed 4 times: KeyError")
+
+
+async def test_an_unexpected_failure_tells_the_sender_nothing_of_the_exception() -> None:
+    async def handler(_: Received[Any]) -> None:
+        raise ValueError("stored asset AS-9 holds 123,456.00 USD")  # e.g. a bug quoting a record
+
+    consumer, messenger = consumer_with(handler)
+    await deliver(consumer)
+    assert messenger.refusals == ["processing failed 4 times (an internal error; operators have the details)"]
+    assert "123,456.00 USD" in messenger.details[0]
+
+
+async def test_a_violation_quoting_a_record_tells_the_sender_only_its_public_reason() -> None:
+    async def handler(_: Received[Any]) -> None:
+        raise DomainRuleViolation("only 123,456.00 USD was seized", public="more than was seized")
+
+    consumer, messenger = consumer_with(handler)
+    await deliver(consumer)
+    assert messenger.refusals == ["rule violated: more than was seized"]
+    assert messenger.details == ["rule violated: only 123,456.00 USD was seized"]
+
+
+async def test_a_record_that_is_not_the_senders_is_refused_like_one_not_known() -> None:
+    async def handler(_: Received[Any]) -> None:
+        raise RecordNotYetKnown("no asset AS-9 (seized in MX)", public="no asset AS-9")
+
+    consumer, messenger = consumer_with(handler)
+    consumer.messenger.settings = Settings(parent_wait_seconds=0)
+    await deliver(consumer)
+    assert messenger.refusals == ["rule violated: no asset AS-9 (waited 0 s for it)"]
+    assert messenger.details == ["rule violated: no asset AS-9 (seized in MX) (waited 0 s for it)"]
+
+
+async def test_the_dead_letter_keeps_the_whole_reason_and_the_rejection_only_the_public_one() -> None:
+    from alliance.runtime.messaging import Messenger
+
+    messenger = Messenger(None, Settings(), "test")  # type: ignore[arg-type]
+    dead: list[list[tuple[str, bytes]]] = []
+    replies: list[PendingEvent] = []
+
+    async def dead_letter(value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+        dead.append(headers)
+
+    async def publish(pending: PendingEvent) -> None:
+        replies.append(pending)
+
+    messenger._send_dead_letter = dead_letter  # type: ignore[method-assign]
+    messenger.publish = publish  # type: ignore[method-assign]
+    record = FakeRecord(headers(), b'{"weight": 1}')
+    refusal = Refusal("rule violated: more than was seized", detail="rule violated: only 123,456.00 USD was seized")
+    await messenger.refuse(record, record.topic, refusal, "us-cbp")  # type: ignore[arg-type]
+    assert dict(dead[0])["alliance_dlq_reason"] == b"rule violated: only 123,456.00 USD was seized"
+    [reply] = replies
+    assert reply.event.data["reason"] == "rule violated: more than was seized"
+    assert "123,456" not in json.dumps(reply.event.data)
 
 
 async def test_a_failure_that_heals_is_not_refused() -> None:

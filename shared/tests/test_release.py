@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from alliance.contracts.markings import TLP, Markings, strictest
 from alliance.contracts.registry import Agency, AgencyKind, Registry, baseline_registry
-from alliance.domain.release import ReleaseRule, decide, decide_all, lost_access, reconfirmed
+from alliance.domain.release import ReleaseRule, decide, decide_all, lost_access, may_see, reconfirmed
 
 SEIZURE = "org.alliance.interdiction.seizure.recorded.v1"
 
@@ -130,3 +130,20 @@ def test_publication_narrows_what_the_stored_decisions_allow_and_never_widens_it
         ("mx-b", True, "withdrawal"),
         ("gone", False, "unregistered"),
     ]
+
+
+def test_who_may_see_a_record_is_the_release_rules_without_routing() -> None:
+    shared = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-a",))
+    assert may_see(shared, "us-d", REGISTRY)  # routed no interdiction fact, may still know of the record
+    assert not may_see(shared.model_copy(update={"releasable_to": ("US",)}), "mx-b", REGISTRY)
+    assert not may_see(shared.model_copy(update={"tlp": TLP.AMBER_STRICT}), "us-c", REGISTRY)  # clearance
+    assert not may_see(shared, "unknown", REGISTRY)
+    assert not may_see(shared, "us-c", None)  # deny by default
+
+
+def test_an_agency_always_sees_what_only_it_originated() -> None:
+    above_clearance = Markings(tlp=TLP.RED, releasable_to=(), originators=("us-c",), recipients=("us-a",))
+    assert may_see(above_clearance, "us-c", REGISTRY)
+    assert may_see(above_clearance, "us-c", None)
+    mixed = above_clearance.model_copy(update={"originators": ("us-a", "us-c")})
+    assert not may_see(mixed, "us-c", REGISTRY)  # a derived record: others' information too

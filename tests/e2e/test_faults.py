@@ -30,7 +30,8 @@ def one_gun_seizure(reference: str) -> dict[str, object]:
         "seizure": {
             "mode": "sea",
             "seized_at": "2026-11-22T03:00:00-07:00",
-            "place": {"description": "Puerto de Ensenada, muelle 2", "country": "MX", "subdivision": "Baja California"},
+            # Sent by CBP, so made in the US (an agency reports its own country's seizures).
+            "place": {"description": "Port of San Diego, pier 2", "country": "US", "subdivision": "CA"},
             "firearms": [
                 {
                     "serial_number": "FN-" + reference,

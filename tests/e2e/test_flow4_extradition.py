@@ -73,6 +73,7 @@ async def test_flow_4_detained_person_wanted_in_mexico_triggers_provisional_arre
         seizure(f"LRD-{run}", detained),
         event_type="org.alliance.interdiction.seizure.reported.v1",
         tlp="AMBER+STRICT",
+        extra={"ce_recipients": "mx-fgr"},  # CBP shares it with FGR: else FGR may not see (nor review) the match
         trace=parent,
     )
 

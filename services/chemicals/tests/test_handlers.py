@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from alliance.application.testing import HandlerHarness
+from alliance.application.testing import HandlerHarness, registered_sender
 from alliance.contracts.chemicals import (
     ChemicalIncidentReported,
     LegitimateNeedDeclared,
@@ -18,8 +18,9 @@ from alliance.contracts.chemicals import (
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
 from alliance.contracts.markings import TLP, Markings
-from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
 from alliance.domain.ids import derived_id
+from alliance.domain.principals import Sender
 from chemicals.domain import REPLY_DEADLINE, LegitimateNeed, NotificationStatus, PreExportNotification
 from chemicals.handlers import ROUTES, ChemicalsDeps
 from chemicals.store import (
@@ -378,3 +379,77 @@ async def test_a_seizure_interrupted_after_its_first_precursor_is_completed_on_r
         await h.send(seizure(P2P, EPHEDRINE), markings=AMBER, source=INTERDICTION, event_id="s-1")
     assert len(h.records(ChemicalIncidents).heads) == 2
     assert sorted(a.data["substance"]["code"] for a in alerts(h)) == ["EPHEDRINE", "P2P"]
+
+
+# -- who may act: the authenticated sender, never a data field (AP11; 1988 Convention Art. 12(10)) ---------
+
+US_DEA, MX_COFEPRIS = registered_sender("us-dea"), registered_sender("mx-cofepris")
+SHARED_DEA = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-dea",))
+SHARED_COFEPRIS = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("mx-cofepris",))
+
+
+def committed_types(h: HandlerHarness[ChemicalsDeps]) -> list[str]:
+    return [p.event.type for p in h.published]
+
+
+async def test_only_the_exporting_countrys_authority_notifies_an_export() -> None:
+    h = harness()
+    with pytest.raises(DomainRuleViolation, match="exporting_country US is not the sending agency's country"):
+        await h.send(notification(), markings=SHARED_COFEPRIS, sender=MX_COFEPRIS)  # MX posing as the exporter
+    with pytest.raises(DomainRuleViolation, match="is not a competent"):
+        await h.send(notification(), markings=GREEN, sender=registered_sender("us-cbp"))
+    assert h.records(PreExportNotifications).heads == {}
+    await h.send(notification(), markings=SHARED_DEA, sender=US_DEA)  # the genuine one is recorded, as DEA's
+    [stored] = h.records(PreExportNotifications).heads.values()
+    assert stored["notified_by"] == "us-dea"
+
+
+async def test_another_agency_reusing_a_notifications_reference_is_refused_not_dropped() -> None:
+    h = harness()
+    await h.send(notification(), markings=SHARED_DEA, sender=US_DEA)
+    other = Sender("us-dea-2", "US", "chemical_authority")  # a second US authority
+    with pytest.raises(DomainRuleViolation) as refused:
+        await h.send(notification(quantity=9), markings=GREEN, sender=other)
+    assert "already another agency's" in refused.value.public
+    assert "us-dea" not in refused.value.public
+    [stored] = h.records(PreExportNotifications).heads.values()
+    assert stored["quantity_kg"] == 2000  # DEA's notification, untouched
+
+
+async def test_only_the_importing_countrys_authority_answers_and_others_learn_nothing() -> None:
+    h = harness()
+    await h.send(notification(), markings=SHARED_DEA, sender=US_DEA)
+    with pytest.raises(RecordNotYetKnown) as refused:
+        await h.send(reply("objection", "no such importer"), markings=SHARED_DEA, sender=US_DEA)  # the exporter
+    with pytest.raises(RecordNotYetKnown) as unknown:
+        await harness().send(reply(), markings=SHARED_DEA, sender=US_DEA)
+    assert refused.value.public == unknown.value.public == "no pre-export notification US-2026-0815 from US"
+    assert "MX" in str(refused.value)  # the dead letter says whose it is
+    assert committed_types(h) == [REGISTERED]
+    await h.send(reply(), markings=SHARED_COFEPRIS, sender=MX_COFEPRIS)
+    assert committed_types(h) == [REGISTERED, REPLY_RECORDED]
+
+
+async def test_a_second_answer_is_refused_without_telling_the_first() -> None:
+    h = harness()
+    await h.send(notification(), markings=SHARED_DEA, sender=US_DEA)
+    await h.send(reply("objection", "unknown importer"), markings=SHARED_COFEPRIS, sender=MX_COFEPRIS)
+    with pytest.raises(DomainRuleViolation) as refused:
+        await h.send(reply(), markings=SHARED_COFEPRIS, sender=MX_COFEPRIS)
+    assert "objection" in str(refused.value)
+    assert "objection" not in refused.value.public
+
+
+async def test_only_the_importers_country_declares_its_legitimate_need_once() -> None:
+    h = harness()
+    with pytest.raises(DomainRuleViolation, match=r"importer\.country MX is not the sending agency's country"):
+        await h.send(NEED, markings=SHARED_DEA, sender=US_DEA)  # the US setting a Mexican importer's need
+    assert h.records(LegitimateNeeds).heads == {}
+    await h.send(NEED, markings=SHARED_COFEPRIS, sender=MX_COFEPRIS)
+    second = Sender("mx-cofepris-2", "MX", "chemical_authority")
+    bigger = NEED.model_copy(update={"annual_quantity": 90_000})
+    with pytest.raises(DomainRuleViolation) as refused:
+        await h.send(bigger, markings=SHARED_COFEPRIS, sender=second)
+    assert "already another agency's declaration" in refused.value.public
+    [stored] = h.records(LegitimateNeeds).heads.values()
+    assert (stored["declared_by"], stored["annual_quantity_kg"]) == ("mx-cofepris", 300)

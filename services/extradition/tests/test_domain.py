@@ -50,6 +50,7 @@ def fugitive(wanted_by: str = "MX", priority: bool = True) -> Fugitive:
             priority=priority,
         ),
         FGR,
+        "mx-fgr",
     )
 
 
@@ -129,6 +130,7 @@ def mlat() -> MlatRequest:
         ),
         FGR,
         NOW,
+        "mx-fgr",
     )
 
 

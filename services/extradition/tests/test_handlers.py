@@ -10,7 +10,7 @@ import pytest
 
 from alliance.application.repository import Repository
 from alliance.application.sightings import TracedPurchasers
-from alliance.application.testing import HandlerHarness
+from alliance.application.testing import HandlerHarness, registered_sender
 from alliance.contracts.base import EventData
 from alliance.contracts.common import Person
 from alliance.contracts.envelope import CloudEvent
@@ -28,7 +28,7 @@ from alliance.contracts.firearms import TraceCompleted
 from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
 from alliance.contracts.markings import TLP, Markings
 from alliance.contracts.topics import EXTRADITION_EVENTS
-from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
 from extradition.handlers import ROUTES, ExtraditionDeps
 from extradition.store import (
     DetainedPersons,
@@ -536,3 +536,138 @@ async def test_the_fugitive_index_loads_only_the_namesakes_the_matcher_may_take(
     await detain(h, seizure(DETAINED, JUANA, seizure_id="SZ-9"))
     wanted = await h.repository(DetainedPersons).filed_under(WANTED)
     assert [p.person.given_names for p in wanted] == ["JOSE LUIS"]
+
+
+# -- who may act: the authenticated sender, never a data field (AP5, AP16; 1978 Treaty Art. 1, 10, 11) ----
+
+MX_CA, US_CA = registered_sender("mx-fgr"), registered_sender("us-doj-oia")
+OIA = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-doj-oia",))
+SHARED_CBP = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-cbp",))
+US_ONLY_CBP = Markings(tlp=TLP.AMBER, releasable_to=("US",), originators=("us-cbp",))
+
+
+async def located_for_mx(
+    h: HandlerHarness[ExtraditionDeps], seizure_markings: Markings = SHARED_CBP
+) -> tuple[str, str]:
+    """MX's fugitive, registered by its central authority, located at a US seizure both countries may see."""
+    await h.send(registered(), markings=FGR, sender=MX_CA)
+    await h.send(seizure(DETAINED), markings=seizure_markings, source=INTERDICTION)
+    [located] = committed(h, LOCATED)
+    [arrest] = committed(h, ARREST)
+    return located.data["match_id"], arrest.data["extradition_request_id"]
+
+
+async def refusal_for_missing(news: EventData, sender: object) -> RecordNotYetKnown:
+    with pytest.raises(RecordNotYetKnown) as missing:
+        await harness().send(news, markings=OIA, sender=sender)  # type: ignore[arg-type]
+    return missing.value
+
+
+async def test_a_central_authority_registers_only_fugitives_its_own_country_wants() -> None:
+    h = harness()
+    squat = registered().model_copy(update={"person": ORTIZ})  # the US claiming MX's reference for MX
+    with pytest.raises(DomainRuleViolation, match="wanted_by MX is not the sending agency's country"):
+        await h.send(squat, markings=OIA, sender=US_CA)
+    with pytest.raises(DomainRuleViolation, match="is not a central authority"):
+        await h.send(squat, markings=FGR, sender=registered_sender("mx-anam"))
+    assert h.records(Fugitives).heads == {}
+    [recorded] = await h.send(registered(), markings=FGR, sender=MX_CA)  # the genuine one is recorded
+    [stored] = h.records(Fugitives).heads.values()
+    assert stored["person"]["surnames"] == ["Hernández", "Garza"]
+    assert recorded.data["fugitive_id"] == stored["_id"]
+
+
+async def test_the_other_countrys_central_authority_cannot_review_a_match_nor_withdraw_the_arrest() -> None:
+    h = harness()
+    match_id, request_id = await located_for_mx(h)
+    rejected = PersonMatchReviewed.model_validate({"match_id": match_id, "decision": "rejected", "analyst": "x"})
+    with pytest.raises(RecordNotYetKnown) as refused:
+        await h.send(rejected, markings=OIA, sender=US_CA)
+    # Told exactly what a match that does not exist is told; the dead letter's reason says why.
+    unknown = PersonMatchReviewed.model_validate({"match_id": "PM-nope", "decision": "rejected", "analyst": "x"})
+    nothing = await refusal_for_missing(unknown, US_CA)
+    assert refused.value.public == f"no person_match {match_id}"
+    assert nothing.public == "no person_match PM-nope"
+    assert "wanted by MX" in str(refused.value)
+    assert "MX" not in refused.value.public
+    assert committed(h, DECIDED) == []
+    assert committed(h, STATUS) == []
+    request = await h.repository(ExtraditionRequests).get(request_id)
+    assert request is not None
+    assert request.status == "provisional_arrest_requested"
+    # The requesting country's own central authority may.
+    await h.send(rejected, markings=FGR, sender=MX_CA)
+    [withdrawn] = committed(h, STATUS)
+    assert withdrawn.data["status"] == "withdrawn"
+
+
+async def test_a_match_the_reviewer_may_not_see_is_refused_as_not_known() -> None:
+    h = harness()
+    match_id, _ = await located_for_mx(h, US_ONLY_CBP)  # the seizure is releasable to the US only
+    confirmed = PersonMatchReviewed.model_validate({"match_id": match_id, "decision": "rejected", "analyst": "x"})
+    with pytest.raises(RecordNotYetKnown) as refused:
+        await h.send(confirmed, markings=FGR, sender=MX_CA)
+    assert refused.value.public == f"no person_match {match_id}"
+    assert committed(h, DECIDED) == []
+
+
+async def test_only_the_requesting_central_authority_reports_steps_and_others_learn_nothing() -> None:
+    h = harness()
+    _, request_id = await located_for_mx(h)
+    step = ExtraditionStepReported(
+        extradition_request_id=request_id, step=ExtraditionStep.WITHDRAWN, on=date(2026, 12, 1)
+    )
+    with pytest.raises(RecordNotYetKnown) as refused:
+        await h.send(step, markings=OIA, sender=US_CA)
+    assert refused.value.public == f"no extradition_request {request_id}"
+    assert committed(h, STATUS) == []
+    [changed] = await h.send(step, markings=FGR, sender=MX_CA)
+    assert changed.data["status"] == "withdrawn"
+
+
+async def test_a_step_the_request_cannot_take_does_not_tell_its_status() -> None:
+    h = harness()
+    _, request_id = await located_for_mx(h)
+    step = ExtraditionStepReported(
+        extradition_request_id=request_id, step=ExtraditionStep.GRANTED, on=date(2026, 12, 1)
+    )
+    with pytest.raises(DomainRuleViolation) as refused:
+        await h.send(step, markings=FGR, sender=MX_CA)
+    assert "provisional_arrest_requested" in str(refused.value)  # for the dead letter
+    assert "provisional_arrest_requested" not in refused.value.public
+
+
+MLAT_TO_MX = MlatRequestReceived(
+    mlat_reference="MLAT-2026-4",
+    requesting_country="US",
+    requested_country="MX",
+    subject="bank records of Importadora del Norte",
+    assistance=["records"],
+)
+
+
+async def test_an_mlat_request_is_recorded_only_by_the_requested_countrys_central_authority() -> None:
+    h = harness()
+    with pytest.raises(DomainRuleViolation, match="requested_country MX is not the sending agency's country"):
+        await h.send(MLAT_TO_MX, markings=OIA, sender=US_CA)
+    assert h.records(MlatRequests).heads == {}
+    [opened] = await h.send(MLAT_TO_MX, markings=FGR, sender=MX_CA)
+    assert opened.data["requested_country"] == "MX"
+
+
+async def test_mlat_status_changes_reach_only_the_recording_authoritys_requests() -> None:
+    h = harness()
+    await h.send(MLAT_TO_MX, markings=FGR, sender=MX_CA)
+    # A US request to the US from MX, with the same reference: its own record, not MX's.
+    await h.send(
+        MLAT_TO_MX.model_copy(update={"requesting_country": "MX", "requested_country": "US"}),
+        markings=OIA,
+        sender=US_CA,
+    )
+    assert len(h.records(MlatRequests).heads) == 2
+    withdraw = MlatStatusReported(mlat_reference="MLAT-2026-4", requesting_country="US", status=MlatStatus.WITHDRAWN)
+    with pytest.raises(RecordNotYetKnown, match="no MLAT request MLAT-2026-4 from US recorded by us-doj-oia"):
+        await h.send(withdraw, markings=OIA, sender=US_CA)  # MX's request, named by its reference
+    assert [m["status"] for m in h.records(MlatRequests).heads.values()] == ["received", "received"]
+    [changed] = await h.send(withdraw, markings=FGR, sender=MX_CA)
+    assert changed.data["status"] == "withdrawn"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from alliance.application.testing import HandlerHarness
+from alliance.application.testing import HandlerHarness, registered_sender
 from alliance.contracts.firearms import (
     ExportLicenceIssued,
     TraceRequestAcknowledged,
@@ -17,10 +17,12 @@ from alliance.contracts.firearms import (
 )
 from alliance.contracts.interdiction import SeizureRecorded
 from alliance.contracts.markings import TLP, Markings
-from alliance.domain.errors import DomainRuleViolation
+from alliance.contracts.registry import Agency, AgencyKind, baseline_registry
+from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
+from alliance.domain.principals import Sender
 from firearms.handlers import ROUTES, FirearmsDeps
 from firearms.settings import FirearmsSettings
-from firearms.store import Purchasers, TraceRequests
+from firearms.store import ExportLicences, Purchasers, TraceRequests
 
 GREEN = Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("us-cbp",))
 RED = Markings(tlp=TLP.RED, releasable_to=("US",), originators=("us-atf",))
@@ -262,3 +264,69 @@ async def test_sanitised_trace_statistics_of_a_quarter_still_open_are_refused() 
     ask = TraceStatisticsRequested.model_validate({"period": "2026-Q4", "sanitised": True})
     with pytest.raises(DomainRuleViolation, match="2026-Q4 can be released sanitised from 2027-01-31"):
         await harness().send(ask, markings=GREEN, time=datetime(2026, 12, 2, tzinfo=UTC))
+
+
+# -- who may act: the authenticated sender, never a data field (AP6) ------------------------------------
+
+NTC = registered_sender("us-atf-ntc")
+US_ONLY = Markings(tlp=TLP.AMBER, releasable_to=("US",), originators=("us-cbp",))
+SHARED = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-atf-ntc",))
+
+
+async def test_only_a_tracing_centre_answers_a_trace_request() -> None:
+    h = harness()
+    await h.send(seizure(GLOCK), markings=GREEN)
+    trace_id = await trace_id_of(h)
+    with pytest.raises(RecordNotYetKnown) as refused:  # a laboratory: to it, no such trace request
+        await h.send(completed(trace_id), markings=GREEN, sender=registered_sender("us-atf-lab"))
+    assert refused.value.public == f"no trace_request {trace_id}"
+    assert "is not a tracing centre" in str(refused.value)
+    stored = await h.repository(TraceRequests).get(trace_id)
+    assert stored is not None
+    assert stored.status == "submitted"
+    await h.send(completed(trace_id), markings=SHARED, sender=NTC)
+    stored = await h.repository(TraceRequests).get(trace_id)
+    assert stored is not None
+    assert stored.status == "completed"
+
+
+async def test_a_trace_request_the_tracing_centre_may_not_see_is_refused_as_not_known() -> None:
+    h = harness()
+    await h.send(seizure(GLOCK), markings=US_ONLY)
+    trace_id = await trace_id_of(h)
+    mexican_centre = Sender("mx-tracing", "MX", "tracing_centre")
+    registry = baseline_registry()
+    entry = Agency(id="mx-tracing", name="MX tracing", country="MX", kind=AgencyKind.TRACING_CENTRE, clearance=TLP.RED)
+    registry = registry.with_entry(entry, registry.version + 1)
+    with pytest.raises(RecordNotYetKnown) as refused:
+        await h.send(completed(trace_id), markings=SHARED, sender=mexican_centre, registry=registry)
+    assert refused.value.public == f"no trace_request {trace_id}"
+
+
+async def test_a_result_after_the_answer_does_not_tell_the_trace_requests_status_or_dates() -> None:
+    h = harness()
+    await h.send(seizure(GLOCK), markings=GREEN)
+    trace_id = await trace_id_of(h)
+    late = completed(trace_id).model_copy(update={"sale_date": date(2026, 12, 24)})
+    with pytest.raises(DomainRuleViolation) as refused:
+        await h.send(late, markings=SHARED, sender=NTC)
+    assert "2026-11-20" in str(refused.value)
+    assert "2026-11-20" not in refused.value.public
+    await h.send(completed(trace_id), markings=SHARED, sender=NTC)
+    with pytest.raises(DomainRuleViolation) as again:
+        await h.send(completed(trace_id), markings=SHARED, sender=NTC, event_id="another")
+    assert "completed" in str(again.value)
+    assert "completed" not in again.value.public
+
+
+async def test_a_licence_is_issued_by_a_licensing_authority_for_exports_from_its_country() -> None:
+    h = harness()
+    with pytest.raises(DomainRuleViolation, match="is not a licensing authority"):
+        await h.send(LICENCE, markings=GREEN, sender=registered_sender("us-cbp"))
+    with pytest.raises(DomainRuleViolation, match="destination_country US is the issuing country"):
+        await h.send(
+            LICENCE.model_copy(update={"destination_country": "US"}),
+            markings=GREEN,
+            sender=registered_sender("us-ddtc"),
+        )
+    assert h.records(ExportLicences).heads == {}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from alliance.application.testing import HandlerHarness
+from alliance.application.testing import HandlerHarness, registered_sender
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.interdiction import (
     RouteReportSubmitted,
@@ -145,6 +145,19 @@ async def test_only_the_reporting_agency_can_amend_its_seizure() -> None:
     stored = await h.repository(Seizures).get(seizure_id(CBP, "CBP-1"))
     assert stored is not None
     assert stored.revision == 1
+
+
+async def test_an_agency_reports_only_seizures_made_in_its_own_country() -> None:
+    h = harness()
+    cbp = registered_sender("us-cbp")
+    with pytest.raises(DomainRuleViolation, match=r"place\.country MX is not the sending agency's country"):
+        await h.send(reported(country="MX"), markings=GREEN, sender=cbp)  # would count in MX's figures
+    assert h.records(Seizures).heads == {}
+    await h.send(reported(), markings=GREEN, sender=cbp)
+    with pytest.raises(DomainRuleViolation, match=r"place\.country MX is not the sending agency's country"):
+        await h.send(amended(country="MX"), markings=GREEN, sender=cbp)  # nor moves one there
+    [stored] = h.records(Seizures).heads.values()
+    assert stored["contents"]["place"]["country"] == "US"
 
 
 async def test_a_red_amendment_makes_the_seizure_and_its_correction_red() -> None:

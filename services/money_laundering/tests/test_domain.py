@@ -108,6 +108,7 @@ def declaration(amount: float, traveller: Person = ANA) -> Declaration:
             declared_on=date(2026, 11, 20),
         ),
         UIF,
+        "us-cbp",
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from alliance.application.repository import Repository
-from alliance.application.testing import HandlerHarness
+from alliance.application.testing import HandlerHarness, registered_sender
 from alliance.contracts.chemicals import DiversionAlertRaised
 from alliance.contracts.common import Person
 from alliance.contracts.envelope import CloudEvent
@@ -25,7 +25,8 @@ from alliance.contracts.money_laundering import (
 )
 from alliance.contracts.topics import MONEY_LAUNDERING_EVENTS
 from alliance.domain.deadlines import DeadlineState
-from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
+from alliance.domain.principals import Sender
 from money_laundering.domain import DECLARATION_CHECK, SUSPICIOUS_REPORT
 from money_laundering.handlers import ROUTES, MoneyLaunderingDeps
 from money_laundering.store import (
@@ -615,3 +616,95 @@ async def test_a_traced_purchaser_interrupted_after_it_is_stored_is_linked_on_re
     [investigation] = h.records(Investigations).heads.values()
     assert investigation["links"] == ["TR-1"]
     assert len(published(h, "subject.linked.v1")) == 1
+
+
+# -- who may act: the authenticated sender, never a data field (AP12, AP13) -------------------------------
+
+AFMLS, FGR, UIF, FINCEN = (registered_sender(a) for a in ("us-doj-afmls", "mx-fgr", "mx-uif", "us-fincen"))
+CBP = registered_sender("us-cbp")
+
+
+async def forfeiture_of(h: H, amount: float, sender: Sender) -> list[CloudEvent]:
+    [asset_id] = h.records(Assets).heads
+    ordered = AssetForfeited(asset_id=asset_id, legal_basis="x", forfeited_amount=amount, ordered_on=date(2027, 2, 1))
+    return await h.send(ordered, markings=AMBER, sender=sender)
+
+
+async def test_only_the_seizing_countrys_authority_forfeits_and_others_learn_nothing_of_the_asset() -> None:
+    h = harness()
+    await h.send(seizure(123_456), markings=AMBER)  # seized in the US
+    with pytest.raises(RecordNotYetKnown) as refused:
+        await forfeiture_of(h, 200_000, FGR)  # Mexico's central authority, asking for more than was seized
+    [asset_id] = h.records(Assets).heads
+    assert refused.value.public == f"no seized asset {asset_id}"  # what an unknown asset is told
+    assert "123,456" not in refused.value.public
+    assert "US" not in refused.value.public
+    assert published(h, "asset.forfeiture_recorded.v1") == []
+    with pytest.raises(RecordNotYetKnown) as customs:
+        await forfeiture_of(h, 100, CBP)  # customs of the seizing country: not a forfeiture authority
+    assert customs.value.public == f"no seized asset {asset_id}"
+    assert "is not a forfeiture or central authority" in str(customs.value)
+    [recorded] = of(await forfeiture_of(h, 100_000, AFMLS), "asset.forfeiture_recorded.v1")
+    assert recorded.data["forfeited_amount"] == 100_000
+
+
+async def test_a_forfeiture_beyond_the_seized_amount_does_not_quote_it() -> None:
+    h = harness()
+    await h.send(seizure(123_456), markings=AMBER)
+    with pytest.raises(DomainRuleViolation) as refused:
+        await forfeiture_of(h, 200_000, AFMLS)
+    assert "123,456.00 USD" in str(refused.value)  # the dead letter's reason, for operators
+    assert "123,456" not in refused.value.public
+    assert "USD" not in refused.value.public
+
+
+async def test_a_report_answers_only_an_alert_its_sender_may_see() -> None:
+    h = harness()
+    [alert] = of(await h.send(bank_report(9500, 9800, 9000), markings=RED), "alert.raised.v1")  # US-only, RED
+    sar = bank_report(9500, reference="SAR-1", report_code="SAR", alert_id=alert.data["alert_id"])
+    facts = await h.send(sar, markings=GREEN, sender=UIF)  # Mexico's FIU naming the US-only alert
+    assert len(of(facts, "report.recorded.v1")) == 1  # recorded, as for an alert not held here
+    answered = await h.repository(Alerts).get(alert.data["alert_id"])
+    assert answered is not None
+    deadline = answered.deadline(SUSPICIOUS_REPORT)
+    assert deadline is not None
+    assert deadline.state is DeadlineState.OPEN
+
+
+async def test_an_fiu_files_only_its_own_countrys_reports() -> None:
+    h = harness()
+    with pytest.raises(DomainRuleViolation, match="reporting_country MX is not the sending agency's country"):
+        await h.send(bank_report(5000), markings=GREEN, sender=FINCEN)
+    assert h.records(FinancialReports).heads == {}
+
+
+async def test_a_country_reports_only_its_own_figure_and_cannot_overwrite_the_others() -> None:
+    h = harness()
+    await h.send(figures("US", 1_000_000), markings=GREEN, sender=FINCEN)
+    with pytest.raises(DomainRuleViolation, match="reporting_country US is not the sending agency's country"):
+        await h.send(figures("US", 700_000), markings=GREEN, sender=UIF)  # MX overwriting the US figure
+    outside = CrossBorderFiguresReported(
+        reporting_country="MX", from_country="US", to_country="GT", year=2026, month=10, total_usd=1
+    )
+    with pytest.raises(DomainRuleViolation, match="crossing between the reporting country and another"):
+        await h.send(outside, markings=GREEN, sender=UIF)
+    another_us = Sender("us-fincen-2", "US", "fiu")
+    with pytest.raises(DomainRuleViolation) as refused:
+        await h.send(figures("US", 10), markings=GREEN, sender=another_us)
+    assert refused.value.public == "US's figure for 2026-10 is another agency's"
+    [stored] = h.records(MonthlyFigures).heads.values()
+    assert stored["reported"] == {"US": 1_000_000}
+    await h.send(figures("US", 990_000), markings=GREEN, sender=FINCEN)  # its own correction
+    [stored] = h.records(MonthlyFigures).heads.values()
+    assert stored["reported"] == {"US": 990_000}
+
+
+async def test_declarations_are_filed_in_the_senders_country_under_its_own_reference() -> None:
+    h = harness()
+    with pytest.raises(DomainRuleViolation, match="filed_in US is not the sending agency's country"):
+        await h.send(declaration(), markings=GREEN, sender=UIF)
+    mx = declaration().model_copy(update={"filed_in": "MX"})
+    await h.send(mx, markings=GREEN, sender=registered_sender("mx-anam"))
+    await h.send(mx.model_copy(update={"amount": 1}), markings=GREEN, sender=UIF)  # the same reference
+    stored = sorted(d["declaration"]["amount"] for d in h.records(Declarations).heads.values())
+    assert stored == [1, 25000]  # one each: neither squats the other's reference

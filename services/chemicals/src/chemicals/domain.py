@@ -24,11 +24,13 @@ from alliance.contracts.chemicals import (
 from alliance.contracts.common import Place
 from alliance.contracts.interdiction import ChemicalItem, SeizureRecorded
 from alliance.contracts.markings import Markings, strictest
+from alliance.contracts.registry import AgencyKind
 from alliance.domain.aggregate import Aggregate
 from alliance.domain.deadlines import Deadline
-from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.errors import DomainRuleViolation, NotYours
 from alliance.domain.ids import derived_id
 from alliance.domain.names import company_key
+from alliance.domain.principals import Sender, require_kind, require_own_country
 from alliance.domain.units import to_kilograms
 from chemicals.substances import catalogue
 
@@ -38,6 +40,18 @@ DEFAULT_REPLY_PERIOD = timedelta(days=15)
 EXCESSIVE_ORDER_FACTOR = 2.0
 # An incident this close to a notified shipment date can concern that shipment.
 SHIPMENT_WINDOW = timedelta(days=90)
+
+# Who may act, from the sender's registry entry (never from a data field). 1988 Convention Art. 12(10)(a):
+# the competent authorities of the exporting Party notify those of the importing Party before the export,
+# and the importing Party's authorities answer; AP11 brings PEN Online's practice into the Alliance.
+COMPETENT_AUTHORITY = "a competent (chemical) authority"
+EXPORTER_NOTIFIES = (
+    "the exporting country's competent authority notifies its exports (AP11; 1988 Convention Art. 12(10)(a))"
+)
+IMPORTER_REPLIES = "the importing country's competent authority answers (AP11; 1988 Convention Art. 12(10)(a))"
+# CND resolution 49/3 (annual legitimate requirements), AP11: a country's authority assesses the needs of
+# importers in its own territory.
+OWN_IMPORTERS = "an authority declares the legitimate needs of importers in its own country (AP11; CND res. 49/3)"
 
 
 def resolve_substance(term: str) -> SubstanceRef:
@@ -69,10 +83,15 @@ class PreExportNotification(Aggregate):
     shipment_date: date
     status: NotificationStatus = NotificationStatus.AWAITING_REPLY
     reply_grounds: str | None = None
+    notified_by: str = ""  # the agency that notified it: the only one that may send it again
 
     @staticmethod
     def id_for(exporting_country: str, pen_reference: str) -> str:
-        """One notification per exporting country and PEN reference: a reply names both."""
+        """One notification per exporting country and PEN reference: a reply names both.
+
+        The reference is the exporting country's (PEN Online numbers each country's notifications), so
+        the id holds the country, not the agency; a second agency using it is refused (:meth:`resent_by`).
+        """
         return derived_id("PEN", exporting_country, pen_reference)
 
     @property
@@ -85,13 +104,21 @@ class PreExportNotification(Aggregate):
 
     @classmethod
     def submit(
-        cls, pen: PreExportNotificationSubmitted, markings: Markings, received_at: datetime
+        cls,
+        pen: PreExportNotificationSubmitted,
+        markings: Markings,
+        received_at: datetime,
+        by: str = "",
+        sender: Sender | None = None,
     ) -> PreExportNotification:
         """Register a notification and start the importing country's reply clock (AP11)."""
         if pen.exporting_country == pen.importing_country:
             raise DomainRuleViolation("exporting and importing country must differ")
+        require_kind(sender, {AgencyKind.CHEMICAL_AUTHORITY}, COMPETENT_AUTHORITY, EXPORTER_NOTIFIES)
+        require_own_country(sender, pen.exporting_country, "exporting_country", EXPORTER_NOTIFIES)
         substance = resolve_substance(pen.substance)
         notification = cls(
+            notified_by=by,
             id=cls.id_for(pen.exporting_country, pen.pen_reference),
             markings=markings,
             pen_reference=pen.pen_reference,
@@ -123,15 +150,36 @@ class PreExportNotification(Aggregate):
         assert deadline is not None
         self._raise(self.fact(PreExportNotificationRegistered, notification_id=self.id, reply_due_at=deadline.due_at))
 
-    def record_reply(self, decision: ReplyDecision, grounds: str | None, replying_country: str | None = None) -> None:
-        """The importing country answers; a notification is answered once (AP11)."""
-        if replying_country is not None and replying_country != self.importing_country:
+    def resent_by(self, agency: str) -> None:
+        """The same notification sent again: only by the agency that notified it (a redelivery, a resend).
+
+        Another agency of the exporting country using its reference is refused, never silently dropped.
+        """
+        if agency != self.notified_by:
             raise DomainRuleViolation(
-                f"only {self.importing_country}'s authority answers notification {self.pen_reference}, "
-                f"not an agency of {replying_country}"
+                f"pre-export notification {self.pen_reference} of {self.exporting_country} was notified by "
+                f"{self.notified_by or 'another agency'}, not {agency}",
+                public=f"pre-export notification reference {self.pen_reference} of {self.exporting_country} is "
+                "already another agency's: a reference names one notification of the exporting country",
+            )
+
+    def record_reply(self, decision: ReplyDecision, grounds: str | None, sender: Sender | None = None) -> None:
+        """The importing country's competent authority answers; a notification is answered once (AP11).
+
+        To any other agency the notification is refused as not known.
+        """
+        if sender is not None and not (
+            sender.kind == AgencyKind.CHEMICAL_AUTHORITY.value and sender.country == self.importing_country
+        ):
+            raise NotYours(
+                f"only {self.importing_country}'s competent authority answers notification {self.pen_reference}, "
+                f"not {sender.agency} ({sender.kind}, {sender.country}): {IMPORTER_REPLIES}"
             )
         if self.status is not NotificationStatus.AWAITING_REPLY:
-            raise DomainRuleViolation(f"notification {self.pen_reference} was already answered ({self.status})")
+            raise DomainRuleViolation(
+                f"notification {self.pen_reference} was already answered ({self.status})",
+                public=f"notification {self.pen_reference} was already answered",
+            )
         if decision is ReplyDecision.OBJECTION and not grounds:
             raise DomainRuleViolation("an objection must give its grounds")
         self.status = NotificationStatus(decision.value)
@@ -163,15 +211,22 @@ class LegitimateNeed(Aggregate):
     substance: SubstanceRef
     year: int
     annual_quantity_kg: float
+    declared_by: str = ""  # the agency that declared it: the only one that may send it again
 
     @staticmethod
     def id_for(importer: Company, substance_code: str, year: int) -> str:
         return derived_id("LN", importer.country, company_key(importer.name), substance_code, year)
 
     @classmethod
-    def declare(cls, need: LegitimateNeedDeclared, markings: Markings) -> LegitimateNeed:
+    def declare(
+        cls, need: LegitimateNeedDeclared, markings: Markings, by: str = "", sender: Sender | None = None
+    ) -> LegitimateNeed:
+        """One need per importer, substance and year (what notifications are measured against)."""
+        require_kind(sender, {AgencyKind.CHEMICAL_AUTHORITY}, COMPETENT_AUTHORITY, OWN_IMPORTERS)
+        require_own_country(sender, need.importer.country, "importer.country", OWN_IMPORTERS)
         substance = resolve_substance(need.substance)
         record = cls(
+            declared_by=by,
             id=cls.id_for(need.importer, substance.code, need.year),
             markings=markings,
             importer=need.importer,
@@ -181,6 +236,15 @@ class LegitimateNeed(Aggregate):
         )
         record._raise(record.fact(LegitimateNeedRecorded, legitimate_need_id=record.id))
         return record
+
+    def resent_by(self, agency: str) -> None:
+        """The same need declared again: only by the agency that declared it; another is refused."""
+        if agency != self.declared_by:
+            raise DomainRuleViolation(
+                f"the legitimate need {self.id} was declared by {self.declared_by or 'another agency'}, not {agency}",
+                public=f"the legitimate need of this importer for {self.substance.code} in {self.year} is "
+                "already another agency's declaration",
+            )
 
 
 class ChemicalIncident(Aggregate):

@@ -8,6 +8,7 @@ redelivery after a failure between two writes completes the work (alert ids are 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import structlog
@@ -46,10 +47,13 @@ async def raise_alert(alert: DiversionAlert | None, deps: ChemicalsDeps) -> None
 
 
 async def notification_submitted(received: Received[PreExportNotificationSubmitted], deps: ChemicalsDeps) -> None:
-    submitted = PreExportNotification.submit(received.data, received.event.markings, received.occurred_at)
+    submitted = PreExportNotification.submit(
+        received.data, received.event.markings, received.occurred_at, received.sending_agency, received.sender
+    )
     # Matched as it stands (a redelivery may find it answered): incidents reported before it, and the
-    # importer's need declared before it.
-    notification = await deps.notifications.add(submitted)
+    # importer's need declared before it. Another agency's reference is refused, not dropped.
+    resend = functools.partial(PreExportNotification.resent_by, agency=received.sending_agency)
+    notification = await deps.notifications.add(submitted, check=resend)
     for incident in await deps.incidents.involving(notification.substance.code):
         await raise_alert(DiversionAlert.for_match(incident, notification), deps)
     need = await deps.needs.declared_for(notification)
@@ -62,14 +66,15 @@ async def notification_replied(received: Received[PreExportNotificationReplied],
     await deps.notifications.apply(
         PreExportNotification.id_for(reply.exporting_country, reply.pen_reference),
         received,
-        lambda n: n.record_reply(reply.decision, reply.grounds, received.sender_country),
+        lambda n: n.record_reply(reply.decision, reply.grounds, received.sender),
         missing=f"no pre-export notification {reply.pen_reference} from {reply.exporting_country}",
     )
 
 
 async def need_declared(received: Received[LegitimateNeedDeclared], deps: ChemicalsDeps) -> None:
-    declared = LegitimateNeed.declare(received.data, received.event.markings)
-    need = await deps.needs.add(declared)
+    declared = LegitimateNeed.declare(received.data, received.event.markings, received.sending_agency, received.sender)
+    resend = functools.partial(LegitimateNeed.resent_by, agency=received.sending_agency)
+    need = await deps.needs.add(declared, check=resend)  # another agency's declaration is refused, not dropped
     for notification in await deps.notifications.measured_against(need):  # orders notified before the need
         await raise_alert(DiversionAlert.for_excessive_order(notification, need), deps)
 

@@ -23,11 +23,13 @@ from alliance.contracts.extradition import (
     StatusReportPublished,
 )
 from alliance.contracts.markings import Markings, strictest
+from alliance.contracts.registry import AgencyKind
 from alliance.domain.aggregate import Aggregate
 from alliance.domain.codes import Language, load_code_lists
 from alliance.domain.deadlines import Deadline
-from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.errors import DomainRuleViolation, NotYours
 from alliance.domain.ids import derived_id
+from alliance.domain.principals import Sender, require_kind, require_own_country
 from person_matching.matching import MatchResult, filing_keys, match_persons, person_key, surname_keys
 
 CODES = load_code_lists("extradition")
@@ -39,6 +41,24 @@ MLAT_REVIEW = "mlat_review"
 MLAT_REVIEW_PERIOD = timedelta(days=30)
 MLAT_EXECUTION = "mlat_execution"
 MLAT_EXECUTION_PERIOD = timedelta(days=180)
+
+# Who may act, from the sender's registry entry (never from a data field):
+# AP5 and the 1978 Treaty, Art. 1 and 10: a Party asks for the persons its own competent authorities
+# charged or sentenced; its central authority registers them, so ``wanted_by`` is the sender's country.
+WANTED_BY_OWN_COUNTRY = "a central authority registers its own country's fugitives (AP5; 1978 Treaty Art. 1, 10)"
+# AP16 and the 1987 MLAT, Art. 2: requests pass between the Parties' coordinating (central)
+# authorities; the requested Party's authority records and executes a request made to it.
+MLAT_REQUESTED_COUNTRY = (
+    "the requested country's central authority records an MLAT request made to it (AP16; 1987 MLAT Art. 2)"
+)
+# 1978 Treaty Art. 11: provisional arrest is requested by, and withdrawn by, the requesting Party; a
+# match is the candidate identification of its fugitive, so only its central authority reviews it.
+MATCH_REVIEWER = "only the central authority of the country that wants the fugitive reviews a match (AP5; Art. 11)"
+CENTRAL_AUTHORITY = "a central authority"
+
+
+def is_central_authority_of(sender: Sender, country: str) -> bool:
+    return sender.kind == AgencyKind.CENTRAL_AUTHORITY.value and sender.country == country
 
 
 class Fugitive(Aggregate):
@@ -53,11 +73,18 @@ class Fugitive(Aggregate):
     rejected_people: list[str] = []
     trace_links: list[str] = []
 
+    @staticmethod
+    def id_for(agency: str, fugitive_reference: str) -> str:
+        """The registering agency's reference, in its own namespace: no agency can take another's."""
+        return derived_id("FG", agency, fugitive_reference)
+
     @classmethod
-    def register(cls, event: FugitiveRegistered, markings: Markings) -> Fugitive:
+    def register(cls, event: FugitiveRegistered, markings: Markings, by: str, sender: Sender | None = None) -> Fugitive:
+        require_kind(sender, {AgencyKind.CENTRAL_AUTHORITY}, CENTRAL_AUTHORITY, WANTED_BY_OWN_COUNTRY)
+        require_own_country(sender, event.wanted_by, "wanted_by", WANTED_BY_OWN_COUNTRY)
         p = event.person
         fugitive = cls(
-            id=derived_id("FG", event.wanted_by, event.fugitive_reference),
+            id=cls.id_for(by, event.fugitive_reference),
             markings=markings,
             fugitive_reference=event.fugitive_reference,
             wanted_by=event.wanted_by,
@@ -256,8 +283,14 @@ class PersonMatch(Aggregate):
             self.extradition_request_id, fugitive, seen.person, seen.place.country, seen.seized_on, self.markings
         )
 
-    def decide(self, decision: str, analyst: str) -> None:
-        """An analyst's decision; confirming a possible match is what locates the fugitive."""
+    def decide(self, decision: str, analyst: str, sender: Sender | None = None) -> None:
+        """An analyst's decision; confirming a possible match is what locates the fugitive.
+
+        Only the wanting country's central authority decides (:data:`MATCH_REVIEWER`): a rejection
+        withdraws its provisional arrest. To anyone else the match is refused as not known.
+        """
+        if sender is not None and not is_central_authority_of(sender, self.wanted_by):
+            raise NotYours(f"match {self.id} is for a fugitive wanted by {self.wanted_by}: {MATCH_REVIEWER}")
         new = MatchStatus(decision)
         if new is self.status:
             return
@@ -368,19 +401,22 @@ class ExtraditionRequest(Aggregate):
         if self.status is ExtraditionStatus.PROVISIONAL_ARREST_REQUESTED:
             self.advance(ExtraditionStep.WITHDRAWN, on, "match rejected by analyst")
 
-    def advance(
-        self, step: ExtraditionStep, on: date, grounds: str | None, reporting_country: str | None = None
-    ) -> None:
-        """A step of the request, reported by the requesting country's central authority (AP16)."""
-        if reporting_country is not None and reporting_country != self.requesting_country:
-            raise DomainRuleViolation(
+    def advance(self, step: ExtraditionStep, on: date, grounds: str | None, sender: Sender | None = None) -> None:
+        """A step of the request, reported by the requesting country's central authority (AP16).
+
+        To any other agency the request is refused as not known (it learns neither that it exists nor
+        which country asked for it).
+        """
+        if sender is not None and not is_central_authority_of(sender, self.requesting_country):
+            raise NotYours(
                 f"only {self.requesting_country}'s central authority reports steps of extradition request "
-                f"{self.id}, not an agency of {reporting_country}"
+                f"{self.id}, not {sender.agency} ({sender.kind}, {sender.country}) (AP16)"
             )
         allowed, target = TRANSITIONS[step]
         if self.status not in allowed:
             raise DomainRuleViolation(
-                f"extradition request {self.id} is {self.status.value}: cannot record {step.value}"
+                f"extradition request {self.id} is {self.status.value}: cannot record {step.value}",
+                public=f"extradition request {self.id} cannot record {step.value} in its present state",
             )
         if step is ExtraditionStep.DENIED and not grounds:
             raise DomainRuleViolation("a denial must give its grounds")
@@ -431,15 +467,20 @@ class MlatRequest(Aggregate):
     grounds: str | None = None
 
     @staticmethod
-    def id_for(requesting_country: str, reference: str) -> str:
-        return derived_id("ML", requesting_country, reference)
+    def id_for(agency: str, requesting_country: str, reference: str) -> str:
+        """In the recording agency's namespace: its status reports find only its own requests."""
+        return derived_id("ML", agency, requesting_country, reference)
 
     @classmethod
-    def receive(cls, event: MlatRequestReceived, markings: Markings, now: datetime) -> MlatRequest:
+    def receive(
+        cls, event: MlatRequestReceived, markings: Markings, now: datetime, by: str, sender: Sender | None = None
+    ) -> MlatRequest:
         if event.requesting_country == event.requested_country:
             raise DomainRuleViolation("requesting and requested country must differ")
+        require_kind(sender, {AgencyKind.CENTRAL_AUTHORITY}, CENTRAL_AUTHORITY, MLAT_REQUESTED_COUNTRY)
+        require_own_country(sender, event.requested_country, "requested_country", MLAT_REQUESTED_COUNTRY)
         request = cls(
-            id=cls.id_for(event.requesting_country, event.mlat_reference),
+            id=cls.id_for(by, event.requesting_country, event.mlat_reference),
             markings=markings,
             **event.model_dump(
                 include={
@@ -461,7 +502,8 @@ class MlatRequest(Aggregate):
     def move(self, status: MlatStatus, grounds: str | None, now: datetime) -> None:
         if status not in MLAT_NEXT.get(self.status, set()):
             raise DomainRuleViolation(
-                f"MLAT request {self.mlat_reference} is {self.status.value}: cannot become {status.value}"
+                f"MLAT request {self.mlat_reference} is {self.status.value}: cannot become {status.value}",
+                public=f"MLAT request {self.mlat_reference} cannot become {status.value} in its present state",
             )
         if status is MlatStatus.REFUSED and not grounds:
             raise DomainRuleViolation("a refusal must give its grounds")

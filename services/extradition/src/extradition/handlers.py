@@ -84,7 +84,7 @@ async def fugitive_registered(received: Received[FugitiveRegistered], deps: Extr
 
     Runs on every delivery, so a redelivery completes matching that a failure interrupted.
     """
-    registered = Fugitive.register(received.data, received.event.markings)
+    registered = Fugitive.register(received.data, received.event.markings, received.sending_agency, received.sender)
     fugitive = await deps.fugitives.add(registered)  # the stored one knows rejected people
     for seen in await deps.detained.filed_under(fugitive.person):
         await locate(fugitive, seen, deps)
@@ -121,9 +121,16 @@ async def match_reviewed(received: Received[PersonMatchReviewed], deps: Extradit
     the confirmation of a possible match locates the fugitive and opens it.
 
     Every record it changes takes the review's markings: a RED review leaves no weaker copy of the decision.
+    Only the central authority of the country that wants the fugitive reviews its matches (the domain
+    decides); the fugitive and the arrest then follow from that decision.
     """
     review = received.data
-    match = await deps.matches.apply(review.match_id, received, lambda m: m.decide(review.decision, review.analyst))
+    match = await deps.matches.apply(
+        review.match_id,
+        received,
+        lambda m: m.decide(review.decision, review.analyst, received.sender),
+    )
+    received = received.consequence()
     fugitive = await deps.fugitives.apply(match.fugitive_id, received, lambda f: f.record_review(match))
     if match.status is MatchStatus.CONFIRMED and await deps.extraditions.get(match.extradition_request_id) is None:
         seen = await deps.detained.get(DetainedPerson.id_for(match.seizure_id, match.detained_person))
@@ -143,21 +150,25 @@ async def step_reported(received: Received[ExtraditionStepReported], deps: Extra
     await deps.extraditions.apply(
         step.extradition_request_id,
         received,
-        lambda r: r.advance(step.step, step.on, step.grounds, received.sender_country),
+        lambda r: r.advance(step.step, step.on, step.grounds, received.sender),
     )
 
 
 async def mlat_received(received: Received[MlatRequestReceived], deps: ExtraditionDeps) -> None:
-    await deps.mlats.add(MlatRequest.receive(received.data, received.event.markings, received.occurred_at))
+    request = MlatRequest.receive(
+        received.data, received.event.markings, received.occurred_at, received.sending_agency, received.sender
+    )
+    await deps.mlats.add(request)
 
 
 async def mlat_status_reported(received: Received[MlatStatusReported], deps: ExtraditionDeps) -> None:
-    report = received.data
+    """A status change of an MLAT request the sending authority recorded: looked up in its own namespace."""
+    report, agency = received.data, received.sending_agency
     await deps.mlats.apply(
-        MlatRequest.id_for(report.requesting_country, report.mlat_reference),
+        MlatRequest.id_for(agency, report.requesting_country, report.mlat_reference),
         received,
         lambda m: m.move(report.status, report.grounds, received.occurred_at),
-        missing=f"no MLAT request {report.mlat_reference} from {report.requesting_country}",
+        missing=f"no MLAT request {report.mlat_reference} from {report.requesting_country} recorded by {agency}",
     )
 
 

@@ -30,7 +30,7 @@ from alliance.contracts.firearms import (
 )
 from alliance.contracts.interdiction import FirearmItem, FirearmType, SeizureRecorded
 from alliance.contracts.markings import Markings, strictest
-from alliance.contracts.registry import Registry
+from alliance.contracts.registry import AgencyKind, Registry
 from alliance.domain.aggregate import Aggregate
 from alliance.domain.codes import CodeList, Language, load_code_lists
 from alliance.domain.deadlines import Deadline
@@ -43,10 +43,11 @@ from alliance.domain.disclosure_control import (
     require_closed,
     withheld,
 )
-from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.errors import DomainRuleViolation, NotYours
 from alliance.domain.ids import derived_id
 from alliance.domain.names import fold
 from alliance.domain.periods import Quarter, month_of
+from alliance.domain.principals import Sender, require_kind
 from person_matching.matching import person_key
 
 CODES = load_code_lists("firearms")
@@ -59,6 +60,15 @@ REPEAT_PURCHASES = 2
 REPEAT_PURCHASE_WINDOW = timedelta(days=365)
 # AP6.8: an export licence is valid for one year.
 LICENCE_VALIDITY = timedelta(days=365)
+
+# Who may act, from the sender's registry entry (never from a data field); to any other agency the
+# request is refused as not known (it learns nothing of the record).
+# AP6 5: crime guns of both countries are traced by the tracing centre (ATF's NTC, eTrace);
+# AP6 7: an obliterated serial is restored by a forensic laboratory (or the tracing centre's own);
+# AP6 8: export licences are issued by the exporting country's licensing authority.
+TRACING_CENTRE_ANSWERS = "the tracing centre answers trace requests (AP6 5)"
+LABORATORY_RESTORES = "a forensic laboratory or the tracing centre restores serial numbers (AP6 7)"
+LICENSING_AUTHORITY = "the licensing authority issues export licences for exports from its country (AP6 8)"
 
 
 class TraceStatus(StrEnum):
@@ -190,9 +200,17 @@ class TraceRequest(RecoveredFirearm):
             )
         )
 
+    def answered_by(self, sender: Sender | None) -> None:
+        """Only a tracing centre answers a trace request (:data:`TRACING_CENTRE_ANSWERS`)."""
+        if sender is not None and sender.kind != AgencyKind.TRACING_CENTRE.value:
+            raise NotYours(f"{sender.agency} ({sender.kind}) is not a tracing centre: {TRACING_CENTRE_ANSWERS}")
+
     def _require(self, allowed: set[TraceStatus], action: str) -> None:
         if self.status not in allowed:
-            raise DomainRuleViolation(f"trace request {self.id} is {self.status.value}: cannot {action}")
+            raise DomainRuleViolation(
+                f"trace request {self.id} is {self.status.value}: cannot {action}",
+                public=f"trace request {self.id}: cannot {action} in its present state",
+            )
 
     def acknowledge(self, tracing_center_reference: str | None) -> None:
         self._require({TraceStatus.SUBMITTED}, "mark it in progress")
@@ -208,7 +226,10 @@ class TraceRequest(RecoveredFirearm):
         """Record the tracing center's answer and its time-to-crime; flags a short one (AP6.7)."""
         self._require({TraceStatus.SUBMITTED, TraceStatus.IN_PROGRESS}, "record a result")
         if sale_date > self.recovery_date:
-            raise DomainRuleViolation(f"sale date {sale_date} is after the recovery date {self.recovery_date}")
+            raise DomainRuleViolation(
+                f"sale date {sale_date} is after the recovery date {self.recovery_date}",
+                public=f"sale date {sale_date} is after the gun's recovery date",
+            )
         self.status = TraceStatus.COMPLETED
         self.dealer, self.purchaser, self.sale_date = dealer, purchaser, sale_date
         self.time_to_crime_days = (self.recovery_date - sale_date).days
@@ -308,9 +329,18 @@ class RestorationRequest(RecoveredFirearm):
         )
         return request
 
+    def answered_by(self, sender: Sender | None) -> None:
+        """Only a laboratory (or the tracing centre) reports a restoration (:data:`LABORATORY_RESTORES`)."""
+        kinds = {AgencyKind.FORENSIC_LABORATORY.value, AgencyKind.TRACING_CENTRE.value}
+        if sender is not None and sender.kind not in kinds:
+            raise NotYours(f"{sender.agency} ({sender.kind}) is not a laboratory: {LABORATORY_RESTORES}")
+
     def _require_requested(self) -> None:
         if self.status is not RestorationStatus.REQUESTED:
-            raise DomainRuleViolation(f"restoration {self.id} is already {self.status.value}")
+            raise DomainRuleViolation(
+                f"restoration {self.id} is already {self.status.value}",
+                public=f"restoration {self.id} already has its result",
+            )
 
     def restore(self, serial: str, notes: str | None) -> None:
         self._require_requested()
@@ -372,7 +402,14 @@ class ExportLicence(Aggregate):
     serial_keys: list[str]
 
     @classmethod
-    def record(cls, licence: ExportLicenceIssued, source: str, markings: Markings) -> ExportLicence:
+    def record(
+        cls, licence: ExportLicenceIssued, source: str, markings: Markings, sender: Sender | None = None
+    ) -> ExportLicence:
+        require_kind(sender, {AgencyKind.EXPORT_LICENSING}, "a licensing authority", LICENSING_AUTHORITY)
+        if sender is not None and licence.destination_country == sender.country:
+            raise DomainRuleViolation(
+                f"destination_country {licence.destination_country} is the issuing country: {LICENSING_AUTHORITY}"
+            )
         record = cls(
             id=derived_id("EL", source, licence.licence_number),
             markings=markings,

@@ -87,16 +87,28 @@ async def seizure_with_firearms(received: Received[SeizureRecorded | SeizureCorr
 
 async def trace_acknowledged(received: Received[TraceRequestAcknowledged], f: FirearmsDeps) -> None:
     reference = received.data.tracing_center_reference
-    await f.traces.apply(received.data.trace_request_id, received, lambda t: t.acknowledge(reference))
+
+    def acknowledge(t: TraceRequest) -> None:
+        t.answered_by(received.sender)
+        t.acknowledge(reference)
+
+    await f.traces.apply(received.data.trace_request_id, received, acknowledge)
 
 
 async def trace_result_reported(received: Received[TraceResultReported], f: FirearmsDeps) -> None:
     result = received.data
     dealer, purchaser, sale_date = result.dealer, result.purchaser, result.sale_date
-    if result.outcome is not TraceOutcome.COMPLETED or not (dealer and purchaser and sale_date):
-        await f.traces.apply(result.trace_request_id, received, lambda t: t.fail(result.reason or ""))
+
+    def answer(t: TraceRequest) -> None:
+        t.answered_by(received.sender)
+        if dealer and purchaser and sale_date and result.outcome is TraceOutcome.COMPLETED:
+            t.complete(dealer, purchaser, sale_date)
+        else:
+            t.fail(result.reason or "")
+
+    trace = await f.traces.apply(result.trace_request_id, received, answer)
+    if result.outcome is not TraceOutcome.COMPLETED:
         return
-    trace = await f.traces.apply(result.trace_request_id, received, lambda t: t.complete(dealer, purchaser, sale_date))
     if trace.purchaser is not None:  # recomputed on every delivery: the purchase is recorded once per trace
         person = trace.purchaser
         await f.purchasers.change_or_create(
@@ -110,6 +122,7 @@ async def restoration_reported(received: Received[RestorationResultReported], f:
     result = received.data
 
     def report(r: RestorationRequest) -> None:
+        r.answered_by(received.sender)
         if result.outcome is RestorationOutcome.RESTORED:
             r.restore(result.restored_serial_number or "", result.notes)
         else:
@@ -124,7 +137,7 @@ async def restoration_reported(received: Received[RestorationResultReported], f:
 
 async def licence_issued(received: Received[ExportLicenceIssued], f: FirearmsDeps) -> None:
     """A licence is checked against guns already traced, as a trace is against licences already issued."""
-    licence = ExportLicence.record(received.data, received.sending_agency, received.event.markings)
+    licence = ExportLicence.record(received.data, received.sending_agency, received.event.markings, received.sender)
     await f.licences.add(licence)
     for trace in await f.traces.of_guns(licence.serial_keys):
         await f.traces.change(trace.id, lambda t: t.flag_licensed_export(licence))

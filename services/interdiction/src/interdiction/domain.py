@@ -39,12 +39,16 @@ from alliance.domain.disclosure_control import (
     significant,
     withheld,
 )
-from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.errors import NotYours
 from alliance.domain.ids import derived_id
 from alliance.domain.periods import Quarter, month_of
+from alliance.domain.principals import Sender, require_own_country
 from alliance.domain.units import to_kilograms
 
 CODES = load_code_lists("interdiction")
+# AP2 1.1 and AP14 1: each country reports the seizures its agencies made; the place's country is what the
+# quarterly figures, the forfeiture (AP13) and the provisional arrest (AP5) of the seizure are charged to.
+OWN_SEIZURES = "an agency reports seizures made in its own country (AP2 1.1, AP14 1)"
 
 
 def seizure_id(reporting_source: str, report_reference: str) -> str:
@@ -91,24 +95,35 @@ class Seizure(Aggregate):
 
     @classmethod
     def record(
-        cls, report: SeizureReported, *, reporting_source: str, markings: Markings, recorded_at: datetime
+        cls,
+        report: SeizureReported,
+        *,
+        reporting_source: str,
+        markings: Markings,
+        recorded_at: datetime,
+        sender: Sender | None = None,
     ) -> Seizure:
         """Record a reported seizure; produces ``seizure recorded``."""
+        contents = checked_contents(report.seizure)
+        require_own_country(sender, contents.place.country, "place.country", OWN_SEIZURES)
         seizure = cls(
             id=seizure_id(reporting_source, report.report_reference),
             markings=markings,
             report_reference=report.report_reference,
             reporting_agency=reporting_source,
             recorded_at=recorded_at,
-            contents=checked_contents(report.seizure),
+            contents=contents,
         )
         seizure._raise(SeizureRecorded(**seizure._fact_fields()))
         return seizure
 
-    def amend(self, amendment: SeizureAmended, *, source: str, markings: Markings) -> None:
+    def amend(
+        self, amendment: SeizureAmended, *, source: str, markings: Markings, sender: Sender | None = None
+    ) -> None:
         """Only the reporting agency corrects its seizure; markings of both versions apply from now on."""
         if source != self.reporting_agency:
-            raise DomainRuleViolation(f"seizure {self.report_reference} can only be amended by {self.reporting_agency}")
+            raise NotYours(f"seizure {self.report_reference} can only be amended by {self.reporting_agency}")
+        require_own_country(sender, amendment.seizure.place.country, "place.country", OWN_SEIZURES)
         self.absorb_markings(markings)
         self.contents = checked_contents(amendment.seizure)
         self.revision += 1

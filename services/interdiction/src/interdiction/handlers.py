@@ -44,6 +44,7 @@ async def seizure_reported(received: Received[SeizureReported], deps: Interdicti
         reporting_source=received.sending_agency,
         markings=received.event.markings,
         recorded_at=received.occurred_at,
+        sender=received.sender,
     )
     # One seizure per agency case number: a resend adds nothing, but stricter markings tighten the stored one.
     stored = await deps.seizures.add(seizure)
@@ -60,7 +61,7 @@ async def seizure_amended(received: Received[SeizureAmended], deps: Interdiction
     await deps.seizures.apply(
         seizure_id(source, amendment.report_reference),
         received,
-        lambda s: s.amend(amendment, source=source, markings=received.event.markings),
+        lambda s: s.amend(amendment, source=source, markings=received.event.markings, sender=received.sender),
         missing=f"no seizure {amendment.report_reference} reported by {source}",
     )
 

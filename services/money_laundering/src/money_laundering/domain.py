@@ -34,11 +34,13 @@ from alliance.contracts.money_laundering import (
     Transaction,
     TransactionMode,
 )
+from alliance.contracts.registry import AgencyKind
 from alliance.domain.aggregate import Aggregate
 from alliance.domain.deadlines import Deadline, DeadlineBreached
-from alliance.domain.errors import DomainRuleViolation
+from alliance.domain.errors import DomainRuleViolation, NotYours
 from alliance.domain.ids import derived_id
 from alliance.domain.names import company_key
+from alliance.domain.principals import Sender, require_own_country
 from person_matching.matching import MatchResult, match_persons, person_key, surname_keys
 
 CASH_REPORTING_THRESHOLD = 10_000.0  # USD (FinCEN CTR; Mexico's cash reporting uses a similar figure)
@@ -51,6 +53,18 @@ CURRENCY_REPORT = "currency_report_filing"
 CURRENCY_REPORT_PERIOD = timedelta(days=15)
 RECONCILIATION_TOLERANCE = 0.10  # AP12 1.4: figures differing by more than this do not reconcile
 DEFAULT_SHARE_PERCENT = 50.0  # AP13: reciprocal sharing; the actual share reflects each country's part
+
+# Who may act, from the sender's registry entry (never from a data field):
+# AP12, FATF Rec. 29: an FIU receives the reports of the reporting entities of its own country.
+OWN_REPORTS = "an FIU files the reports of its own country's reporting entities (AP12; FATF Rec. 29)"
+# AP12, FATF Rec. 32: a cross-border declaration is made to the authorities of the country crossed into or out of.
+OWN_DECLARATIONS = "an agency files declarations made to its own country's border authorities (AP12; FATF Rec. 32)"
+# AP12 1.4: each country reports its own monthly figure of currency crossing to or from the other.
+OWN_FIGURES = "each country reports its own figure of currency crossing to or from the other (AP12 1.4)"
+# AP13, 1988 Convention Art. 5(1), 5(5)(b): the Party that seized confiscates under its own law, then
+# shares; its forfeiture or central authority reports the order. To any other agency the asset is not known.
+FORFEITING_AUTHORITY = "a forfeiture or central authority"
+SEIZING_COUNTRY_FORFEITS = "the seizing country's authority reports its forfeiture (AP13; 1988 Convention Art. 5)"
 
 
 def _day(d: date) -> datetime:
@@ -175,7 +189,9 @@ class FinancialReport(Aggregate):
     report: FinancialReportSubmitted
 
     @classmethod
-    def submit(cls, report: FinancialReportSubmitted, source: str, markings: Markings) -> FinancialReport:
+    def submit(
+        cls, report: FinancialReportSubmitted, source: str, markings: Markings, sender: Sender | None = None
+    ) -> FinancialReport:
         """goAML business rules: what each kind of report must contain, with the reason when it does not."""
         if report.report_code in {ReportCode.STR, ReportCode.SAR}:
             if not report.subjects:
@@ -190,6 +206,7 @@ class FinancialReport(Aggregate):
             )
         if any(t.date > report.report_date for t in report.transactions):
             raise DomainRuleViolation("a transaction is dated after the report")
+        require_own_country(sender, report.reporting_country, "reporting_country", OWN_REPORTS)
         record = cls(id=derived_id("FR", source, report.report_reference), markings=markings, report=report)
         totals: dict[str, float] = {}
         for t in report.transactions:
@@ -340,9 +357,13 @@ class Declaration(Aggregate):
     surname_keys: list[str]
 
     @classmethod
-    def file(cls, event: CurrencyDeclarationFiled, markings: Markings) -> Declaration:
+    def file(
+        cls, event: CurrencyDeclarationFiled, markings: Markings, by: str, sender: Sender | None = None
+    ) -> Declaration:
+        """A declaration under the filing agency's own reference (its namespace: no agency takes another's)."""
+        require_own_country(sender, event.filed_in, "filed_in", OWN_DECLARATIONS)
         record = cls(
-            id=derived_id("CD", event.filed_in, event.declaration_reference),
+            id=derived_id("CD", by, event.declaration_reference),
             markings=markings,
             declaration=event,
             surname_keys=surname_keys(event.traveller),
@@ -500,13 +521,23 @@ class Asset(Aggregate):
         legal_basis: str,
         ordered_on: date,
         share_percent: float = DEFAULT_SHARE_PERCENT,
+        sender: Sender | None = None,
     ) -> None:
-        """Forfeiture, then a sharing proposal to the cooperating country (AP13)."""
+        """Forfeiture by the seizing country, then a sharing proposal to the cooperating country (AP13)."""
+        authorities = {AgencyKind.ASSET_FORFEITURE.value, AgencyKind.CENTRAL_AUTHORITY.value}
+        if sender is not None and (sender.country != self.seizing_country or sender.kind not in authorities):
+            raise NotYours(
+                f"asset {self.id} was seized in {self.seizing_country}; {sender.agency} ({sender.kind}, "
+                f"{sender.country}) is not {FORFEITING_AUTHORITY}: {SEIZING_COUNTRY_FORFEITS}"
+            )
         if self.status is not AssetStatus.SEIZED:
-            raise DomainRuleViolation(f"asset {self.id} is already {self.status.value}")
+            raise DomainRuleViolation(
+                f"asset {self.id} is already {self.status.value}", public=f"asset {self.id} cannot be forfeited again"
+            )
         if amount > self.amount:
             raise DomainRuleViolation(
-                f"cannot forfeit {amount:,.2f}: only {self.amount:,.2f} {self.currency} was seized"
+                f"cannot forfeit {amount:,.2f}: only {self.amount:,.2f} {self.currency} was seized",
+                public=f"cannot forfeit {amount:,.2f}: more than was seized",
             )
         self.status, self.forfeited_amount = AssetStatus.FORFEITED, amount
         self._raise(
@@ -544,6 +575,7 @@ class CrossBorderFigures(Aggregate):
     year: int
     month: int
     reported: dict[str, float] = {}
+    reporters: dict[str, str] = {}  # country → the agency whose figure it is (only it may correct it)
     alerted: bool = False
 
     @staticmethod
@@ -561,8 +593,28 @@ class CrossBorderFigures(Aggregate):
             month=e.month,
         )
 
-    def report(self, e: CrossBorderFiguresReported, markings: Markings) -> bool:
-        """Record one country's figure; True when both are in and they do not reconcile."""
+    @staticmethod
+    def check(e: CrossBorderFiguresReported, sender: Sender | None) -> None:
+        """A figure is the sender's own country's, for currency crossing between it and the other."""
+        require_own_country(sender, e.reporting_country, "reporting_country", OWN_FIGURES)
+        if e.from_country == e.to_country or e.reporting_country not in (e.from_country, e.to_country):
+            raise DomainRuleViolation(
+                f"a figure is for currency crossing between the reporting country and another: {OWN_FIGURES}"
+            )
+
+    def report(self, e: CrossBorderFiguresReported, markings: Markings, by: str = "") -> bool:
+        """Record one country's figure; True when both are in and they do not reconcile.
+
+        A country's figure is corrected only by the agency that reported it; neither country's agency
+        can set the other's (the reporting country is the sender's, :meth:`check`).
+        """
+        owner = self.reporters.get(e.reporting_country)
+        if owner is not None and owner != by:
+            raise DomainRuleViolation(
+                f"{e.reporting_country}'s figure {self.id} was reported by {owner}, not {by}",
+                public=f"{e.reporting_country}'s figure for {e.year}-{e.month:02d} is another agency's",
+            )
+        self.reporters = {**self.reporters, e.reporting_country: by}
         self.absorb_markings(markings)
         self.reported = {**self.reported, e.reporting_country: e.total_usd}
         if len(self.reported) < 2 or self.alerted:

@@ -79,11 +79,12 @@ class MoneyLaunderingDeps:
 
 async def report_submitted(received: Received[FinancialReportSubmitted], d: MoneyLaunderingDeps) -> None:
     """A goAML report: it may answer an alert, adds to each party's cash, and may name a flagged company."""
-    submitted = FinancialReport.submit(received.data, received.sending_agency, received.event.markings)
+    submitted = FinancialReport.submit(received.data, received.sending_agency, received.event.markings, received.sender)
     # Reactions run from the report as stored, as a company flagged later finds it: the same alert either way.
     report = await d.reports.add(submitted)
     alert_id = received.data.alert_id
-    if alert_id and await d.alerts.get(alert_id) is not None:  # naming an alert not held here is no refusal
+    # Naming an alert not held here, or one the sender may not see, is no refusal (and tells nothing).
+    if alert_id and await d.alerts.get_visible(alert_id, received) is not None:
         await d.alerts.apply(alert_id, received, Alert.answered_by_report)
     for party, transactions in report.cash_by_party().values():
         await record_cash(report, party, transactions, received.occurred_at, d)
@@ -116,10 +117,11 @@ async def record_cash(
 async def figures_reported(received: Received[CrossBorderFiguresReported], d: MoneyLaunderingDeps) -> None:
     """One country's monthly figure; both in and not reconciling is an alert (AP12 1.4)."""
     e, markings = received.data, received.event.markings
+    CrossBorderFigures.check(e, received.sender)
     figures = await d.figures.change_or_create(
         CrossBorderFigures.id_for(e),
         functools.partial(CrossBorderFigures.first, e, markings),
-        lambda f: f.report(e, markings),
+        lambda f: f.report(e, markings, received.sending_agency),
         cause=received.cause,
     )
     if figures.alerted:
@@ -130,7 +132,7 @@ async def figures_reported(received: Received[CrossBorderFiguresReported], d: Mo
 
 
 async def declaration_filed(received: Received[CurrencyDeclarationFiled], d: MoneyLaunderingDeps) -> None:
-    declaration = Declaration.file(received.data, received.event.markings)
+    declaration = Declaration.file(received.data, received.event.markings, received.sending_agency, received.sender)
     stored = await d.declarations.add(declaration)
     # From the other side: currency seized before the declaration was reported.
     for asset in await d.assets.that_may_be_declared_in(stored):
@@ -162,11 +164,12 @@ async def declaration_window_closed(received: Received[DeadlineBreached], d: Mon
 
 
 async def asset_forfeited(received: Received[AssetForfeited], d: MoneyLaunderingDeps) -> None:
+    """A court's forfeiture order, reported by the seizing country's authority (the domain decides)."""
     e = received.data
     await d.assets.apply(
         e.asset_id,
         received,
-        lambda asset: asset.forfeit(e.forfeited_amount, e.legal_basis, e.ordered_on),
+        lambda asset: asset.forfeit(e.forfeited_amount, e.legal_basis, e.ordered_on, sender=received.sender),
         missing=f"no seized asset {e.asset_id}",
     )
 

@@ -17,21 +17,17 @@ from typing import Any, Generic, TypeVar
 
 from alliance.contracts.base import EventData
 from alliance.contracts.envelope import CloudEvent
+from alliance.contracts.markings import Markings
 from alliance.contracts.registry import Registry
+from alliance.domain.principals import Sender
+from alliance.domain.release import may_see
+
+__all__ = ["INTAKE_GROUP", "Deps", "Handler", "Received", "RegistryView", "Route", "Sender", "inject"]
 
 D_co = TypeVar("D_co", bound=EventData, covariant=True)
 Deps = TypeVar("Deps")
 
 INTAKE_GROUP = "intake"
-
-
-@dataclass(frozen=True)
-class Sender:
-    """The authenticated agency an intake event came from (its principal wrote its own intake topic)."""
-
-    agency: str
-    country: str
-    kind: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +46,19 @@ class Received(Generic[D_co]):
     data: D_co
     topic: str
     sender: Sender | None = None  # None for facts of Alliance services (their topic's ACL proves them)
+    registry: Registry | None = None  # the registry the sender was authenticated under (intake only)
+
+    def may_see(self, markings: Markings) -> bool:
+        """Whether the sender may know of a record under ``markings`` (always, for a service's fact).
+
+        A request about a record the sender may not see is refused as if the record did not exist.
+        """
+        return self.sender is None or may_see(markings, self.sender.agency, self.registry)
+
+    def consequence(self) -> Received[D_co]:
+        """The same event, changing a further record as the consequence of a decision the domain already
+        allowed on the record it is about: that record's visibility to the sender is not asked again."""
+        return dataclasses.replace(self, sender=None, registry=None)
 
     @property
     def sender_country(self) -> str | None:

@@ -11,7 +11,6 @@ The same repository runs over the real store (runtime) or an in-memory one (unit
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import random
 from collections.abc import Awaitable, Callable, Iterable
@@ -36,7 +35,7 @@ from alliance.contracts.markings import TLP, Markings
 from alliance.contracts.registry import Registry
 from alliance.contracts.topics import delivery_topic
 from alliance.domain.aggregate import RELEASED_TO, Aggregate
-from alliance.domain.errors import RecordNotYetKnown
+from alliance.domain.errors import NotYours, RecordNotYetKnown
 from alliance.domain.ids import event_id
 from alliance.domain.periods import months_between
 from alliance.domain.release import WITHDRAWAL, decide_all, lost_access
@@ -247,17 +246,24 @@ class Repository(Generic[A]):
 
     # -- writing ----------------------------------------------------------------------------------
 
-    async def add(self, record: A, topic: str | None = None) -> A:
+    async def add(self, record: A, topic: str | None = None, *, check: Callable[[A], object] | None = None) -> A:
         """Store a record, or absorb its markings into the one already stored under its id; the stored record.
 
         Ids are deterministic (derived from the causing event), so the record may exist: a redelivery,
         a correction of the input it was derived from, the other input of a match. Whatever is stored
         never stays weaker than what was derived now (AP9): stricter markings tighten the stored record,
         and the agencies that lose access are sent a withdrawal. Nothing else of the stored record
-        changes, and a reaction must never depend on whether it was created now.
+        changes, and a reaction must never depend on whether it was created now. ``check`` runs on a
+        stored record first: it refuses (raises) a record that may not be sent again by this sender.
         """
+
+        def reclassify(stored: A) -> None:
+            if check is not None:
+                check(stored)
+            stored.reclassify(record.markings)
+
         for _ in range(5):
-            stored = await self.change(record.id, functools.partial(_reclassify, markings=record.markings), topic=topic)
+            stored = await self.change(record.id, reclassify, topic=topic)
             if stored is not None:
                 return stored
             if await self._create(record, topic):
@@ -322,17 +328,30 @@ class Repository(Generic[A]):
 
         Idempotent by the causing event, absorbs the cause's markings before the domain method runs
         (so nothing derived from it is weaker than it), and refuses the event with a clear reason
-        when the record does not exist.
+        when the record does not exist. A record the sending agency may not see (its markings), or
+        that the domain says is not the sender's to change (:class:`NotYours`), is refused in the same
+        words as one that does not exist: the agency learns nothing of other agencies' records.
         """
+        missing = missing or f"no {self.kind.RECORD_TYPE} {record_id}"
 
         def step(aggregate: A) -> None:
+            if not received.may_see(aggregate.markings):
+                raise NotYours(f"{self.kind.RECORD_TYPE} {record_id} exists; its markings hide it from the sender")
             aggregate.absorb_markings(received.event.markings)
             method(aggregate)
 
-        record = await self.change(record_id, step, cause=received.cause, topic=topic)
+        try:
+            record = await self.change(record_id, step, cause=received.cause, topic=topic)
+        except NotYours as exc:
+            raise RecordNotYetKnown(f"{missing} ({exc})", public=missing) from None
         if record is None:
-            raise RecordNotYetKnown(missing or f"no {self.kind.RECORD_TYPE} {record_id}")
+            raise RecordNotYetKnown(missing)
         return record
+
+    async def get_visible(self, record_id: str, received: Received[Any]) -> A | None:
+        """The record, if it exists and the sending agency may see it (a service's fact sees all)."""
+        record = await self.get(record_id)
+        return record if record is not None and received.may_see(record.markings) else None
 
     async def change_or_create(
         self,
@@ -394,10 +413,6 @@ class Repository(Generic[A]):
         aggregate.clear_events()
         if events:
             await self.outlet.flush(self.collection, aggregate.id, version, events)
-
-
-def _reclassify(aggregate: Aggregate, markings: Markings) -> None:
-    aggregate.reclassify(markings)
 
 
 def _unchanged(aggregate: Aggregate) -> None:

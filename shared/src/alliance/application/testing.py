@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from alliance.application.handling import Deps, Received, RegistryView, Route, inject
+from alliance.application.handling import Deps, Received, RegistryView, Route, Sender, inject
 from alliance.application.records import (
     Catalogue,
     Commit,
@@ -141,12 +141,18 @@ class HandlerHarness(Generic[Deps]):
         event_id: str | None = None,
         time: datetime | None = None,
         topic: str | None = None,
+        sender: Sender | None = None,
+        registry: Registry | None = None,
     ) -> list[CloudEvent]:
         """Deliver one event to its route's handler; the facts published while it ran.
 
-        A refusal (``DomainRuleViolation``, ``LimitExceeded``) propagates, as the consumer would turn
-        it into a dead letter and a rejection.
+        ``sender`` is the agency it comes from, as the consumer authenticates an intake event (its
+        source then names it); its visibility of stored records is decided under ``registry``
+        (default: the baseline registry). A refusal (``DomainRuleViolation``, ``LimitExceeded``)
+        propagates, as the consumer would turn it into a dead letter and a rejection.
         """
+        if sender is not None and source == TEST_SOURCE:
+            source = f"urn:agency:{sender.agency}"
         route = self._route(data, topic)
         event = CloudEvent(
             id=event_id or str(uuid.uuid4()),
@@ -156,16 +162,25 @@ class HandlerHarness(Generic[Deps]):
             markings=markings,
             data=data.to_data(),
         )
-        return await self.deliver(event, route.topic)
+        if sender is None:
+            return await self.deliver(event, route.topic)
+        return await self._deliver(event, route.topic, sender, registry or baseline_registry())
 
     async def deliver(self, event: CloudEvent, topic: str) -> list[CloudEvent]:
         """Deliver an already-built event (e.g. one this harness published) to the route for its type."""
+        return await self._deliver(event, topic, None, None)
+
+    async def _deliver(
+        self, event: CloudEvent, topic: str, sender: Sender | None, registry: Registry | None
+    ) -> list[CloudEvent]:
         route = self._route_for(event.type, topic)
         data = route.event.model_validate(event.data)
         before = len(self.published)
         token = cause_time.set(event.time)
         try:
-            await route.handler(Received(event=event, data=data, topic=topic), self.deps)
+            await route.handler(
+                Received(event=event, data=data, topic=topic, sender=sender, registry=registry), self.deps
+            )
         finally:
             cause_time.reset(token)
         return [p.event for p in self.published[before:]]
@@ -197,3 +212,11 @@ class HandlerHarness(Generic[Deps]):
                 if policy:
                     delivered.extend(await self.deliver(pending.event, pending.topic))
         raise RuntimeError("policies kept publishing after 20 rounds")
+
+
+def registered_sender(agency: str, registry: Registry | None = None) -> Sender:
+    """The sender the consumer would authenticate for ``agency``'s intake topic (baseline registry)."""
+    entry = (registry or baseline_registry()).get(agency)
+    if entry is None:
+        raise LookupError(f"{agency} is not registered")
+    return Sender(entry.id, entry.country, entry.kind.value)

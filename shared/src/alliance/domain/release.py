@@ -46,12 +46,15 @@ class ReleaseDecision:
     rule: ReleaseRule
 
 
-def decide(markings: Markings, event_type: str, recipient: str, registry: Registry) -> ReleaseDecision:
-    """Whether ``recipient`` may receive a fact of ``event_type`` under ``markings``, and why."""
+def decide(markings: Markings, event_type: str | None, recipient: str, registry: Registry) -> ReleaseDecision:
+    """Whether ``recipient`` may receive a fact of ``event_type`` under ``markings``, and why.
+
+    ``event_type`` None leaves routing out: whether the recipient may hold the information at all.
+    """
     agency = registry.get(recipient)
     if agency is None:
         return ReleaseDecision(recipient, False, ReleaseRule.UNREGISTERED)
-    if not agency.subscribed_to(event_type):
+    if event_type is not None and not agency.subscribed_to(event_type):
         return ReleaseDecision(recipient, False, ReleaseRule.NOT_ROUTED)
     denied = _denied_by_markings(markings, agency, registry)
     if denied is not None:
@@ -80,6 +83,18 @@ def audience(markings: Markings, registry: Registry) -> frozenset[str]:
     agency the markings let receive it (whether or not it subscribes: subscriptions change)."""
     allowed = {a.id for a in registry.agencies if _denied_by_markings(markings, a, registry) is None}
     return frozenset(allowed | set(markings.originators))
+
+
+def may_see(markings: Markings, agency: str, registry: Registry | None) -> bool:
+    """Whether an agency may know of a record under ``markings``: the release rules without routing.
+
+    Decides what an agency's request about a stored record may reveal, or change: a record it may not
+    see is, to it, a record that does not exist. Information only it originated it always sees (it may
+    have sent it above its own clearance). Without a registry nothing else is visible (deny by default).
+    """
+    if markings.originators == (agency,):
+        return True
+    return registry is not None and decide(markings, None, agency, registry).allowed
 
 
 def decide_all(markings: Markings, event_type: str, registry: Registry) -> list[ReleaseDecision]:

@@ -281,13 +281,14 @@ class Messenger:
         the dead letter is enough there).
         """
         event = refusal.event
-        reason = refusal.reason[:MAX_REASON_CHARS]
+        reason = refusal.reason[:MAX_REASON_CHARS]  # what the sender is told
+        detail = (refusal.detail or refusal.reason)[:MAX_REASON_CHARS]  # the dead letter's (operators only)
         if event is not None:
             describe(trace.get_current_span(), event, "refused", (record.key or b"").decode("utf-8", "replace"))
         if self.metrics is not None:
             self.metrics.refused(reason, event.type if event else dict(refusal.headers).get("ce_type"))
         meta = [
-            ("alliance_dlq_reason", reason.encode()),
+            ("alliance_dlq_reason", detail.encode()),
             ("alliance_dlq_service", self.service.encode()),
             ("alliance_dlq_topic", topic.encode()),
             ("alliance_dlq_partition", str(record.partition).encode()),
@@ -466,7 +467,9 @@ class EventConsumer:
             return None
         data, handler, event = verdict
         sender = Sender(agency.id, agency.country, agency.kind.value) if agency else None
-        return await self._handle(record, handler, Received(event=event, data=data, topic=self.topic, sender=sender))
+        registry = self.registry.registry if self.registry is not None and agency else None
+        received = Received(event=event, data=data, topic=self.topic, sender=sender, registry=registry)
+        return await self._handle(record, handler, received)
 
     async def _refuse(self, record: ConsumerRecord, refusal: Refusal, agency: str | None = None) -> Refusal:
         self.refused += 1
@@ -504,12 +507,19 @@ class EventConsumer:
                         continue
                     self._still_ours(record, epoch)
                     agency = received.sender.agency if received.sender else None
-                    reason = f"rule violated: {exc} (waited {settings.parent_wait_seconds:.0f} s for it)"
-                    return await self._refuse(record, Refusal(reason, received.event), agency)
+                    waited_for = f"(waited {settings.parent_wait_seconds:.0f} s for it)"
+                    refusal = Refusal(
+                        f"rule violated: {exc.public} {waited_for}",
+                        received.event,
+                        detail=f"rule violated: {exc} {waited_for}",
+                    )
+                    return await self._refuse(record, refusal, agency)
                 except (DomainRuleViolation, LimitExceeded) as exc:
                     label = "rule violated" if isinstance(exc, DomainRuleViolation) else "limit exceeded"
+                    public = exc.public if isinstance(exc, DomainRuleViolation) else str(exc)
                     agency = received.sender.agency if received.sender else None
-                    return await self._refuse(record, Refusal(f"{label}: {exc}", received.event), agency)
+                    refusal = Refusal(f"{label}: {public}", received.event, detail=f"{label}: {exc}")
+                    return await self._refuse(record, refusal, agency)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -523,9 +533,14 @@ class EventConsumer:
                         if failures >= UNEXPECTED_FAILURE_ATTEMPTS:
                             self._still_ours(record, epoch)
                             log.exception("handler failed; dead-lettering", attempts=failures)
-                            reason = f"processing failed {failures} times: {type(exc).__name__}: {exc}"
+                            # The sender is told only that it failed: an exception's text may quote stored records.
+                            refusal = Refusal(
+                                f"processing failed {failures} times (an internal error; operators have the details)",
+                                received.event,
+                                detail=f"processing failed {failures} times: {type(exc).__name__}: {exc}",
+                            )
                             agency = received.sender.agency if received.sender else None
-                            return await self._refuse(record, Refusal(reason, received.event), agency)
+                            return await self._refuse(record, refusal, agency)
                         log.warning("handler failed, retrying", attempt=failures, error=f"{type(exc).__name__}")
                     await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
                     delay = min(delay * 2, settings.retry_max_seconds)
@@ -585,12 +600,17 @@ def store_unavailable(exc: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a record is refused, and the event as far as it could be read."""
+    """Why a record is refused, and the event as far as it could be read.
+
+    ``reason`` is what the sender is told; ``detail`` (None: the same) is what the dead letter keeps for
+    operators, e.g. the stored record a rule was checked against, or an unexpected exception's text.
+    """
 
     reason: str
     event: CloudEvent | None = None
     errors: tuple[FieldError, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
+    detail: str | None = None
 
 
 Accepted = tuple[EventData, Handler, CloudEvent]
