@@ -266,14 +266,17 @@ def traceparent() -> tuple[str, str]:
 
 
 class Producers:
-    """One authenticated producer per principal, started on first use (each agency is its own principal)."""
+    """One authenticated producer per principal, started on first use (each agency is its own principal);
+    over TLS when given the CA to trust (and the TLS listener)."""
 
-    def __init__(self) -> None:
+    def __init__(self, bootstrap: str = BOOTSTRAP, ca_file: Path | None = None) -> None:
         self._producers: dict[str, AIOKafkaProducer] = {}
+        self.bootstrap = bootstrap
+        self.ca_file = ca_file
 
     async def of(self, principal: str) -> AIOKafkaProducer:
         if principal not in self._producers:
-            producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, **kafka_login(principal))
+            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, **kafka_login(principal, self.ca_file))
             await producer.start()
             self._producers[principal] = producer
         return self._producers[principal]

@@ -116,10 +116,7 @@ def client_tls(ca_file: Path | None) -> ssl.SSLContext | None:
     """A TLS context trusting ``ca_file`` (SASL_SSL), or None for the plaintext loopback listener."""
     if ca_file is None:
         return None
-    from aiokafka.helpers import create_ssl_context
-
-    context: ssl.SSLContext = create_ssl_context(cafile=str(ca_file))
-    return context
+    return ssl.create_default_context(cafile=str(ca_file))  # checks the certificate and the host name
 
 
 def confluent_config(bootstrap: str, principal: str, password: str, ca_file: Path | None = None) -> dict[str, Any]:
