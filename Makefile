@@ -37,7 +37,7 @@ demo: setup  ## stack + services + a realistic scenario; leaves everything runni
 	$(PY) deploy/demo/scenario.py
 	@$(PY) deploy/local/stack.py addresses
 
-compose-env: setup  ## passwords for docker compose into .env (git-ignored), generated once
+compose-env: setup  ## passwords for docker compose into .env and the brokers' TLS files (git-ignored), generated once
 	$(PY) deploy/docker/compose_env.py
 
 eval-matching: setup  ## precision and recall of person matching per class, beside a peer (nomenklatura, as yente scores)
