@@ -7,10 +7,11 @@ Each principal's password is generated on first use into a file of its own,
 never printed), so that a program is given exactly the secret of the principal it runs as: a service
 its own, the operators' CLI the operator's. The store's roles have theirs in ``secrets/store/<role>``.
 A home written by an older stack (every password in one ``kafka/credentials.json``) is migrated on
-first use: the files are written from it and it is removed. :func:`provision` makes one namespace's
-topics, users and ACLs; it is idempotent and runs at every ``make up`` and at the start of every
-test session. Topics get the partitions, replication and configs of their class
-(``Settings.topic_spec``); the configs of topics that already exist are brought in line.
+first use: the files are written from it (the old file is then the operator's to remove).
+:func:`provision` makes one namespace's topics, users and ACLs; it is idempotent and runs at every
+``make up`` and at the start of every test session. Topics get the partitions, replication and
+configs of their class (``Settings.topic_spec``); the configs of topics that already exist are
+brought in line.
 
 Who may do what (each ``alliance.`` name is prefixed with the namespace, if any):
 
@@ -91,19 +92,25 @@ def write_secret(path: Path, value: str) -> None:
         out.write(value)
 
 
+def old_credentials(home: Path) -> Path:
+    """Where an older stack kept every password in one file."""
+    return home / "kafka" / "credentials.json"
+
+
 def migrate_credentials(home: Path) -> None:
     """An older stack kept every password in ``kafka/credentials.json``: one file per principal instead.
 
-    The passwords are kept (the broker's users and running services still use them); the shared file
-    is removed once every entry has its own file.
+    The passwords are kept (the broker's users and running services still use them). The old file is
+    left for the operator to remove (``stack.py up`` says so while it exists): a checkout of the older
+    code using the same stack would otherwise make new passwords for every principal and set them
+    on the broker. Nothing of this code reads it once a principal has its own file.
     """
-    old = home / "kafka" / "credentials.json"
+    old = old_credentials(home)
     if not old.exists():
         return
     for principal, value in json.loads(old.read_text()).items():
         if PRINCIPAL.match(principal):
             write_secret(home / "secrets" / "kafka" / principal, value)
-    old.unlink()
 
 
 def kafka_principals(extra: Iterable[str] = ()) -> list[str]:

@@ -481,6 +481,7 @@ class PostgreSQL(Component):
             )
         finally:
             pwfile.unlink(missing_ok=True)
+        self.write_hba()
 
     def launch(self) -> None:
         spawn(
@@ -526,10 +527,14 @@ class PostgreSQL(Component):
         say("postgres: requiring passwords (SCRAM-SHA-256) for every connection")
         verifier = security.scram_verifier(security.password(HOME, security.STORE_ADMIN, "store"))
         self.psql(f"ALTER ROLE {security.STORE_ADMIN} PASSWORD '{verifier}';\n", "postgres")
+        self.write_hba()
+        self.psql("SELECT pg_reload_conf();\n", "postgres")
+
+    def write_hba(self) -> None:
+        hba = self.data / "pg_hba.conf"
         hba.write_text(self.HBA)
         if self.user:
             shutil.chown(hba, self.user, self.user)
-        self.psql("SELECT pg_reload_conf();\n", "postgres")
 
     def psql(self, script: str, database: str) -> None:
         """Run SQL as the superuser; the script on stdin (never on a command line), output kept quiet."""
@@ -563,7 +568,7 @@ class FerretDB(Component):
         if self.binary.exists() and stamp.exists() and stamp.read_text() == self.sources():
             return
         go = require("go", "build FerretDB (the MongoDB-wire store)")
-        say("ferretdb: building FerretDB v1 with its index bridge (first run only)")
+        say("ferretdb: building FerretDB v1 with its index bridge (first run, or its sources changed)")
         self.binary.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [go, "build", "-o", str(self.binary), "."],
@@ -878,6 +883,12 @@ def main() -> int:
         if args.command == "addresses":
             print("\n".join(addresses()))
             return 0
+        if args.command == "up" and security.old_credentials(HOME).exists():
+            security.migrate_credentials(HOME)
+            say(
+                f"note: {security.old_credentials(HOME)} (an older layout) still holds every principal's password; "
+                f"this stack reads {HOME / 'secrets'} only: remove it once no older checkout uses this stack"
+            )
         chosen = [c for c in infrastructure() + services() if args.only in (None, c.name)]
         if not chosen:
             raise StackError(f"unknown component {args.only!r}")

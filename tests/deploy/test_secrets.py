@@ -35,7 +35,7 @@ def test_each_principal_has_a_secret_file_of_its_own_readable_by_its_owner_alone
             security.secret_file(tmp_path, name)
 
 
-def test_an_older_home_s_credentials_file_is_split_into_one_file_each_and_removed(tmp_path: Path) -> None:
+def test_an_older_home_s_credentials_file_is_split_into_one_file_each(tmp_path: Path) -> None:
     old = {"admin": "A" * 32, "operator": "O" * 32, "us-cbp": "C" * 32}
     (tmp_path / "kafka").mkdir()
     (tmp_path / "kafka" / "credentials.json").write_text(json.dumps(old))
@@ -43,9 +43,13 @@ def test_an_older_home_s_credentials_file_is_split_into_one_file_each_and_remove
     (tmp_path / "secrets" / "kafka" / "us-cbp").write_text("C" * 32)  # a migration cut short before
 
     assert security.password(tmp_path, "operator") == "O" * 32  # the running broker's passwords are kept
-    assert not (tmp_path / "kafka" / "credentials.json").exists()
     assert {p: security.password(tmp_path, p) for p in old} == old
     assert all(mode(tmp_path / "secrets" / "kafka" / p) == 0o600 for p in ("admin", "operator"))
+    # Once a principal has its own file, that file alone counts (the old one is the operator's to remove).
+    (tmp_path / "kafka" / "credentials.json").write_text(json.dumps({**old, "operator": "changed"}))
+    assert security.password(tmp_path, "operator") == "O" * 32
+    (tmp_path / "kafka" / "credentials.json").unlink()
+    assert security.password(tmp_path, "operator") == "O" * 32
 
 
 def test_the_operators_cli_reads_the_operator_s_secret_and_no_other(
