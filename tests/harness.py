@@ -60,19 +60,6 @@ def kafka_login(principal: str, ca_file: Path | None = None) -> dict[str, Any]:
     return security.aiokafka_config(principal, security.password(STACK_HOME, principal), ca_file)
 
 
-def service_secrets(name: str) -> dict[str, str]:
-    """A service's environment for its logins: the paths of its own secret files, as the stack gives them."""
-    principal = security.service_principal(name)
-    role = security.store_role(name)
-    return {
-        "ALLIANCE_KAFKA_USERNAME": principal,
-        "ALLIANCE_KAFKA_PASSWORD_FILE": str(security.secret_file(STACK_HOME, principal)),
-        "ALLIANCE_MONGO_USERNAME": role,
-        "ALLIANCE_MONGO_PASSWORD_FILE": str(security.secret_file(STACK_HOME, role, "store")),
-        "ALLIANCE_MONGO_AUTH_MECHANISM": "PLAIN",
-    }
-
-
 def operator() -> dict[str, Any]:
     """The operators' principal: reads every stream; writes only the registry, replays and intake (replay)."""
     return kafka_login(security.OPERATOR)
@@ -211,7 +198,7 @@ class System:
             **os.environ,
             "ALLIANCE_NAMESPACE": self.namespace,
             "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP,
-            **service_secrets(name),
+            **security.service_logins(STACK_HOME, name),  # the paths of its own secret files
             "ALLIANCE_MONGO_URI": f"mongodb://127.0.0.1:{MONGO_PORT}/",
             "ALLIANCE_HTTP_PORT": str(service.port),
             "ALLIANCE_OTLP_ENDPOINT": self.otlp.endpoint,

@@ -416,6 +416,18 @@ def store_role(service: str) -> str:
     return service_principal(service)
 
 
+def service_logins(home: Path, service: str) -> dict[str, str]:
+    """A service's environment for its two logins: the paths of its own secret files, never the values."""
+    principal, role = service_principal(service), store_role(service)
+    return {
+        "ALLIANCE_KAFKA_USERNAME": principal,
+        "ALLIANCE_KAFKA_PASSWORD_FILE": str(secret_file(home, principal)),
+        "ALLIANCE_MONGO_USERNAME": role,
+        "ALLIANCE_MONGO_PASSWORD_FILE": str(secret_file(home, role, "store")),
+        "ALLIANCE_MONGO_AUTH_MECHANISM": "PLAIN",  # FerretDB v1 hands the login to PostgreSQL
+    }
+
+
 def store_roles_sql(home: Path) -> str:
     """Roles of the store (cluster-wide), idempotent: one per service with its own password, a NOLOGIN
     group for what every service may see, and the NOLOGIN role FerretDB uses for anonymous clients."""

@@ -799,7 +799,7 @@ class ServiceProcess(Component):
     def environment(self) -> dict[str, str]:
         return {
             "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}",
-            **service_secrets(self.service),
+            **security.service_logins(HOME, self.service),
             "ALLIANCE_MONGO_URI": f"mongodb://127.0.0.1:{MONGO_PORT}/",
             "ALLIANCE_HTTP_PORT": str(self.port),
             "ALLIANCE_OTLP_ENDPOINT": OTLP_ENDPOINT,
@@ -817,18 +817,6 @@ class ServiceProcess(Component):
         script = Path(sys.executable).parent / f"alliance-{self.service.replace('_', '-')}"
         spawn(self.name, [str(script)], env=self.environment())
         launched(self.name, self.fingerprint())
-
-
-def service_secrets(service: str, home: Path = HOME) -> dict[str, str]:
-    """A service's logins, as the paths of its own two secret files (Kafka principal, store role)."""
-    principal = security.service_principal(service)
-    return {
-        "ALLIANCE_KAFKA_USERNAME": principal,
-        "ALLIANCE_KAFKA_PASSWORD_FILE": str(security.secret_file(home, principal)),
-        "ALLIANCE_MONGO_USERNAME": security.store_role(service),
-        "ALLIANCE_MONGO_PASSWORD_FILE": str(security.secret_file(home, security.store_role(service), "store")),
-        "ALLIANCE_MONGO_AUTH_MECHANISM": "PLAIN",  # FerretDB v1 hands the login to PostgreSQL
-    }
 
 
 def observability() -> list[Component]:
