@@ -1,6 +1,6 @@
 # Alliance — the two commands are `make demo` (run the system) and `make test` (run every test).
 # Everything installed or started lives under .local/ (git-ignored); nothing is needed by hand
-# beyond Python 3.11+, Java 17, Maven and Go.
+# beyond Python 3.11+, Java 17, Maven, Go and the openssl CLI (the broker's TLS certificate).
 
 SHELL := /bin/bash
 UV_VERSION := 0.13.9

@@ -36,6 +36,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import ssl
 import subprocess
 import tempfile
@@ -360,6 +361,8 @@ def make_tls(folder: Path, hosts: Iterable[str], ca_name: str = "Alliance local 
 
 
 def _openssl(*args: str | Path) -> str:
+    if not shutil.which("openssl"):
+        raise RuntimeError("the openssl CLI is needed to make the broker's TLS certificate; install it")
     done = subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.strip()}")
