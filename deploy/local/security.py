@@ -411,7 +411,8 @@ def scram_verifier(secret: str, iterations: int = 4096) -> str:
 STORE_SERVICES_ROLE = "alliance-services"  # every service's store role is a member
 STORE_ANONYMOUS = "alliance-anonymous"  # FerretDB's login for a client that gave none: may not log in
 STORE_DATABASE = "ferretdb"  # FerretDB keeps every MongoDB database as a schema of this one
-_SERVICE_SCHEMA = r"^([a-z0-9_]+_)?alliance_(" + "|".join(SERVICES) + ")$"
+# [<namespace>_]alliance_<service>; its one capture group is the service (regex of PostgreSQL's substring)
+_SERVICE_SCHEMA = r"^(?:[a-z0-9_]+_)?alliance_(" + "|".join(SERVICES) + ")$"
 
 
 def store_role(service: str) -> str:
@@ -480,20 +481,34 @@ CREATE OR REPLACE FUNCTION alliance_store_guard() RETURNS event_trigger LANGUAGE
 DECLARE
   c record;
   service text;
+  creator_is_superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
+  table_name text;
+  table_owner text;
+  schema_owner text;
 BEGIN
   FOR c IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
-    IF c.command_tag = 'CREATE SCHEMA'
-       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-       AND pg_has_role(current_user, '{services}', 'MEMBER') THEN
-      service := replace(substr(current_user, 5), '-', '_');
-      IF c.object_identity !~ ('^([a-z0-9_]+_)?alliance_' || service || '$') THEN
+    IF c.command_tag = 'CREATE SCHEMA' THEN
+      service := substring(c.object_identity from '{_SERVICE_SCHEMA}');
+      IF creator_is_superuser THEN
+        IF service IS NOT NULL THEN  -- a service's database made by the superuser is still the service's
+          EXECUTE format('ALTER SCHEMA %I OWNER TO %I', c.object_identity, 'svc-' || replace(service, '_', '-'));
+        END IF;
+      ELSIF pg_has_role(current_user, '{services}', 'MEMBER')
+            AND service IS DISTINCT FROM replace(substr(current_user, 5), '-', '_') THEN
         RAISE EXCEPTION 'store role % may create only its own database, not %', current_user, c.object_identity
           USING ERRCODE = 'insufficient_privilege';
       END IF;
-    ELSIF c.command_tag = 'CREATE TABLE'
-       AND (SELECT relname FROM pg_class WHERE oid = c.objid) = '_ferretdb_database_metadata' THEN
-      EXECUTE format('GRANT USAGE ON SCHEMA %I TO "{services}"', c.schema_name);
-      EXECUTE format('GRANT SELECT ON %s TO "{services}"', c.objid::regclass);
+    ELSIF c.command_tag = 'CREATE TABLE' THEN
+      SELECT t.relname, pg_get_userbyid(t.relowner), pg_get_userbyid(n.nspowner)
+        INTO table_name, table_owner, schema_owner
+        FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace WHERE t.oid = c.objid;
+      IF creator_is_superuser AND table_owner <> schema_owner THEN  -- e.g. a test writing a service's store
+        EXECUTE format('ALTER TABLE %s OWNER TO %I', c.objid::regclass, schema_owner);
+      END IF;
+      IF table_name = '_ferretdb_database_metadata' THEN
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO "{services}"', c.schema_name);
+        EXECUTE format('GRANT SELECT ON %s TO "{services}"', c.objid::regclass);
+      END IF;
     END IF;
   END LOOP;
 END
@@ -509,16 +524,16 @@ DECLARE
   t record;
   owner text;
 BEGIN
-  FOR s IN SELECT n.nspname, pg_get_userbyid(n.nspowner) AS current FROM pg_namespace n
+  FOR s IN SELECT n.oid, n.nspname, pg_get_userbyid(n.nspowner) AS current FROM pg_namespace n
            WHERE n.nspname ~ '{_SERVICE_SCHEMA}' LOOP
-    owner := 'svc-' || replace(substring(s.nspname from '({"|".join(SERVICES)})$'), '_', '-');
+    owner := 'svc-' || replace(substring(s.nspname from '{_SERVICE_SCHEMA}'), '_', '-');
     IF s.current <> owner THEN
       EXECUTE format('ALTER SCHEMA %I OWNER TO %I', s.nspname, owner);
-      FOR t IN SELECT c.oid::regclass AS rel FROM pg_class c
-               WHERE c.relnamespace = s.nspname::regnamespace AND c.relkind IN ('r', 'p') LOOP
-        EXECUTE format('ALTER TABLE %s OWNER TO %I', t.rel, owner);
-      END LOOP;
     END IF;
+    FOR t IN SELECT c.oid::regclass AS rel FROM pg_class c
+             WHERE c.relnamespace = s.oid AND c.relkind IN ('r', 'p') AND pg_get_userbyid(c.relowner) <> owner LOOP
+      EXECUTE format('ALTER TABLE %s OWNER TO %I', t.rel, owner);
+    END LOOP;
   END LOOP;
   FOR t IN SELECT c.oid::regclass AS rel, n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE c.relname = '_ferretdb_database_metadata'

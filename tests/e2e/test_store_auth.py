@@ -107,3 +107,25 @@ def test_a_service_with_a_wrong_store_password_stops_at_once_and_says_why(tmp_pa
     assert "the store refused role 'svc-firearms'" in text
     assert "not-the-password" not in text
     assert security.password(STACK_HOME, "svc-firearms", "store") not in text
+
+
+def test_a_service_s_database_written_first_by_the_superuser_stays_the_service_s(stack: None) -> None:
+    """Tests (and operators) may write a service's store as the superuser, even before the service has
+    made its database or a collection: what they create still belongs to the service alone."""
+    name = f"sw{uuid.uuid4().hex[:8]}_alliance_firearms"
+    try:
+        with MongoClient(MONGO_URI) as admin:
+            admin[name]["_outbox"].insert_one({"_id": "left-over"})
+        with login("svc-firearms") as owner:
+            assert owner[name]["_outbox"].find_one({"_id": "left-over"}) is not None
+            owner[name]["_outbox"].delete_one({"_id": "left-over"})
+            owner[name]["records"].insert_one({"_id": "own"})
+        with MongoClient(MONGO_URI) as admin:
+            admin[name]["_deadlines"].insert_one({"_id": "due"})  # a new collection in its existing database
+        with login("svc-firearms") as owner:
+            assert owner[name]["_deadlines"].find_one({"_id": "due"}) is not None
+        with login("svc-interdiction") as other:
+            assert "permission denied" in refused(lambda: other[name]["_outbox"].find_one())
+    finally:
+        with MongoClient(MONGO_URI) as admin:
+            admin.drop_database(name)

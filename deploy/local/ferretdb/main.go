@@ -96,12 +96,20 @@ func main() {
 	}
 }
 
-// withLogin returns the URL with user and the password read from passwordFile (either may be empty).
+// withLogin returns the URL with user and the password read from passwordFile (either may be empty),
+// without FerretDB's pool settings (pool_*), which a single pgx connection would send to the server.
 func withLogin(raw, user, passwordFile string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("bad PostgreSQL URL: %w", err)
 	}
+	query := u.Query()
+	for key := range query {
+		if strings.HasPrefix(key, "pool_") {
+			query.Del(key)
+		}
+	}
+	u.RawQuery = query.Encode()
 	if user == "" {
 		user = u.User.Username()
 	}
