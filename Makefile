@@ -1,6 +1,6 @@
 # Alliance — the two commands are `make demo` (run the system) and `make test` (run every test).
 # Everything installed or started lives under .local/ (git-ignored); nothing is needed by hand
-# beyond Python 3.11+, Java 17, Maven and Go.
+# beyond Python 3.11+, Java 17, Maven, Go and the openssl CLI (the broker's TLS certificate).
 
 SHELL := /bin/bash
 UV_VERSION := 0.13.9
@@ -37,7 +37,7 @@ demo: setup  ## stack + services + a realistic scenario; leaves everything runni
 	$(PY) deploy/demo/scenario.py
 	@$(PY) deploy/local/stack.py addresses
 
-compose-env: setup  ## passwords for docker compose into .env (git-ignored), generated once
+compose-env: setup  ## passwords for docker compose into .env and the brokers' TLS files (git-ignored), generated once
 	$(PY) deploy/docker/compose_env.py
 
 eval-matching: setup  ## precision and recall of person matching per class, beside a peer (nomenklatura, as yente scores)

@@ -42,14 +42,23 @@ import security  # noqa: E402 - the stack's own principals and ACLs
 VENV_BIN = ROOT / ".venv" / "bin"
 STACK_HOME = Path(os.environ.get("ALLIANCE_HOME", ROOT / ".local")).resolve()
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('ALLIANCE_KAFKA_PORT', '9092')}"
-MONGO_URI = f"mongodb://127.0.0.1:{os.environ.get('ALLIANCE_MONGO_PORT', '27017')}/"
+# The broker's SASL_SSL listener, its certificate signed by the stack's own CA (stack.py writes both).
+BOOTSTRAP_TLS = f"127.0.0.1:{os.environ.get('ALLIANCE_KAFKA_TLS_PORT', '9094')}"
+STACK_CA = STACK_HOME / "tls" / "ca.crt"
+MONGO_PORT = os.environ.get("ALLIANCE_MONGO_PORT", "27017")
+# The tests read every service's database, as the store's superuser (the tests' own principal).
+MONGO_URI = (
+    f"mongodb://{security.STORE_ADMIN}:{security.password(STACK_HOME, security.STORE_ADMIN, 'store')}"
+    f"@127.0.0.1:{MONGO_PORT}/?authMechanism=PLAIN"
+)
 LOGS = ROOT / ".local" / "logs"
 NAMESPACES: list[str] = []  # those the tests of this session provisioned (their records are checked at the end)
 
 
-def kafka_login(principal: str) -> dict[str, Any]:
-    """aiokafka arguments to connect as ``principal`` (a service, an agency, or ``operator``)."""
-    return security.aiokafka_config(principal, security.credentials(STACK_HOME)[principal])
+def kafka_login(principal: str, ca_file: Path | None = None) -> dict[str, Any]:
+    """aiokafka arguments to connect as ``principal`` (a service, an agency, or ``operator``), read from
+    that principal's own secret file; over TLS trusting ``ca_file`` when given (``BOOTSTRAP_TLS``)."""
+    return security.aiokafka_config(principal, security.password(STACK_HOME, principal), ca_file)
 
 
 def operator() -> dict[str, Any]:
@@ -192,9 +201,8 @@ class System:
             **os.environ,
             "ALLIANCE_NAMESPACE": self.namespace,
             "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP,
-            "ALLIANCE_KAFKA_USERNAME": security.service_principal(name),
-            "ALLIANCE_KAFKA_PASSWORD": security.credentials(STACK_HOME)[security.service_principal(name)],
-            "ALLIANCE_MONGO_URI": MONGO_URI,
+            **security.service_logins(STACK_HOME, name),  # the paths of its own secret files
+            "ALLIANCE_MONGO_URI": f"mongodb://127.0.0.1:{MONGO_PORT}/",
             "ALLIANCE_HTTP_PORT": str(service.port),
             "ALLIANCE_OTLP_ENDPOINT": self.otlp.endpoint,
             "ALLIANCE_ENVIRONMENT": "test",
@@ -248,14 +256,17 @@ def traceparent() -> tuple[str, str]:
 
 
 class Producers:
-    """One authenticated producer per principal, started on first use (each agency is its own principal)."""
+    """One authenticated producer per principal, started on first use (each agency is its own principal);
+    over TLS when given the CA to trust (and the TLS listener)."""
 
-    def __init__(self) -> None:
+    def __init__(self, bootstrap: str = BOOTSTRAP, ca_file: Path | None = None) -> None:
         self._producers: dict[str, AIOKafkaProducer] = {}
+        self.bootstrap = bootstrap
+        self.ca_file = ca_file
 
     async def of(self, principal: str) -> AIOKafkaProducer:
         if principal not in self._producers:
-            producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, **kafka_login(principal))
+            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, **kafka_login(principal, self.ca_file))
             await producer.start()
             self._producers[principal] = producer
         return self._producers[principal]
@@ -365,8 +376,8 @@ async def register_agency(system: System, entry: dict[str, Any], domains: Sequen
 def operator_cli(system: System, *args: str) -> Any:
     """Run the operators' CLI (``alliance …``) against this namespace as ``operator``; its JSON output."""
     env = {**os.environ, "ALLIANCE_NAMESPACE": system.namespace, "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP}
-    credentials = str(STACK_HOME / "kafka" / "credentials.json")
-    command = [str(VENV_BIN / "alliance"), *args, "--credentials", credentials]
+    secret = str(security.secret_file(STACK_HOME, security.OPERATOR))  # the operator's own, nothing else
+    command = [str(VENV_BIN / "alliance"), *args, "--password-file", secret]
     done = subprocess.run(command, env=env, capture_output=True, check=True, timeout=120)
     return json.loads(done.stdout)
 
@@ -396,6 +407,7 @@ async def read_until(
     done: Callable[[list[Record]], bool],
     timeout: float = 60,
     login: dict[str, Any] | None = None,
+    bootstrap: str = BOOTSTRAP,
 ) -> list[Record]:
     """Read ``topics`` from the beginning until ``done(records)`` holds; fail after ``timeout``.
 
@@ -403,7 +415,7 @@ async def read_until(
     """
     consumer = AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=BOOTSTRAP,
+        bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
         metadata_max_age_ms=1000,
@@ -427,17 +439,19 @@ async def read_until(
     return records
 
 
-async def read_all(topics: Sequence[str], login: dict[str, Any] | None = None) -> list[Record]:
+async def read_all(
+    topics: Sequence[str], login: dict[str, Any] | None = None, bootstrap: str = BOOTSTRAP
+) -> list[Record]:
     """Everything on ``topics`` up to their current end (as the operators' principal by default)."""
     login = login or operator()
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **login)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **login)
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
     finally:
         await admin.close()
     partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, auto_offset_reset="earliest", **login)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", **login)
     await consumer.start()
     records: list[Record] = []
     try:

@@ -139,6 +139,15 @@ class CountingStore(AggregateStore):
         return cards
 
 
+def local_store_admin() -> dict[str, str]:
+    """The local stack's store superuser (its own secret file): the bench database is no service's."""
+    sys.path.insert(0, str(ROOT / "deploy" / "local"))
+    import security
+
+    role = security.STORE_ADMIN
+    return {"username": role, "password": security.password(HOME, role, "store"), "authMechanism": "PLAIN"}
+
+
 def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -156,7 +165,9 @@ async def main() -> int:
     console = Console()
     settings = Settings()
     database = f"bench_fugitives_{args.fugitives}"
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_uri, tz_aware=True, **(settings.mongo_auth() or local_store_admin())
+    )
     db = client[database]
     assert Fugitives.catalogue is not None
     catalogue = Fugitives.catalogue

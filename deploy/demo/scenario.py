@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from pydantic import SecretStr
 
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
@@ -60,7 +59,7 @@ def marks(tlp: TLP, originator: str, orcon: bool = False) -> Markings:
 
 
 def login(principal: str) -> dict[str, Any]:
-    return security.aiokafka_config(principal, security.credentials(HOME)[principal])
+    return security.aiokafka_config(principal, security.password(HOME, principal))  # its own secret file
 
 
 class Demo:
@@ -531,7 +530,7 @@ async def disclosure(demo: Demo) -> None:
     settings = Settings(
         kafka_bootstrap_servers=BOOTSTRAP,
         kafka_username=security.OPERATOR,
-        kafka_password=SecretStr(security.credentials(HOME)[security.OPERATOR]),
+        kafka_password_file=security.secret_file(HOME, security.OPERATOR),
     )
     allowed: Counter[str] = Counter()
     denied: Counter[tuple[str, str]] = Counter()

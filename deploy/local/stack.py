@@ -9,11 +9,14 @@ the observability backends: Jaeger v2 (traces), VictoriaMetrics (metrics) and a 
 
 Everything it downloads, builds and writes lives under ``$ALLIANCE_HOME`` (default ``.local/`` in the
 repository, git-ignored). ``up`` is idempotent: a component that answers is left alone, a dead one is
-restarted, and it returns only when every component answers a real request (Kafka metadata, Mongo
-``ping``, service ``/health``). Ports come from ``ALLIANCE_KAFKA_PORT`` (9092),
-``ALLIANCE_KAFKA_CONTROLLER_PORT`` (9093), ``ALLIANCE_POSTGRES_PORT`` (5433) and ``ALLIANCE_MONGO_PORT``
-(27017). ``ALLIANCE_STORE_BACKEND=sqlite`` runs FerretDB on SQLite instead of PostgreSQL (for
-comparisons; see the README for why PostgreSQL is the default).
+restarted, and it returns only when every component answers a real request (Kafka metadata, a
+logged-in store request, service ``/health``). Ports come from ``ALLIANCE_KAFKA_PORT`` (9092),
+``ALLIANCE_KAFKA_CONTROLLER_PORT`` (9093), ``ALLIANCE_KAFKA_TLS_PORT`` (9094, SASL_SSL with the
+stack's own CA in ``.local/tls``), ``ALLIANCE_POSTGRES_PORT`` (5433) and ``ALLIANCE_MONGO_PORT``
+(27017). Every principal's secret is a file of its own under ``.local/secrets`` (``kafka/<principal>``,
+``store/<role>``); services are given the paths of theirs, never the values.
+``ALLIANCE_STORE_BACKEND=sqlite`` runs FerretDB on SQLite instead of PostgreSQL (for comparisons,
+without store logins; see the README for why PostgreSQL is the default).
 
 Jaeger is built from the pinned tools module in ``deploy/local/jaeger`` (go.mod, go.sum) and
 VictoriaMetrics with ``go install …@VICTORIAMETRICS_VERSION``; each binary is named after its version,
@@ -46,6 +49,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -56,6 +60,7 @@ HOME = Path(os.environ.get("ALLIANCE_HOME", ROOT / ".local")).resolve()
 KAFKA_VERSION = "4.1.1"  # keep in step with deploy/local/kafka/pom.xml
 KAFKA_PORT = int(os.environ.get("ALLIANCE_KAFKA_PORT", "9092"))
 CONTROLLER_PORT = int(os.environ.get("ALLIANCE_KAFKA_CONTROLLER_PORT", "9093"))
+KAFKA_TLS_PORT = int(os.environ.get("ALLIANCE_KAFKA_TLS_PORT", "9094"))
 MONGO_PORT = int(os.environ.get("ALLIANCE_MONGO_PORT", "27017"))
 POSTGRES_PORT = int(os.environ.get("ALLIANCE_POSTGRES_PORT", "5433"))
 STORE_BACKEND = os.environ.get("ALLIANCE_STORE_BACKEND", "postgresql")
@@ -75,6 +80,7 @@ OTLP_ENDPOINT = os.environ.get("ALLIANCE_OTLP_ENDPOINT") or f"http://127.0.0.1:{
 
 RUN = HOME / "run"
 LOGS = HOME / "logs"
+TLS = HOME / "tls"
 
 
 class StackError(RuntimeError):
@@ -176,11 +182,10 @@ def kafka_answers() -> bool:
 
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "unable to connect" is expected here
 
-        admin = security.credentials(HOME)["admin"]
         client = AIOKafkaClient(
             bootstrap_servers=f"127.0.0.1:{KAFKA_PORT}",
             request_timeout_ms=3000,
-            **security.aiokafka_config("admin", admin),
+            **security.aiokafka_config("admin", security.password(HOME, "admin")),
         )
         try:
             await asyncio.wait_for(client.bootstrap(), 5)
@@ -194,17 +199,31 @@ def kafka_answers() -> bool:
 
 
 def mongo_answers() -> bool:
+    """A logged-in request that reaches the backend (FerretDB checks a login only there)."""
     from pymongo import MongoClient
 
     client: MongoClient[dict[str, object]] = MongoClient(
-        f"mongodb://127.0.0.1:{MONGO_PORT}/", serverSelectionTimeoutMS=1500, connectTimeoutMS=1500
+        f"mongodb://127.0.0.1:{MONGO_PORT}/",
+        serverSelectionTimeoutMS=1500,
+        connectTimeoutMS=1500,
+        **store_login(security.STORE_ADMIN),
     )
     try:
-        return client.admin.command("ping").get("ok") == 1
+        return client.admin.command("listDatabases", nameOnly=True).get("ok") == 1
     except Exception:
         return False
     finally:
         client.close()
+
+
+def store_login(role: str) -> dict[str, Any]:
+    """PyMongo arguments to log in to FerretDB as a store role (PLAIN: FerretDB v1 hands the login to
+    PostgreSQL, which checks it with SCRAM; loopback only)."""
+    return {
+        "username": role,
+        "password": security.password(HOME, role, "store"),
+        "authMechanism": "PLAIN",
+    }
 
 
 def http_ok(port: int, path: str = "/health") -> bool:
@@ -309,21 +328,31 @@ class Kafka(Component):
             marker.touch()
         self._configure()
 
+    def properties(self) -> str:
+        """server.properties as this stack wants it (passwords included: written 0600, never printed)."""
+        tls = security.make_tls(TLS, ["127.0.0.1", "localhost"])
+        return (
+            (HERE / "kafka" / "server.properties")
+            .read_text()
+            .replace("@KAFKA_PORT@", str(KAFKA_PORT))
+            .replace("@CONTROLLER_PORT@", str(CONTROLLER_PORT))
+            .replace("@TLS_PORT@", str(KAFKA_TLS_PORT))
+            .replace("@TLS_KEYSTORE@", str(tls.keystore))
+            .replace("@DATA_DIR@", str(self.data))
+            .replace("@ADMIN_PASSWORD@", security.password(HOME, "admin"))
+            .replace("@CONTROLLER_PASSWORD@", security.password(HOME, "controller"))
+        )
+
+    def fingerprint(self) -> str:
+        """The config and the broker's certificate: a change of either restarts the broker."""
+        return digest(self.properties(), (TLS / "broker.pem").read_bytes().hex(), self.libs)
+
     def _configure(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        passwords = security.credentials(HOME)
-        props = (HERE / "kafka" / "server.properties").read_text()
-        props = (
-            props.replace("@KAFKA_PORT@", str(KAFKA_PORT))
-            .replace("@CONTROLLER_PORT@", str(CONTROLLER_PORT))
-            .replace("@DATA_DIR@", str(self.data))
-            .replace("@ADMIN_PASSWORD@", passwords["admin"])
-            .replace("@CONTROLLER_PASSWORD@", passwords["controller"])
-        )
         config = self.home / "server.properties"
         config.touch(mode=0o600)
         os.chmod(config, 0o600)
-        config.write_text(props)
+        config.write_text(self.properties())
         cluster_file = self.home / "cluster-id"
         if not cluster_file.exists():
             cluster_file.write_text(new_cluster_id())
@@ -343,7 +372,7 @@ class Kafka(Component):
                     "--ignore-formatted",
                     f"--cluster-id={cluster_file.read_text().strip()}",
                     "--add-scram",
-                    f"SCRAM-SHA-512=[name=admin,password={passwords['admin']}]",
+                    f"SCRAM-SHA-512=[name=admin,password={security.password(HOME, 'admin')}]",
                     "-c",
                     str(self.home / "server.properties"),
                 ],
@@ -367,8 +396,10 @@ class Kafka(Component):
 
     def launch(self) -> None:
         spawn(self.name, [*self._java(), "kafka.Kafka", str(self.home / "server.properties")])
+        launched(self.name, self.fingerprint())
 
     def up(self) -> None:
+        restart_if_changed(self.name, self.fingerprint())  # e.g. the TLS listener added to an older stack
         super().up()
         # Users, topics and ACLs of the default namespace; every `up` (idempotent).
         security.provision(HOME, f"127.0.0.1:{KAFKA_PORT}")
@@ -430,12 +461,27 @@ class PostgreSQL(Component):
         if self.user:
             HOME.chmod(HOME.stat().st_mode | 0o011)  # let the postgres user reach its directory
             shutil.chown(self.home, self.user, self.user)
-        subprocess.run(
-            [self.bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            user=self.user,
-        )
+        # The superuser's password, for initdb only: a file the postgres user can read, removed at once.
+        pwfile = self.home / ".initdb-password"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(security.password(HOME, security.STORE_ADMIN, "store") + "\n")
+        if self.user:
+            shutil.chown(pwfile, self.user, self.user)
+        try:
+            subprocess.run(
+                [
+                    self.bin("initdb"),
+                    *("-D", str(self.data), "-U", security.STORE_ADMIN, "-E", "UTF8", "--locale=C"),
+                    *("--auth=scram-sha-256", f"--pwfile={pwfile}"),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                user=self.user,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self.write_hba()
 
     def launch(self) -> None:
         spawn(
@@ -458,29 +504,53 @@ class PostgreSQL(Component):
             user=self.user,
         )
 
+    HBA = (
+        "# Written by deploy/local/stack.py on every `up`: every connection logs in with a password.\n"
+        "local all all scram-sha-256\n"
+        "host all all 127.0.0.1/32 scram-sha-256\n"
+        "host all all ::1/128 scram-sha-256\n"
+    )
+
     def up(self) -> None:
         super().up()
-        exists = subprocess.run(
+        self.require_passwords()
+        self.psql(security.store_roles_sql(HOME), "postgres")
+        self.psql(security.store_database_sql(), security.STORE_DATABASE)
+
+    def require_passwords(self) -> None:
+        """Password authentication (SCRAM-SHA-256) for every connection. A cluster made by an older stack
+        trusted every local connection: its superuser gets its password while it still trusts, then
+        the rules are replaced and reloaded (idempotent)."""
+        hba = self.data / "pg_hba.conf"
+        if hba.read_text() == self.HBA:
+            return
+        say("postgres: requiring passwords (SCRAM-SHA-256) for every connection")
+        verifier = security.scram_verifier(security.password(HOME, security.STORE_ADMIN, "store"))
+        self.psql(f"ALTER ROLE {security.STORE_ADMIN} PASSWORD '{verifier}';\n", "postgres")
+        self.write_hba()
+        self.psql("SELECT pg_reload_conf();\n", "postgres")
+
+    def write_hba(self) -> None:
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(self.HBA)
+        if self.user:
+            shutil.chown(hba, self.user, self.user)
+
+    def psql(self, script: str, database: str) -> None:
+        """Run SQL as the superuser; the script on stdin (never on a command line), output kept quiet."""
+        done = subprocess.run(
             [
                 self.bin("psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(POSTGRES_PORT),
-                "-U",
-                "postgres",
-                "-tAc",
-                "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'",
+                *("-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", security.STORE_ADMIN, "-d", database),
+                *("-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"),
             ],
+            input=script,
             capture_output=True,
             text=True,
-            check=True,
-        ).stdout.strip()
-        if exists != "1":
-            subprocess.run(
-                [self.bin("createdb"), "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", "postgres", "ferretdb"],
-                check=True,
-            )
+            env={**os.environ, "PGPASSWORD": security.password(HOME, security.STORE_ADMIN, "store")},
+        )
+        if done.returncode != 0:
+            raise StackError(f"postgres: setting up roles and rights failed: {done.stderr.strip()[:500]}")
 
 
 class FerretDB(Component):
@@ -489,12 +559,16 @@ class FerretDB(Component):
         self.binary = HOME / "bin" / "ferretdb"
         self.data = HOME / "ferretdb" / "data"
 
+    def sources(self) -> str:
+        """A digest of the Go main and its pins: the binary is rebuilt (and restarted) when they change."""
+        return digest(*((HERE / "ferretdb" / n).read_text() for n in ("main.go", "go.mod", "go.sum")))
+
     def install(self) -> None:
-        sources = [HERE / "ferretdb" / n for n in ("main.go", "go.mod", "go.sum")]
-        if self.binary.exists() and all(s.stat().st_mtime <= self.binary.stat().st_mtime for s in sources):
+        stamp = self.binary.with_name("ferretdb.sources")
+        if self.binary.exists() and stamp.exists() and stamp.read_text() == self.sources():
             return
         go = require("go", "build FerretDB (the MongoDB-wire store)")
-        say("ferretdb: building FerretDB v1 with its index bridge (first run only)")
+        say("ferretdb: building FerretDB v1 with its index bridge (first run, or its sources changed)")
         self.binary.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [go, "build", "-o", str(self.binary), "."],
@@ -502,15 +576,36 @@ class FerretDB(Component):
             check=True,
             env={**os.environ, "CGO_ENABLED": "0"},
         )
+        stamp.write_text(self.sources())
 
-    def launch(self) -> None:
-        self.data.mkdir(parents=True, exist_ok=True)
+    def argv(self) -> list[str]:
+        # A client that gives no login reaches PostgreSQL as a role that may not log in: refused. Each
+        # client's own login (a service's store role) is checked by PostgreSQL. The index bridge logs in
+        # as the superuser, its password read from its file. FerretDB keeps a pool per login (default
+        # 50 connections): six logins of 40 stay below PostgreSQL's max_connections (300).
+        url = (
+            f"postgres://{security.STORE_ANONYMOUS}@127.0.0.1:{POSTGRES_PORT}/{security.STORE_DATABASE}"
+            "?pool_max_conns=40"
+        )
+        admin = security.secret_file(HOME, security.STORE_ADMIN, "store")
         backend = (
-            ["-handler", "postgresql", "-postgresql-url", f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/ferretdb"]
+            [
+                *("-handler", "postgresql", "-postgresql-url", url),
+                *("-bridge-user", security.STORE_ADMIN, "-bridge-password-file", str(admin)),
+            ]
             if STORE_BACKEND == "postgresql"
             else ["-handler", "sqlite", "-data", str(self.data)]
         )
-        spawn(self.name, [str(self.binary), "-listen", f"127.0.0.1:{MONGO_PORT}", *backend])
+        return [str(self.binary), "-listen", f"127.0.0.1:{MONGO_PORT}", *backend]
+
+    def up(self) -> None:
+        restart_if_changed(self.name, digest(self.sources(), *self.argv()))
+        super().up()
+
+    def launch(self) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
+        spawn(self.name, self.argv())
+        launched(self.name, digest(self.sources(), *self.argv()))
 
 
 def digest(*parts: object) -> str:
@@ -669,7 +764,7 @@ class LagExporter(Component):
         env = {
             "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}",
             "ALLIANCE_KAFKA_USERNAME": security.OPERATOR,
-            "ALLIANCE_KAFKA_PASSWORD": security.credentials(HOME)[security.OPERATOR],
+            "ALLIANCE_KAFKA_PASSWORD_FILE": str(security.secret_file(HOME, security.OPERATOR)),
             "ALLIANCE_HTTP_PORT": str(LAG_EXPORTER_PORT),
         }
         spawn(self.name, [sys.executable, "-m", "alliance.runtime.lag_exporter"], env=env)
@@ -706,19 +801,17 @@ class ServiceProcess(Component):
         self.startup_timeout = 60.0
 
     def environment(self) -> dict[str, str]:
-        principal = security.service_principal(self.service)
         return {
             "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}",
-            "ALLIANCE_KAFKA_USERNAME": principal,
-            "ALLIANCE_KAFKA_PASSWORD": security.credentials(HOME)[principal],
+            **security.service_logins(HOME, self.service),
             "ALLIANCE_MONGO_URI": f"mongodb://127.0.0.1:{MONGO_PORT}/",
             "ALLIANCE_HTTP_PORT": str(self.port),
             "ALLIANCE_OTLP_ENDPOINT": OTLP_ENDPOINT,
         }
 
     def fingerprint(self) -> str:
-        """What the service is started with, without secrets (e.g. whether it exports traces)."""
-        return digest(sorted((k, v) for k, v in self.environment().items() if k != "ALLIANCE_KAFKA_PASSWORD"))
+        """What the service is started with (paths of its secrets, never their values)."""
+        return digest(sorted(self.environment().items()))
 
     def up(self) -> None:
         restart_if_changed(self.name, self.fingerprint())
@@ -782,6 +875,12 @@ def main() -> int:
         if args.command == "addresses":
             print("\n".join(addresses()))
             return 0
+        if args.command == "up" and security.old_credentials(HOME).exists():
+            security.migrate_credentials(HOME)
+            say(
+                f"note: {security.old_credentials(HOME)} (an older layout) still holds every principal's password; "
+                f"this stack reads {HOME / 'secrets'} only: remove it once no older checkout uses this stack"
+            )
         chosen = [c for c in infrastructure() + services() if args.only in (None, c.name)]
         if not chosen:
             raise StackError(f"unknown component {args.only!r}")

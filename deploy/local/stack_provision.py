@@ -11,5 +11,7 @@ import security
 
 if __name__ == "__main__":
     home = Path(os.environ.get("ALLIANCE_HOME", ".local")).resolve()
-    security.provision(home, os.environ.get("ALLIANCE_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    ca = os.environ.get("ALLIANCE_KAFKA_CA_FILE")  # SASL_SSL when given (compose)
+    bootstrap = os.environ.get("ALLIANCE_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    security.provision(home, bootstrap, ca_file=Path(ca) if ca else None)
     print("users, topics and ACLs in place")

@@ -19,6 +19,7 @@ from alliance.contracts.markings import TLP, Markings
 from alliance.runtime.outbox import OutboxRelay
 from alliance.runtime.settings import Settings
 from alliance.runtime.store import DEADLINES, OUTBOX, AggregateStore
+from harness import MONGO_URI
 
 pytestmark = pytest.mark.e2e
 
@@ -53,8 +54,7 @@ def commit(
 
 @pytest.fixture
 async def db(stack: None) -> AsyncIterator[Any]:
-    settings = Settings()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO_URI, tz_aware=True)  # the stack's, logged in
     name = f"test_store_{uuid.uuid4().hex[:8]}"
     yield client[name]
     await client.drop_database(name)
@@ -87,7 +87,7 @@ async def test_one_commit_per_version_and_the_sweep_publishes_left_overs_in_orde
 
 async def test_separate_clients_lose_no_update_without_any_lock(db: Any) -> None:
     settings = Settings()
-    clients = [AsyncMongoClient[dict[str, Any]](settings.mongo_uri, tz_aware=True) for _ in range(4)]
+    clients = [AsyncMongoClient[dict[str, Any]](MONGO_URI, tz_aware=True) for _ in range(4)]
     name = db.name
     await AggregateStore(db, "counters", settings).commit(commit("c", 1, {"n": 0}))
     conflicts = 0

@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from alliance.contracts.topics import TopicClass
+from alliance.runtime.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 KUSTOMIZE_VERSION = "v5.7.1"
@@ -59,8 +62,28 @@ def test_each_service_renders_alone_with_probes_resources_credentials_and_lag_sc
         assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
     assert container["securityContext"]["runAsNonRoot"] is True
-    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
-    assert secrets["ALLIANCE_KAFKA_USERNAME"] == secrets["ALLIANCE_KAFKA_PASSWORD"] == f"alliance-kafka-{name}"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["ALLIANCE_KAFKA_USERNAME"]["valueFrom"]["secretKeyRef"]["name"] == f"alliance-kafka-{name}"
+    assert env["ALLIANCE_MONGO_USERNAME"]["valueFrom"]["secretKeyRef"]["name"] == f"alliance-store-{name}"
+    assert not any("PASSWORD" in n and not n.endswith("_FILE") for n in env)  # no password in the environment
+    # Each password is a file of the service's own Secret; the CA of Kafka's certificate likewise.
+    pod = one(docs, "Deployment", name)["spec"]["template"]["spec"]
+    volumes = {v["name"]: v["secret"] for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    for variable, secret in (
+        ("ALLIANCE_KAFKA_PASSWORD_FILE", f"alliance-kafka-{name}"),
+        ("ALLIANCE_MONGO_PASSWORD_FILE", f"alliance-store-{name}"),
+        ("ALLIANCE_KAFKA_CA_FILE", "alliance-kafka-ca"),
+    ):
+        path = env[variable]["value"]
+        folder, file = path.rsplit("/", 1)
+        volume = volumes[mounts[folder]]
+        assert volume["secretName"] == secret, variable
+        assert [i["path"] for i in volume["items"]] == [file], variable
+        if "PASSWORD" in variable:
+            assert volume["defaultMode"] & 0o007 == 0, f"{variable}: readable by others"
+    assert pod["securityContext"]["fsGroup"] == container["securityContext"]["runAsUser"]
+    assert all(m.get("readOnly") for m in container["volumeMounts"])
 
     assert one(docs, "Service", name)["spec"]["ports"][0]["port"] == spec.default_http_port
     scaled = one(docs, "ScaledObject", name)["spec"]
@@ -68,6 +91,13 @@ def test_each_service_renders_alone_with_probes_resources_credentials_and_lag_sc
     groups = {t["metadata"]["consumerGroup"] for t in scaled["triggers"]}
     assert groups == {f"alliance.{service}.{route.group}" for route in spec.routes}  # every group it reads with
     assert all(t["type"] == "kafka" and t["metadata"]["sasl"] == "scram_sha512" for t in scaled["triggers"])
+    assert all(t["metadata"]["tls"] == "enable" for t in scaled["triggers"])
+    auth = one(docs, "TriggerAuthentication", f"{name}-kafka")["spec"]["secretTargetRef"]
+    assert {(a["parameter"], a["name"]) for a in auth} == {
+        ("username", f"alliance-kafka-{name}"),
+        ("password", f"alliance-kafka-{name}"),
+        ("ca", "alliance-kafka-ca"),
+    }
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])
@@ -77,4 +107,8 @@ def test_each_overlay_deploys_all_five_in_its_namespace_with_the_shared_settings
     assert deployments == {s.replace("_", "-") for s in SERVICES}
     assert len({d["metadata"]["namespace"] for d in docs}) == 1
     config = one(docs, "ConfigMap", "alliance-config")["data"]
-    assert config["ALLIANCE_KAFKA_BOOTSTRAP_SERVERS"].endswith(":9092")
+    assert config["ALLIANCE_KAFKA_BOOTSTRAP_SERVERS"].endswith(":9093")  # the brokers' SASL_SSL listener
+    # three copies of every topic, a write acknowledged once two hold it
+    settings = Settings(**{k.removeprefix("ALLIANCE_").lower(): v for k, v in config.items()})
+    for kind in TopicClass:
+        assert (settings.replication(kind), settings.min_insync(kind)) == (3, 2), kind

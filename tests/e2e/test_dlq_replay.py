@@ -28,6 +28,7 @@ from harness import (
     operator_cli,
     read_all,
     read_until,
+    security,
     wait_drained,
 )
 
@@ -46,8 +47,8 @@ SEIZURE = {
 
 def replay(system: System, event_id: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ALLIANCE_NAMESPACE": system.namespace, "ALLIANCE_KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP}
-    credentials = str(STACK_HOME / "kafka" / "credentials.json")
-    command = [str(VENV_BIN / "alliance"), "dlq", "replay", event_id, "--format", "json", "--credentials", credentials]
+    secret = str(security.secret_file(STACK_HOME, security.OPERATOR))
+    command = [str(VENV_BIN / "alliance"), "dlq", "replay", event_id, "--format", "json", "--password-file", secret]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
 

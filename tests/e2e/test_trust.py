@@ -274,4 +274,4 @@ def test_a_service_with_a_wrong_password_stops_at_once_and_says_why(system: Syst
                 process.send_signal(signal.SIGKILL)
     assert code != 0
     assert "Kafka refused principal 'svc-firearms'" in log.read_text()
-    assert security.credentials(STACK_HOME)["svc-firearms"] not in log.read_text()  # the password never printed
+    assert security.password(STACK_HOME, "svc-firearms") not in log.read_text()  # the password never printed

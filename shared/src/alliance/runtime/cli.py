@@ -14,7 +14,9 @@
 
 Flows come from the trace backend (``ALLIANCE_TRACE_QUERY_URL``, the local Jaeger by default).
 It reads the streams as the operators' principal: ``ALLIANCE_KAFKA_USERNAME`` /
-``ALLIANCE_KAFKA_PASSWORD``, or on the local stack ``--credentials .local/kafka/credentials.json``.
+``ALLIANCE_KAFKA_PASSWORD`` (or ``ALLIANCE_KAFKA_PASSWORD_FILE``); on the local stack it reads the
+operator's own secret, ``.local/secrets/kafka/operator`` (``--password-file`` names another file). It never
+reads another principal's secret.
 The audit stream is read from its beginning: an operator's question, not a per-event cost.
 """
 
@@ -32,7 +34,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress as RichProgress
 from rich.table import Table
@@ -50,7 +51,7 @@ from alliance.runtime.operations import (
     replay,
     replays,
 )
-from alliance.runtime.settings import Settings
+from alliance.runtime.settings import Settings, read_secret
 
 Progress = Callable[[int, int], None]
 
@@ -63,18 +64,21 @@ stack = typer.Typer(help="The local stack of a repository checkout (like make up
 app.add_typer(stack, name="stack")
 
 Credentials = Annotated[
-    Path | None, typer.Option(help="the local stack's credentials file (its 'operator' entry is used)")
+    Path | None,
+    typer.Option("--password-file", help="the operator's secret file (default: the local stack's, if any)"),
 ]
+OPERATOR = "operator"
 
 
-def settings_for(credentials: Path | None) -> Settings:
+def settings_for(password_file: Path | None) -> Settings:
+    """The operators' principal: from the environment, or its secret file (the local stack's by default)."""
     settings = Settings()
-    if credentials is None:
-        default = Path(".local/kafka/credentials.json")
-        credentials = default if default.exists() and not settings.kafka_username else None
-    if credentials is not None:
-        password = json.loads(credentials.read_text())["operator"]
-        settings = settings.model_copy(update={"kafka_username": "operator", "kafka_password": SecretStr(password)})
+    if password_file is None and not settings.kafka_username:
+        default = Path(os.environ.get("ALLIANCE_HOME", ".local")) / "secrets" / "kafka" / OPERATOR
+        password_file = default if default.exists() else None
+    if password_file is not None:
+        password = read_secret(password_file)
+        settings = settings.model_copy(update={"kafka_username": OPERATOR, "kafka_password": password})
     return settings
 
 

@@ -91,7 +91,11 @@ def make_broker(
     if metrics is not None:  # FastStream's own Kafka metrics (received, processed, published, durations)
         middlewares.append(KafkaPrometheusMiddleware(registry=metrics.registry, app_name=service))
     security = (
-        SASLScram512(username=settings.kafka_username, password=settings.kafka_password.get_secret_value())
+        SASLScram512(
+            username=settings.kafka_username,
+            password=settings.kafka_password.get_secret_value(),
+            ssl_context=settings.kafka_ssl_context(),  # SASL_SSL when set
+        )
         if settings.kafka_username and settings.kafka_password
         else None
     )
@@ -107,15 +111,17 @@ def make_broker(
     )
 
 
-async def ensure_topics(
-    settings: Settings, topics: list[str], configs: dict[str, dict[str, str]] | None = None
-) -> None:
+async def ensure_topics(settings: Settings, topics: list[str]) -> None:
     """Create the topics a service owns (idempotent); waits while the broker is unreachable.
 
+    Each gets the partitions, replication and configs of its class (``Settings.topic_spec``).
     ``create_topics`` reports failures per topic in its response instead of raising: each is checked,
     and any error other than "already exists" (another instance was faster) is raised.
     """
-    configs = configs or {}
+
+    def new_topic(name: str) -> NewTopic:
+        spec = settings.topic_spec(name)
+        return NewTopic(name, spec.partitions, spec.replication, topic_configs=spec.configs)
 
     async def create() -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_security())
@@ -124,12 +130,7 @@ async def ensure_topics(
             existing = set(await admin.list_topics())
             missing = [t for t in topics if t not in existing]
             if missing:
-                response = await admin.create_topics(
-                    [
-                        NewTopic(t, settings.topic_partitions, settings.topic_replication, topic_configs=configs.get(t))
-                        for t in missing
-                    ]
-                )
+                response = await admin.create_topics([new_topic(t) for t in missing])
                 for topic, code, *rest in response.topic_errors:
                     if code not in (0, TopicAlreadyExistsError.errno):
                         message = rest[0] if rest else ""

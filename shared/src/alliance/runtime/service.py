@@ -29,7 +29,6 @@ from alliance.application.repository import FactOutlet, Repository
 from alliance.contracts.base import EventData, Fact
 from alliance.contracts.common import EventRejected
 from alliance.contracts.disclosure import DeliveryWithdrawn, ReleaseDecided
-from alliance.contracts.limits import DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RETENTION_DAYS
 from alliance.contracts.operations import DeadLetterReplayRequested
 from alliance.contracts.registry import Agency
 from alliance.contracts.topics import (
@@ -56,6 +55,7 @@ from alliance.runtime.store import (
     DEADLINES,
     AggregateStore,
     StoreMeter,
+    check_store_login,
     connect,
     due_bucket,
     ensure_service_indexes,
@@ -220,16 +220,14 @@ class Service:
         """Before the broker starts: wait for the store and Kafka, create topics, register subscribers."""
         s = self.settings
         await check_kafka_credentials(s)  # a wrong password is a configuration error: stop at once
+        await check_store_login(self.mongo, s)  # likewise for the store's
         await waiting(s, "store", lambda: self.mongo.admin.command("ping"))
         await ensure_service_indexes(self.db, s)
         for kind in self.spec.repositories:
             store = AggregateStore(self.db, kind.collection, s, kind.catalogue)
             await store.ensure_indexes([*kind.indexes, RELEASED_TO])
         await waiting(s, "agency registry", self.registry.load)
-        dead_letters = self.settings.topic(dead_letter_topic(self.spec.name))
-        retention = str(DEAD_LETTER_RETENTION_DAYS * 24 * 3600 * 1000)
-        dead_letter_config = {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES), "retention.ms": retention}
-        await ensure_topics(s, self.owned_topics(), {dead_letters: dead_letter_config})
+        await ensure_topics(s, self.owned_topics())  # dead letters, events and intake, each by its class
         for consumer in self.consumers:
             consumer.subscribe()
 

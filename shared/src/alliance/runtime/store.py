@@ -35,7 +35,7 @@ from typing import Any
 from pymongo import ASCENDING, AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from alliance.application.records import Catalogue, Commit, ConcurrentUpdateError, Document, cards_of
 from alliance.runtime import faults
@@ -79,7 +79,30 @@ def connect(settings: Settings, meter: StoreMeter | None = None) -> AsyncMongoCl
         connectTimeoutMS=3000,
         tz_aware=True,
         event_listeners=[meter] if meter else [],
+        **settings.mongo_auth(),
     )
+
+
+class StoreCredentialsError(RuntimeError):
+    """The store refused this service's login: a configuration error, reported at once, never waited out."""
+
+
+# MongoDB refuses a login with code 18; FerretDB v1 passes the login to PostgreSQL and relays its refusal.
+_LOGIN_REFUSED = ("SQLSTATE 28P01", "SQLSTATE 28000")
+
+
+async def check_store_login(client: AsyncMongoClient[Document], settings: Settings) -> None:
+    """Fail fast on a wrong store role or password (a store that cannot be reached is waited for later)."""
+    try:
+        await client.admin.command("ping")
+    except OperationFailure as exc:
+        if exc.code == 18 or any(marker in str(exc) for marker in _LOGIN_REFUSED):
+            raise StoreCredentialsError(
+                f"the store refused role {settings.mongo_username or '(none)'!r}; check ALLIANCE_MONGO_USERNAME "
+                "and ALLIANCE_MONGO_PASSWORD (or ALLIANCE_MONGO_PASSWORD_FILE)"
+            ) from None
+    except PyMongoError:
+        return
 
 
 def now() -> datetime:
