@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from pymongo import MongoClient
 
-from harness import MONGO_URI, Agency, OtlpReceiver, Producers, System, otlp_receiver
+from harness import (
+    MONGO_URI,
+    NAMESPACES,
+    Agency,
+    OtlpReceiver,
+    Producers,
+    System,
+    forget_namespaces,
+    otlp_receiver,
+)
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +61,11 @@ async def producer(stack: None) -> AsyncIterator[Producers]:
 def agency(producer: Producers) -> Agency:
     """A customs post publishing seizures, with a reply stream of its own."""
     return Agency(producer, "us-cbp")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After every fixture (the end-of-session contract check included): drop the session's namespaces.
+
+    ALLIANCE_KEEP_NAMESPACES=1 keeps them, to look at what a failed run left."""
+    if os.environ.get("ALLIANCE_KEEP_NAMESPACES") != "1":
+        forget_namespaces(NAMESPACES)

@@ -62,7 +62,7 @@ def kafka_login(principal: str, ca_file: Path | None = None) -> dict[str, Any]:
 
 
 def operator() -> dict[str, Any]:
-    """The operators' principal: reads every stream; writes only the registry, replays and intake (replay)."""
+    """The operators' principal: reads every stream; writes only the registry and replay requests."""
     return kafka_login(security.OPERATOR)
 
 
@@ -585,3 +585,28 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
         yield receiver
     finally:
         receiver.close()
+
+
+def forget_namespaces(namespaces: Sequence[str]) -> None:
+    """Delete the topics and store databases of finished test namespaces (as the super users).
+
+    Each session provisions a namespace of its own (a few hundred partitions); kept, they would pile up
+    on a developer's stack until a broker restart takes minutes to load them all.
+    """
+    from confluent_kafka.admin import AdminClient
+
+    if not namespaces:
+        return
+    prefixes = tuple(f"{n}." for n in namespaces)
+    admin = AdminClient(security.confluent_config(BOOTSTRAP, "admin", security.password(STACK_HOME, "admin")))
+    topics = [t for t in admin.list_topics(timeout=30).topics if t.startswith(prefixes)]
+    for future in admin.delete_topics(topics, request_timeout=60).values() if topics else ():
+        future.result(timeout=60)
+    client: MongoClient[dict[str, Any]] = MongoClient(MONGO_URI)
+    try:
+        databases = tuple(f"{n.replace('-', '_')}_alliance_" for n in namespaces)
+        for name in client.list_database_names():
+            if name.startswith(databases):
+                client.drop_database(name)
+    finally:
+        client.close()

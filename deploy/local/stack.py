@@ -273,9 +273,10 @@ class Component:
             say(f"{self.name}: already running")
             return
         if pid_of(self.name) is not None:
-            # Running but not answering: maybe still starting. Give it a moment, then restart.
+            # Running but not answering: maybe still starting (a broker loads every partition first, which
+            # takes minutes on a busy machine). Give it as long as a start may take, then restart.
             try:
-                wait_until(self.answers, self.name, 30, self.name)
+                wait_until(self.answers, self.name, self.startup_timeout, self.name)
                 say(f"{self.name}: running")
                 return
             except StackError:
@@ -298,6 +299,7 @@ def new_cluster_id() -> str:
 class Kafka(Component):
     def __init__(self) -> None:
         super().__init__("kafka", kafka_answers)
+        self.startup_timeout = 300.0  # thousands of partitions load slowly on 2 busy cores
         self.home = HOME / "kafka"
         self.libs = self.home / f"libs-{KAFKA_VERSION}"
         self.data = self.home / "data"
