@@ -51,6 +51,8 @@ eval-matching: setup  ## precision and recall of person matching per class, besi
 	@$(PY) matching/evaluation/peer_nomenklatura.py matching/evaluation/person_pairs_classes.csv
 	@$(PY) matching/evaluation/peer_nomenklatura.py matching/evaluation/person_pairs.csv
 	@$(PY) matching/evaluation/peer_nomenklatura.py matching/evaluation/person_pairs_hard.csv
+	@echo "== What the bounds on a name cost: each labelled pair, the detained side padded to the contract's limits"
+	@$(PY) matching/evaluation/long_names.py matching/evaluation/person_pairs_classes.csv matching/evaluation/person_pairs.csv matching/evaluation/person_pairs_hard.csv
 
 bench: up  ## events/s, latency, store operations and idle CPU against a raw Kafka floor (BENCH_ARGS=--quick); the fugitive index at 100,000
 	$(PY) deploy/bench/bench.py $(BENCH_ARGS)
