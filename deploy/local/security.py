@@ -169,23 +169,8 @@ def provision(
     for future in admin.alter_user_scram_credentials(upserts).values():
         future.result(timeout=30)
 
-    p = f"{namespace}." if namespace else ""
-    topics = [NewTopic(f"{p}alliance.registry", 1, 1, config={"cleanup.policy": "compact"})]
-    topics.append(NewTopic(f"{p}alliance.audit", 3, 1, config={"retention.ms": str(AUDIT_RETENTION_MS)}))
-    topics.append(NewTopic(f"{p}alliance.operations.replays", 1, 1, config={"retention.ms": str(AUDIT_RETENTION_MS)}))
-    # Every service's events topic exists before any service starts: a service subscribing to another's
-    # facts must not need the right to create that topic.
-    topics += [NewTopic(f"{p}alliance.{s}.events", 3, 1) for s in SERVICES]
-    for agency, domains in agencies.items():
-        topics += [NewTopic(f"{p}alliance.{d}.intake.{agency}", 3, 1) for d in domains]
-        topics += [NewTopic(f"{p}alliance.deliveries.{agency}", 3, 1), NewTopic(f"{p}alliance.replies.{agency}", 3, 1)]
-    for name, future in admin.create_topics(topics, request_timeout=30).items():
-        try:
-            future.result(timeout=30)
-        except KafkaException as exc:
-            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
-                raise RuntimeError(f"topic {name}: {exc}") from exc
-
+    # ACLs first, then topics: a topic that exists had its ACLs made before it, so an agency whose
+    # topics exist is fully provisioned (what `alliance registry register` checks before the change).
     kinds = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP}
     bindings = [
         AclBinding(
@@ -202,3 +187,20 @@ def provision(
     ]
     for future in admin.create_acls(bindings, request_timeout=30).values():
         future.result(timeout=30)
+
+    p = f"{namespace}." if namespace else ""
+    topics = [NewTopic(f"{p}alliance.registry", 1, 1, config={"cleanup.policy": "compact"})]
+    topics.append(NewTopic(f"{p}alliance.audit", 3, 1, config={"retention.ms": str(AUDIT_RETENTION_MS)}))
+    topics.append(NewTopic(f"{p}alliance.operations.replays", 1, 1, config={"retention.ms": str(AUDIT_RETENTION_MS)}))
+    # Every service's events topic exists before any service starts: a service subscribing to another's
+    # facts must not need the right to create that topic.
+    topics += [NewTopic(f"{p}alliance.{s}.events", 3, 1) for s in SERVICES]
+    for agency, domains in agencies.items():
+        topics += [NewTopic(f"{p}alliance.{d}.intake.{agency}", 3, 1) for d in domains]
+        topics += [NewTopic(f"{p}alliance.deliveries.{agency}", 3, 1), NewTopic(f"{p}alliance.replies.{agency}", 3, 1)]
+    for name, future in admin.create_topics(topics, request_timeout=30).items():
+        try:
+            future.result(timeout=30)
+        except KafkaException as exc:
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                raise RuntimeError(f"topic {name}: {exc}") from exc

@@ -39,6 +39,8 @@ MLAT_REVIEW = "mlat_review"
 MLAT_REVIEW_PERIOD = timedelta(days=30)
 MLAT_EXECUTION = "mlat_execution"
 MLAT_EXECUTION_PERIOD = timedelta(days=180)
+# The names of the deadline kinds this domain sets (a closed set: metrics are labelled by them).
+DEADLINE_KINDS = (FORMAL_REQUEST, MLAT_REVIEW, MLAT_EXECUTION)
 
 
 class Fugitive(Aggregate):

@@ -3,15 +3,17 @@
     python -m alliance.runtime.lag_exporter     (ALLIANCE_KAFKA_* as the operators' principal,
                                                  ALLIANCE_HTTP_PORT, default 8106)
 
-``/metrics`` measures at each request (committed against end offsets, see
-:class:`alliance.runtime.metrics.ConsumerLagCollector`); ``/health`` answers without touching the
-broker. The local stack starts it beside Kafka (``deploy/local/stack.py``), so the backlog of a
-service that is stopped is still measured.
+``/metrics`` serves the last measurement (committed against end offsets every
+``ALLIANCE_LAG_REFRESH_SECONDS``, through one kept connection, see
+:class:`alliance.runtime.metrics.ConsumerLagCollector`): a scrape opens no connection to the broker.
+``/health`` answers without touching the broker. The local stack starts it beside Kafka
+(``deploy/local/stack.py``), so the backlog of a service that is stopped is still measured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import uvicorn
@@ -29,7 +31,9 @@ log = logging.getLogger("alliance.lag_exporter")
 def app(settings: Settings) -> AsgiFastStream:
     """The exporter as an ASGI app (FastStream's, as the services serve theirs), without a broker."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ConsumerLagCollector(settings))
+    collector = ConsumerLagCollector(settings, interval=settings.lag_refresh_seconds)
+    registry.register(collector)
+    tasks: list[asyncio.Task[None]] = []
 
     @get(include_in_schema=False)
     async def health(scope: Scope) -> AsgiResponse:
@@ -37,14 +41,29 @@ def app(settings: Settings) -> AsgiFastStream:
 
     @get(include_in_schema=False)
     async def metrics(scope: Scope) -> AsgiResponse:
-        try:  # the collector runs its own event loop: measured in a worker thread
-            body = await asyncio.to_thread(generate_latest, registry)
+        try:
+            body = generate_latest(registry)
         except Exception as exc:  # the broker did not answer: the scrape fails, visibly
             log.warning("lag not measured: %r", exc)
             return AsgiResponse(f"lag not measured: {exc!r}\n".encode(), 503, headers={"content-type": "text/plain"})
         return AsgiResponse(body, 200, headers={"content-type": CONTENT_TYPE_LATEST})
 
-    return AsgiFastStream(asgi_routes=[("/health", health), ("/metrics", metrics)], logger=log)
+    async def start() -> None:
+        tasks.append(asyncio.create_task(collector.run(), name="consumer-lag"))
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await collector.kafka.close()
+
+    return AsgiFastStream(
+        asgi_routes=[("/health", health), ("/metrics", metrics)],
+        logger=log,
+        after_startup=[start],
+        on_shutdown=[stop],
+    )
 
 
 def main() -> None:

@@ -34,6 +34,8 @@ from alliance.contracts.registry import Agency
 from alliance.contracts.topics import AUDIT_TOPIC, dead_letter_topic, delivery_topic, intake_topic, reply_topic_for
 from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.runtime import asyncapi
+from alliance.runtime.deliveries import Deliveries
+from alliance.runtime.kafka_admin import KafkaAdmin
 from alliance.runtime.messaging import EventConsumer, Messenger, check_kafka_credentials, ensure_topics, make_broker
 from alliance.runtime.metrics import ServiceMetrics
 from alliance.runtime.outbox import OutboxRelay
@@ -77,6 +79,7 @@ class ServiceSpec:
     routes: Sequence[Route[Any]]
     dependencies: type[Any]
     settings: type[Settings] = Settings
+    deadline_kinds: tuple[str, ...] = ()  # the names of its domain's deadline kinds (metrics labels)
 
     @property
     def repositories(self) -> list[type[Repository[Any]]]:
@@ -89,6 +92,13 @@ class ServiceSpec:
         if any(r.deadlines for r in self.repositories):
             facts += [DeadlineApproaching, DeadlineBreached]
         return {self.events_topic: facts}
+
+
+def service_metrics(spec: ServiceSpec) -> ServiceMetrics:
+    """A service's metrics, labelled only from its vocabulary: the types it handles, its deadline kinds."""
+    return ServiceMetrics(
+        spec.name, event_types={r.event.EVENT_TYPE for r in spec.routes}, deadline_kinds=spec.deadline_kinds
+    )
 
 
 def published_facts(contracts: ModuleType) -> list[type[EventData]]:
@@ -116,15 +126,17 @@ class Service:
         self.settings = settings or spec.settings()
         setup_logging(spec.name, self.settings.log_level)
         self.tracer_provider = setup_tracing(spec.name, spec.version, self.settings)
-        self.metrics = ServiceMetrics(spec.name)
+        self.metrics = service_metrics(spec)
+        self.kafka_admin = KafkaAdmin(self.settings, client_id=f"alliance-{spec.name}-admin")
         self.broker = make_broker(self.settings, spec.name, self.tracer_provider, self.metrics)
         self.messenger = Messenger(self.broker, self.settings, spec.name, self.metrics)
         self.store_meter = StoreMeter()
         self.mongo = connect(self.settings, self.store_meter)
         self.db = self.mongo[self.settings.database(spec.name)]
         self.relay = OutboxRelay(self.db, self.messenger.publish, self.settings)
+        self.deliveries = Deliveries(self.db, self.settings, self.kafka_admin, self.metrics)
         self.source = f"urn:alliance:service:{spec.name}"
-        self.registry = RegistryFollower(self.settings)
+        self.registry = RegistryFollower(self.settings, self.db, self.metrics)
         self.outlet = FactOutlet(
             self.source,
             spec.events_topic,
@@ -201,6 +213,9 @@ class Service:
         for kind in self.spec.repositories:
             await AggregateStore(self.db, kind.collection, s, kind.catalogue).ensure_indexes(list(kind.indexes))
         await waiting(s, "agency registry", self.registry.load)
+        if self.messenger.deliver is not self.deliveries.deliver:
+            await self.deliveries.start(self.messenger.deliver)
+            self.messenger.deliver = self.deliveries.deliver  # a missing delivery topic parks, never blocks
         dead_letters = self.settings.topic(dead_letter_topic(self.spec.name))
         retention = str(DEAD_LETTER_RETENTION_DAYS * 24 * 3600 * 1000)
         dead_letter_config = {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES), "retention.ms": retention}
@@ -220,7 +235,11 @@ class Service:
             await subscriber.start()
 
     async def _start_background(self) -> None:
-        self._tasks = [asyncio.create_task(self.relay.run_forever(), name="outbox-relay")]
+        self._tasks = [
+            asyncio.create_task(self.relay.run_forever(), name="outbox-relay"),
+            asyncio.create_task(self.deliveries.run_forever(), name="parked-deliveries"),
+            asyncio.create_task(self._run_lag_measurement(), name="consumer-lag"),
+        ]
         self.registry.listeners.append(self._agency_registered)
         self.registry.follow()
         if self._deadline_kinds():
@@ -327,6 +346,17 @@ class Service:
                 log.exception("deadline clock pass failed")
             await asyncio.sleep(self.settings.deadline_scan_seconds)
 
+    async def _run_lag_measurement(self) -> None:
+        """Consumer lag for ``/metrics``, measured every ``lag_refresh_seconds`` on one kept connection."""
+        while True:
+            try:
+                await self.metrics.measure_lag(self.kafka_admin, {c.group: c.topics() for c in self.consumers})
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # reported as the age of the last figures; tried again later
+                log.warning("consumer lag not measured", error=f"{type(exc).__name__}: {exc}"[:300])
+            await asyncio.sleep(self.settings.lag_refresh_seconds)
+
     async def _stop_background(self) -> None:
         """First step of a graceful stop (SIGTERM): no new work starts; in-flight work may finish.
 
@@ -344,6 +374,7 @@ class Service:
 
     async def _close(self) -> None:
         await self.registry.close()
+        await self.kafka_admin.close()
         await self.messenger.close()
         await self.mongo.close()
         self.tracer_provider.shutdown()
@@ -356,10 +387,11 @@ class Service:
             store_ok = True
         except Exception:
             store_ok = False
+        registry_ok = self.registry.healthy()
         return {
             "service": self.spec.name,
             "version": self.spec.version,
-            "status": "ok" if kafka_ok and store_ok else "degraded",
+            "status": "ok" if kafka_ok and store_ok and registry_ok else "degraded",
             "kafka": kafka_ok,
             "store": store_ok,
             "events_processed": sum(c.processed for c in self.consumers),
@@ -369,6 +401,10 @@ class Service:
             "outbox_failures": self.relay.failures,
             "events_refused": sum(c.refused for c in self.consumers),
             "registry_version": self.registry.registry.version,
+            "registry": self.registry.status(),
+            "deliveries_parked": self.deliveries.parked,
+            "deliveries_delivered_late": self.deliveries.delivered_late,
+            "deliveries_waiting_for_topic": sorted(self.deliveries.agency(t) for t in self.deliveries.waiting),
             "intake_agencies": sorted({a for c in self.consumers for a in c.agencies}),
             "store_operations": self.store_meter.commands,
         }
@@ -386,8 +422,7 @@ class Service:
         @get(include_in_schema=False)
         async def metrics(scope: Scope) -> AsgiResponse:
             collections = [r.collection for r in self.spec.repositories]
-            groups = {c.group: c.topics() for c in self.consumers}
-            await self.metrics.refresh(self.db, collections, self.settings, groups)
+            await self.metrics.refresh(self.db, collections)  # consumer lag: the background measurement
             return AsgiResponse(
                 generate_latest(self.metrics.registry), 200, headers={"content-type": CONTENT_TYPE_LATEST}
             )
