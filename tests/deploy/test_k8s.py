@@ -50,7 +50,13 @@ def test_each_service_renders_alone_with_probes_resources_credentials_and_lag_sc
     spec = importlib.import_module(f"{service}.app").SPEC
     name = service.replace("_", "-")
     docs = render(K8S / "base" / name)
-    assert {d["kind"] for d in docs} == {"Deployment", "Service", "ScaledObject", "TriggerAuthentication"}
+    assert {d["kind"] for d in docs} == {
+        "Deployment",
+        "Service",
+        "ScaledObject",
+        "TriggerAuthentication",
+        "NetworkPolicy",
+    }
 
     container = one(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
     assert container["image"].startswith(f"alliance-{name}:")
@@ -59,7 +65,9 @@ def test_each_service_renders_alone_with_probes_resources_credentials_and_lag_sc
         assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
     assert container["securityContext"]["runAsNonRoot"] is True
-    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+    # The image listens on loopback; here the pod's address, for probes and the scraper (explicitly).
+    assert {"name": "ALLIANCE_HTTP_HOST", "value": "0.0.0.0"} in container["env"]
     assert secrets["ALLIANCE_KAFKA_USERNAME"] == secrets["ALLIANCE_KAFKA_PASSWORD"] == f"alliance-kafka-{name}"
 
     assert one(docs, "Service", name)["spec"]["ports"][0]["port"] == spec.default_http_port
@@ -78,3 +86,25 @@ def test_each_overlay_deploys_all_five_in_its_namespace_with_the_shared_settings
     assert len({d["metadata"]["namespace"] for d in docs}) == 1
     config = one(docs, "ConfigMap", "alliance-config")["data"]
     assert config["ALLIANCE_KAFKA_BOOTSTRAP_SERVERS"].endswith(":9092")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_only_the_metrics_scraper_may_connect_to_a_service(service: str) -> None:
+    """/health, /metrics and /asyncapi.json are not for everyone in the cluster: one policy per service
+    admits the metrics scraper, on the HTTP port, and nothing else (kubelet probes come from the node,
+    which network policies always allow)."""
+    name = service.replace("_", "-")
+    docs = render(K8S / "base" / name)
+    policy = one(docs, "NetworkPolicy", name)["spec"]
+    pods = one(docs, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pods.items()
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == name  # this service's pods only
+    assert policy["policyTypes"] == ["Ingress"]
+    [rule] = policy["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    [source] = rule["from"]
+    assert source["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    [scraper] = source["podSelector"]["matchExpressions"]
+    assert scraper["key"] == "app.kubernetes.io/name"
+    assert set(scraper["values"]) == {"victoriametrics", "vmagent", "prometheus"}
+    assert "matchLabels" not in source["podSelector"]  # not widened (nor narrowed) by the service's labels

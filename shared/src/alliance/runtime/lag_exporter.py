@@ -28,12 +28,10 @@ DEFAULT_PORT = 8106
 log = logging.getLogger("alliance.lag_exporter")
 
 
-def app(settings: Settings) -> AsgiFastStream:
+def app(settings: Settings, collector: ConsumerLagCollector) -> AsgiFastStream:
     """The exporter as an ASGI app (FastStream's, as the services serve theirs), without a broker."""
     registry = CollectorRegistry(auto_describe=False)
-    collector = ConsumerLagCollector(settings, interval=settings.lag_refresh_seconds)
     registry.register(collector)
-    tasks: list[asyncio.Task[None]] = []
 
     @get(include_in_schema=False)
     async def health(scope: Scope) -> AsgiResponse:
@@ -48,30 +46,35 @@ def app(settings: Settings) -> AsgiFastStream:
             return AsgiResponse(f"lag not measured: {exc!r}\n".encode(), 503, headers={"content-type": "text/plain"})
         return AsgiResponse(body, 200, headers={"content-type": CONTENT_TYPE_LATEST})
 
-    async def start() -> None:
-        tasks.append(asyncio.create_task(collector.run(), name="consumer-lag"))
+    return AsgiFastStream(asgi_routes=[("/health", health), ("/metrics", metrics)], logger=log)
 
-    async def stop() -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await collector.kafka.close()
 
-    return AsgiFastStream(
-        asgi_routes=[("/health", health), ("/metrics", metrics)],
-        logger=log,
-        after_startup=[start],
-        on_shutdown=[stop],
+async def serve(settings: Settings) -> None:
+    """Measure in the background and serve the last figures until stopped (SIGINT, SIGTERM)."""
+    collector = ConsumerLagCollector(settings, interval=settings.lag_refresh_seconds)
+    measuring = asyncio.create_task(collector.run(), name="consumer-lag")
+    port = settings.http_port or DEFAULT_PORT
+    config = uvicorn.Config(
+        app(settings, collector),
+        host=settings.http_host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",  # no broker to start: FastStream's lifespan would refuse to start without one
     )
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        measuring.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await measuring
+        await collector.kafka.close()
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
-    settings = Settings()
-    port = settings.http_port or DEFAULT_PORT
-    uvicorn.run(app(settings), host=settings.http_host, port=port, log_config=None, access_log=False)
+    asyncio.run(serve(Settings()))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import TopicAuthorizationFailedError
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -127,7 +128,14 @@ class RegistryFollower:
 
     async def load(self) -> None:
         """Read the registry topic to its end, from the registry kept in the store (waits for Kafka and
-        the store like every start-up step)."""
+        the store like every start-up step, and for a grant to read the registry that has not reached
+        the broker yet: measured up to 12 s after provisioning on a busy broker)."""
+        try:
+            await self._load()
+        except TopicAuthorizationFailedError:
+            raise ConnectionError("not (yet) allowed to read the registry topic") from None
+
+    async def _load(self) -> None:
         kept = await self._kept()
         floor = 0
         self.registry, self._made_by = baseline_registry(), None
