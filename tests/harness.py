@@ -200,7 +200,7 @@ class System:
             "ALLIANCE_ENVIRONMENT": "test",
             "ALLIANCE_OUTBOX_SWEEP_SECONDS": "0.5",
             "ALLIANCE_PARENT_WAIT_SECONDS": "5",
-            "ALLIANCE_LAG_REFRESH_SECONDS": "1",
+            "ALLIANCE_LAG_REFRESH_SECONDS": "2",
             **service.env,
         }
         LOGS.mkdir(parents=True, exist_ok=True)

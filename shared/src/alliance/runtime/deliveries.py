@@ -59,6 +59,10 @@ class Deliveries:
         self.parked = 0
         self.delivered_late = 0
 
+    @property
+    def started(self) -> bool:
+        return self._send is not None
+
     def agency(self, topic: str) -> str:
         return topic.rpartition(self._settings.topic(DELIVERIES_PREFIX))[2]
 

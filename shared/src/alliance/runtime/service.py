@@ -213,7 +213,7 @@ class Service:
         for kind in self.spec.repositories:
             await AggregateStore(self.db, kind.collection, s, kind.catalogue).ensure_indexes(list(kind.indexes))
         await waiting(s, "agency registry", self.registry.load)
-        if self.messenger.deliver is not self.deliveries.deliver:
+        if not self.deliveries.started:
             await self.deliveries.start(self.messenger.deliver)
             self.messenger.deliver = self.deliveries.deliver  # a missing delivery topic parks, never blocks
         dead_letters = self.settings.topic(dead_letter_topic(self.spec.name))
