@@ -63,9 +63,20 @@ REJECTED = "org.alliance.event.rejected.v1"
 FAST_RESTARTS = {"ALLIANCE_RETRY_MAX_SECONDS": "1"}
 
 
+@pytest.fixture(scope="module")
+def shared(stack: None, otlp: OtlpReceiver) -> Iterator[System]:
+    """Interdiction in a namespace of its own (the registry is per namespace); each test leaves it healthy."""
+    system = System(namespace=f"g{uuid.uuid4().hex[:10]}", otlp=otlp)
+    try:
+        system.start("interdiction", FAST_RESTARTS)
+        yield system
+    finally:
+        system.stop_all()
+
+
 @pytest.fixture
 def fresh(stack: None, otlp: OtlpReceiver) -> Iterator[System]:
-    """A namespace of its own (the registry is per namespace), with no service started yet."""
+    """A namespace for one test, with no service started yet."""
     system = System(namespace=f"g{uuid.uuid4().hex[:10]}", otlp=otlp)
     try:
         yield system
@@ -136,52 +147,67 @@ def seizure(reference: str) -> dict[str, Any]:
     }
 
 
+def refusals_counted(service: ServiceProcess) -> float:
+    return sum(
+        v
+        for (name, labels), v in scrape(service).items()
+        if name == "alliance_registry_changes_total" and dict(labels)["outcome"] == "refused"
+    )
+
+
 async def test_a_stale_registry_change_is_refused_by_the_cli_and_by_every_service_visibly(
-    fresh: System, producer: Producers
+    shared: System, producer: Producers
 ) -> None:
-    service = fresh.start("interdiction")
+    service = shared.services["interdiction"]
+    before = service.health()["registry"]
+    counted = refusals_counted(service)
     run = uuid.uuid4().hex[:6]
     entry = {"id": f"test-{run}", "name": "registry test", "country": "US", "kind": "customs", "sends": [REPORTED]}
-    done = await register_agency(fresh, entry, ["interdiction"])
-    assert (done["outcome"], done["registry_version"], done["replaces_version"]) == ("applied", 2, 1)
+    done = await register_agency(shared, entry, ["interdiction"])
+    version = before["version"] + 1
+    assert (done["outcome"], done["registry_version"], done["replaces_version"]) == ("applied", version, version - 1)
 
-    # An operator who read version 1 and did not see the change above: refused, nothing written.
-    code, answer = cli(fresh, "registry", "register", entry_file({**entry, "name": "stale"}), "--replaces", "1")
+    # An operator who read the version before and did not see the change above: refused, nothing written.
+    stale_entry = entry_file({**entry, "name": "stale"})
+    code, answer = cli(shared, "registry", "register", stale_entry, "--replaces", str(version - 1))
     assert code == 1
     assert answer["outcome"] == "refused"
-    assert "at version 2, not 1" in answer["reason"]
+    assert f"at version {version}, not {version - 1}" in answer["reason"]
 
-    # A change written anyway against version 1 (a second operator racing the first): every service
-    # refuses it, says so, and keeps version 2.
-    stale = await write_registry_change(fresh, {**entry, "name": "stale", "sends": []}, 2, 1)
-    report = await health_until(service, lambda h: h["registry"]["changes_refused"] == 1, "the refusal reported")
+    # A change written anyway against that version (a second operator racing the first): every service
+    # refuses it, says so, and keeps its version.
+    stale = await write_registry_change(shared, {**entry, "name": "stale", "sends": []}, version, version - 1)
+    report = await health_until(
+        service,
+        lambda h: h["registry"]["changes_refused"] == before["changes_refused"] + 1,
+        "the refusal reported",
+    )
     assert report["status"] == "ok"
-    assert (report["registry_version"], report["registry"]["version"]) == (2, 2)
-    refused = [v for (name, labels), v in scrape(service).items() if name == "alliance_registry_changes_total"]
-    assert sorted(refused) == [1.0, 1.0]  # one applied, one refused
+    assert (report["registry_version"], report["registry"]["version"]) == (version, version)
+    assert refusals_counted(service) == counted + 1
     log = service.log.read_text()
     assert "registry change refused" in log
-    assert "not newer than the registry's version 2" in log
+    assert f"not newer than the registry's version {version}" in log
 
     # The operators see each change's fate, and the refused one changed nothing: the agency still sends.
-    code, rows = cli(fresh, "registry", "show")
+    code, rows = cli(shared, "registry", "show")
     assert code == 0
-    assert [(r["change_id"] == stale, r["outcome"]) for r in rows] == [(False, "applied"), (True, "refused")]
+    assert [(r["change_id"], r["outcome"]) for r in rows][-2:] == [(done["change_id"], "applied"), (stale, "refused")]
     sender = Agency(producer, entry["id"])
     reference = f"REG-{run}"
-    await sender.send(fresh.topic("alliance.interdiction.intake"), seizure(reference), event_type=REPORTED)
+    await sender.send(shared.topic("alliance.interdiction.intake"), seizure(reference), event_type=REPORTED)
     facts = await read_until(
-        [fresh.topic("alliance.interdiction.events")],
+        [shared.topic("alliance.interdiction.events")],
         lambda rs: any(r.type == RECORDED and r.json()["report_reference"] == reference for r in rs),
     )
     assert facts
 
 
-async def test_the_follower_is_supervised_and_health_says_when_it_is_not_following(fresh: System) -> None:
-    service = fresh.start("interdiction", FAST_RESTARTS)
+async def test_the_follower_is_supervised_and_health_says_when_it_is_not_following(shared: System) -> None:
+    service = shared.services["interdiction"]
     assert service.health()["registry"]["following"] is True
     # The service loses the right to read the registry (the broker refuses each fetch): its follower fails.
-    topic = fresh.topic("alliance.registry")
+    topic = shared.topic("alliance.registry")
     grant = AclBindingFilter(
         ResourceType.TOPIC,
         topic,
@@ -200,14 +226,20 @@ async def test_the_follower_is_supervised_and_health_says_when_it_is_not_followi
     assert down["kafka"]
     assert down["store"]
 
-    fresh.provision()  # the grant again (idempotent provisioning)
+    shared.provision()  # the grant again (idempotent provisioning)
     up = await health_until(service, lambda h: h["status"] == "ok", "following again after the grant", timeout=90)
     assert up["registry"]["following"] is True
     assert up["registry"]["restarts"] >= 1
-    # ... and it does follow: a revocation made now applies.
-    code, answer = cli(fresh, "registry", "register", entry_file(cbp_entry(clearance="GREEN")))
-    assert code == 0, answer
-    await health_until(service, lambda h: h["registry_version"] == 2, "the change applied")
+    # ... and it does follow: an agency registered now is served.
+    entry = {
+        "id": f"sup-{uuid.uuid4().hex[:6]}",
+        "name": "after",
+        "country": "MX",
+        "kind": "customs",
+        "sends": [REPORTED],
+    }
+    done = await register_agency(shared, entry, ["interdiction"])
+    assert service.health()["registry_version"] == done["registry_version"] == up["registry_version"] + 1
 
 
 async def test_a_deleted_registry_topic_does_not_undo_a_revocation(fresh: System, producer: Producers) -> None:
@@ -263,9 +295,10 @@ async def test_a_deleted_registry_topic_does_not_undo_a_revocation(fresh: System
 
 
 async def test_an_agency_without_a_delivery_topic_blocks_no_one_and_loses_nothing(
-    fresh: System, producer: Producers
+    shared: System, producer: Producers
 ) -> None:
-    service = fresh.start("interdiction")
+    service = shared.services["interdiction"]
+    version = service.health()["registry_version"]
     run = uuid.uuid4().hex[:6]
     late = f"late-{run}"
     entry = {
@@ -277,25 +310,25 @@ async def test_an_agency_without_a_delivery_topic_blocks_no_one_and_loses_nothin
         "clearance": "AMBER",
     }
     # The CLI refuses to register an agency that has no topics yet ...
-    code, answer = cli(fresh, "registry", "register", entry_file(entry))
+    code, answer = cli(shared, "registry", "register", entry_file(entry))
     assert code == 1
     assert "provision it first" in answer["reason"]
     # ... but a change written without it (or a delivery topic deleted later) must not block anyone.
-    await write_registry_change(fresh, entry, 2, 1)
-    await health_until(service, lambda h: h["registry_version"] == 2, "the agency registered")
+    await write_registry_change(shared, entry, version + 1, version)
+    await health_until(service, lambda h: h["registry_version"] == version + 1, "the agency registered")
 
     cbp = Agency(producer, "us-cbp")
     references = [f"PARK-{run}-{n}" for n in range(5)]
     started = time.monotonic()
     for reference in references:
-        await cbp.send(fresh.topic("alliance.interdiction.intake"), seizure(reference), event_type=REPORTED)
+        await cbp.send(shared.topic("alliance.interdiction.intake"), seizure(reference), event_type=REPORTED)
 
     def delivered(records: list[Record]) -> set[str]:
         return {r.json()["report_reference"] for r in records if r.type == RECORDED}
 
     # Every other recipient gets every seizure at once (a blocked relay would take 40 s per fact).
     await read_until(
-        [fresh.topic("alliance.deliveries.us-epic")],
+        [shared.topic("alliance.deliveries.us-epic")],
         lambda rs: set(references) <= delivered(rs),
         timeout=30,
         login=kafka_login("us-epic"),
@@ -307,9 +340,9 @@ async def test_an_agency_without_a_delivery_topic_blocks_no_one_and_loses_nothin
     assert parked["status"] == "ok"
 
     # Provisioned now: the parked deliveries arrive, all of them, in order, and new ones go straight.
-    fresh.provision(f"{late}:interdiction")
+    shared.provision(f"{late}:interdiction")
     records = await read_until(
-        [fresh.topic(f"alliance.deliveries.{late}")],
+        [shared.topic(f"alliance.deliveries.{late}")],
         lambda rs: set(references) <= delivered(rs),
         timeout=90,
         login=kafka_login(late),
