@@ -213,6 +213,7 @@ class Service:
         for kind in self.spec.repositories:
             await AggregateStore(self.db, kind.collection, s, kind.catalogue).ensure_indexes(list(kind.indexes))
         await waiting(s, "agency registry", self.registry.load)
+        self.registry.follow()  # from here on: /health says whether it follows, also while consumers start
         if not self.deliveries.started:
             await self.deliveries.start(self.messenger.deliver)
             self.messenger.deliver = self.deliveries.deliver  # a missing delivery topic parks, never blocks
@@ -241,7 +242,9 @@ class Service:
             asyncio.create_task(self._run_lag_measurement(), name="consumer-lag"),
         ]
         self.registry.listeners.append(self._agency_registered)
-        self.registry.follow()
+        for consumer in self.consumers:  # agencies registered while the consumers started
+            if consumer.intake and {t[len(consumer.topic) + 1 :] for t in consumer.topics()} - consumer.agencies:
+                self._tasks.append(asyncio.create_task(self._subscribe_new(consumer), name="intake catch-up"))
         if self._deadline_kinds():
             self._tasks.append(asyncio.create_task(self._run_deadline_clock(), name="deadline-clock"))
         log.info(
