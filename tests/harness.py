@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -187,9 +188,11 @@ class System:
         return self.topic(f"alliance.{service}.{purpose}")
 
     def start(
-        self, name: str, extra_env: dict[str, str] | None = None, *, instance: str | None = None
+        self, name: str, extra_env: dict[str, str] | None = None, *, instance: str | None = None, wait: bool = True
     ) -> ServiceProcess:
-        """Start (or restart) a service; ``instance`` names a further instance of the same service."""
+        """Start (or restart) a service; ``instance`` names a further instance of the same service.
+
+        Returns once it reports itself healthy (``wait=False``: once it answers at all)."""
         key = instance or name
         if not self.provisioned:
             self.provision()
@@ -208,6 +211,7 @@ class System:
             "ALLIANCE_ENVIRONMENT": "test",
             "ALLIANCE_OUTBOX_SWEEP_SECONDS": "0.5",
             "ALLIANCE_PARENT_WAIT_SECONDS": "5",
+            "ALLIANCE_LAG_REFRESH_SECONDS": "2",
             **service.env,
         }
         LOGS.mkdir(parents=True, exist_ok=True)
@@ -219,17 +223,17 @@ class System:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.wait_healthy(service)
+        self.wait_healthy(service, ok=wait)
         return service
 
-    def wait_healthy(self, service: ServiceProcess, timeout: float = 60) -> None:
+    def wait_healthy(self, service: ServiceProcess, timeout: float = 60, *, ok: bool = True) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert service.process is not None
             if service.process.poll() is not None:
                 raise RuntimeError(f"{service.name} exited with {service.process.returncode}; see {service.log}")
             try:
-                if service.health()["status"] == "ok":
+                if service.health()["status"] == "ok" or not ok:
                     return
             except OSError:
                 pass
@@ -335,17 +339,44 @@ class Agency:
         return event_id
 
 
-async def register_agency(system: System, entry: dict[str, Any], domains: Sequence[str]) -> int:
-    """Add (or change) an agency the way operators do: its principal, topics and ACLs, then a registry change
-    event; returns the registry version.
+async def register_agency(system: System, entry: dict[str, Any], domains: Sequence[str]) -> dict[str, Any]:
+    """Add (or change) an agency the way operators do: its principal, topics and ACLs (provisioning), then
+    the registry change through the operators' CLI (``alliance registry register``); its answer.
 
     Returns once every running service applied that version and every running service of those domains
     has subscribed the agency's intake topic (their health says both).
     """
     system.provision(f"{entry['id']}:{','.join(domains)}")
-    change = {"registry_version": int(time.time() * 1000), "agency": entry}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "entry.json"
+        path.write_text(json.dumps(entry))
+        [done] = operator_cli(system, "registry", "register", str(path), "--format", "json")
+    await wait_subscribed(system, entry["id"], domains)
+    running = [s for s in system.services.values() if s.process is not None and s.process.poll() is None]
+    async with asyncio.timeout(60):  # every running service applied the change
+        while not all(s.health().get("registry_version", 0) >= done["registry_version"] for s in running):
+            await asyncio.sleep(0.25)
+    return dict(done)
+
+
+async def wait_subscribed(system: System, agency: str, domains: Sequence[str], timeout: float = 60) -> None:
+    """Wait until every running service of ``domains`` lists ``agency`` among those whose intake it reads."""
+    serving = [
+        s for s in system.services.values() if s.name in domains and s.process is not None and s.process.poll() is None
+    ]
+    async with asyncio.timeout(timeout):
+        while not all(agency in s.health().get("intake_agencies", []) for s in serving):
+            await asyncio.sleep(0.25)  # watching the services' own report of what they subscribed
+
+
+async def write_registry_change(
+    system: System, entry: dict[str, Any], registry_version: int, replaces_version: int
+) -> str:
+    """A raw registry change as the operators' principal, bypassing the CLI's checks; its change id."""
+    change_id = f"registry-{uuid.uuid4()}"
+    change = {"registry_version": registry_version, "replaces_version": replaces_version, "agency": entry}
     headers = {
-        "ce_id": str(uuid.uuid4()),
+        "ce_id": change_id,
         "ce_source": "urn:alliance:operator",
         "ce_type": "org.alliance.registry.agency.registered.v1",
         "ce_specversion": "1.0",
@@ -358,19 +389,12 @@ async def register_agency(system: System, entry: dict[str, Any], domains: Sequen
         await producer.send_and_wait(
             system.topic("alliance.registry"),
             json.dumps(change).encode(),
-            key=entry["id"].encode(),
+            key=change_id.encode(),
             headers=[(k, v.encode()) for k, v in headers.items()],
         )
     finally:
         await producer.stop()
-    running = [s for s in system.services.values() if s.process is not None and s.process.poll() is None]
-    serving = [s for s in running if s.name in domains]
-    async with asyncio.timeout(60):
-        while not all(entry["id"] in s.health().get("intake_agencies", []) for s in serving) or not all(
-            s.health().get("registry_version", 0) >= change["registry_version"] for s in running
-        ):
-            await asyncio.sleep(0.25)  # watching the services' own report of what they subscribed
-    return int(change["registry_version"])
+    return change_id
 
 
 def operator_cli(system: System, *args: str) -> Any:

@@ -253,6 +253,26 @@ def provision(
     for future in admin.alter_user_scram_credentials(upserts).values():
         future.result(timeout=30)
 
+    # ACLs first, then topics: a topic that exists had its ACLs made before it, so an agency whose
+    # topics exist is fully provisioned (what `alliance registry register` checks before the change).
+    kinds = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP}
+    bindings = [
+        AclBinding(
+            kinds[g.resource],
+            g.name,
+            ResourcePatternType.PREFIXED if g.prefixed else ResourcePatternType.LITERAL,
+            f"User:{g.principal}",
+            "*",
+            getattr(AclOperation, op),
+            AclPermissionType.ALLOW,
+        )
+        for g in grants(namespace, agencies)
+        for op in g.operations
+    ]
+    for future in admin.create_acls(bindings, request_timeout=30).values():
+        future.result(timeout=30)
+    _remove_stale(admin, namespace, bindings)
+
     settings = Settings()
 
     def topic(name: str) -> NewTopic:
@@ -277,24 +297,6 @@ def provision(
                 raise RuntimeError(f"topic {name}: {exc}") from exc
             existing.append(name)
     align_topic_configs(admin, [t for t in topics if t.topic in existing])
-
-    kinds = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP}
-    bindings = [
-        AclBinding(
-            kinds[g.resource],
-            g.name,
-            ResourcePatternType.PREFIXED if g.prefixed else ResourcePatternType.LITERAL,
-            f"User:{g.principal}",
-            "*",
-            getattr(AclOperation, op),
-            AclPermissionType.ALLOW,
-        )
-        for g in grants(namespace, agencies)
-        for op in g.operations
-    ]
-    for future in admin.create_acls(bindings, request_timeout=30).values():
-        future.result(timeout=30)
-    _remove_stale(admin, namespace, bindings)
 
 
 def _remove_stale(admin: Any, namespace: str, wanted: list[Any]) -> None:

@@ -9,7 +9,7 @@ from alliance.application.repository import FactOutlet, Repository
 from alliance.application.testing import MemoryRecords
 from alliance.contracts.base import Fact
 from alliance.contracts.markings import TLP, Markings
-from alliance.contracts.registry import Agency, AgencyKind, Registry
+from alliance.contracts.registry import Agency, AgencyKind, AgencyRegistered, Registry
 from alliance.domain.aggregate import Aggregate
 
 US_MX = Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("us-cbp",))
@@ -106,6 +106,12 @@ async def test_loosening_or_keeping_markings_withdraws_nothing() -> None:
     assert [p.event.type for p in committed] == [Noted.EVENT_TYPE]
 
 
+def changed(registry: Registry, entry: Agency) -> Registry:
+    """The registry after an operator's change of one entry (its next version)."""
+    change = AgencyRegistered(registry_version=registry.version + 1, replaces_version=registry.version, agency=entry)
+    return registry.after(change)
+
+
 def withdrawn_from(committed: list[PendingEvent]) -> list[str]:
     return [p.topic.rsplit(".", 1)[1] for p in committed if p.event.type == "org.alliance.delivery.withdrawn.v1"]
 
@@ -136,7 +142,7 @@ async def test_a_lower_clearance_withdraws_the_records_that_agency_received_and_
     await repository.reconsider_release("N-1")
     assert committed == []  # nothing changed: nothing is stored or sent
     lowered = REGISTRY.agencies[1].model_copy(update={"clearance": TLP.GREEN})
-    registry.append(REGISTRY.with_entry(lowered, 8))
+    registry.append(changed(REGISTRY, lowered))
     await repository.reconsider_release("N-1")
     assert withdrawn_from(committed) == ["mx-semar"]
     assert await repository.released_to("mx-semar") == []
@@ -146,7 +152,7 @@ async def test_a_lower_clearance_withdraws_the_records_that_agency_received_and_
 
 async def test_a_revoked_consent_withdraws_originator_controlled_records_from_that_agency() -> None:
     consenting = REGISTRY.agencies[0].model_copy(update={"orcon_consents": ("mx-semar",)})
-    registry = [REGISTRY.with_entry(consenting, 8)]
+    registry = [changed(REGISTRY, consenting)]
     repository, committed = notes(registry)
     note = Note(id="N-1", markings=US_MX.model_copy(update={"originator_control": True}), text="")
     note.write("orcon")
@@ -155,6 +161,6 @@ async def test_a_revoked_consent_withdraws_originator_controlled_records_from_th
     assert fact.release is not None
     assert sorted(fact.release.recipients()) == ["mx-semar", "us-cbp"]
     committed.clear()
-    registry.append(registry[-1].with_entry(REGISTRY.agencies[0], 9))  # consent revoked
+    registry.append(changed(registry[-1], REGISTRY.agencies[0]))  # consent revoked
     await repository.reconsider_release("N-1")
     assert withdrawn_from(committed) == ["mx-semar"]

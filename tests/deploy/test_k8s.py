@@ -53,7 +53,13 @@ def test_each_service_renders_alone_with_probes_resources_credentials_and_lag_sc
     spec = importlib.import_module(f"{service}.app").SPEC
     name = service.replace("_", "-")
     docs = render(K8S / "base" / name)
-    assert {d["kind"] for d in docs} == {"Deployment", "Service", "ScaledObject", "TriggerAuthentication"}
+    assert {d["kind"] for d in docs} == {
+        "Deployment",
+        "Service",
+        "ScaledObject",
+        "TriggerAuthentication",
+        "NetworkPolicy",
+    }
 
     container = one(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
     assert container["image"].startswith(f"alliance-{name}:")
@@ -84,6 +90,8 @@ def test_each_service_renders_alone_with_probes_resources_credentials_and_lag_sc
             assert volume["defaultMode"] & 0o007 == 0, f"{variable}: readable by others"
     assert pod["securityContext"]["fsGroup"] == container["securityContext"]["runAsUser"]
     assert all(m.get("readOnly") for m in container["volumeMounts"])
+    # The image listens on loopback; here the pod's address, for probes and the scraper (explicitly).
+    assert {"name": "ALLIANCE_HTTP_HOST", "value": "0.0.0.0"} in container["env"]
 
     assert one(docs, "Service", name)["spec"]["ports"][0]["port"] == spec.default_http_port
     scaled = one(docs, "ScaledObject", name)["spec"]
@@ -112,3 +120,25 @@ def test_each_overlay_deploys_all_five_in_its_namespace_with_the_shared_settings
     settings = Settings(**{k.removeprefix("ALLIANCE_").lower(): v for k, v in config.items()})
     for kind in TopicClass:
         assert (settings.replication(kind), settings.min_insync(kind)) == (3, 2), kind
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_only_the_metrics_scraper_may_connect_to_a_service(service: str) -> None:
+    """/health, /metrics and /asyncapi.json are not for everyone in the cluster: one policy per service
+    admits the metrics scraper, on the HTTP port, and nothing else (kubelet probes come from the node,
+    which network policies always allow)."""
+    name = service.replace("_", "-")
+    docs = render(K8S / "base" / name)
+    policy = one(docs, "NetworkPolicy", name)["spec"]
+    pods = one(docs, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pods.items()
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == name  # this service's pods only
+    assert policy["policyTypes"] == ["Ingress"]
+    [rule] = policy["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    [source] = rule["from"]
+    assert source["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    [scraper] = source["podSelector"]["matchExpressions"]
+    assert scraper["key"] == "app.kubernetes.io/name"
+    assert set(scraper["values"]) == {"victoriametrics", "vmagent", "prometheus"}
+    assert "matchLabels" not in source["podSelector"]  # not widened (nor narrowed) by the service's labels

@@ -17,7 +17,7 @@ from alliance.contracts.firearms import (
 )
 from alliance.contracts.interdiction import SeizureRecorded
 from alliance.contracts.markings import TLP, Markings
-from alliance.contracts.registry import Agency, AgencyKind, baseline_registry
+from alliance.contracts.registry import Agency, AgencyKind, AgencyRegistered, baseline_registry
 from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
 from alliance.domain.principals import Sender
 from firearms.handlers import ROUTES, FirearmsDeps
@@ -297,7 +297,8 @@ async def test_a_trace_request_the_tracing_centre_may_not_see_is_refused_as_not_
     mexican_centre = Sender("mx-tracing", "MX", "tracing_centre")
     registry = baseline_registry()
     entry = Agency(id="mx-tracing", name="MX tracing", country="MX", kind=AgencyKind.TRACING_CENTRE, clearance=TLP.RED)
-    registry = registry.with_entry(entry, registry.version + 1)
+    change = AgencyRegistered(registry_version=registry.version + 1, replaces_version=registry.version, agency=entry)
+    registry = registry.after(change)
     with pytest.raises(RecordNotYetKnown) as refused:
         await h.send(completed(trace_id), markings=SHARED, sender=mexican_centre, registry=registry)
     assert refused.value.public == f"no trace_request {trace_id}"

@@ -6,6 +6,7 @@ from alliance.contracts import chemicals as contracts
 from alliance.contracts.topics import CHEMICALS_EVENTS
 from alliance.runtime.service import ServiceSpec, entry_point
 from chemicals import __version__
+from chemicals.domain import DEADLINE_KINDS
 from chemicals.handlers import ROUTES, ChemicalsDeps
 
 SPEC = ServiceSpec(
@@ -15,6 +16,7 @@ SPEC = ServiceSpec(
     events_topic=CHEMICALS_EVENTS,
     contracts=contracts,
     routes=ROUTES,
+    deadline_kinds=DEADLINE_KINDS,
     dependencies=ChemicalsDeps,
 )
 

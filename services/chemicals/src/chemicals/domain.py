@@ -35,6 +35,8 @@ from alliance.domain.units import to_kilograms
 from chemicals.substances import catalogue
 
 REPLY_DEADLINE = "importing_country_reply"
+# The names of the deadline kinds this domain sets (a closed set: metrics are labelled by them).
+DEADLINE_KINDS = (REPLY_DEADLINE,)
 DEFAULT_REPLY_PERIOD = timedelta(days=15)
 # A shipment this many times the importer's declared annual legitimate need is "far above" it.
 EXCESSIVE_ORDER_FACTOR = 2.0

@@ -6,6 +6,7 @@ from alliance.contracts import extradition as contracts
 from alliance.contracts.topics import EXTRADITION_EVENTS
 from alliance.runtime.service import ServiceSpec, entry_point
 from extradition import __version__
+from extradition.domain import DEADLINE_KINDS
 from extradition.handlers import ROUTES, ExtraditionDeps
 
 SPEC = ServiceSpec(
@@ -15,6 +16,7 @@ SPEC = ServiceSpec(
     events_topic=EXTRADITION_EVENTS,
     contracts=contracts,
     routes=ROUTES,
+    deadline_kinds=DEADLINE_KINDS,
     dependencies=ExtraditionDeps,
 )
 

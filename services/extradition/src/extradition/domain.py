@@ -41,6 +41,8 @@ MLAT_REVIEW = "mlat_review"
 MLAT_REVIEW_PERIOD = timedelta(days=30)
 MLAT_EXECUTION = "mlat_execution"
 MLAT_EXECUTION_PERIOD = timedelta(days=180)
+# The names of the deadline kinds this domain sets (a closed set: metrics are labelled by them).
+DEADLINE_KINDS = (FORMAL_REQUEST, MLAT_REVIEW, MLAT_EXECUTION)
 
 # Who may act, from the sender's registry entry (never from a data field):
 # AP5 and the 1978 Treaty, Art. 1 and 10: a Party asks for the persons its own competent authorities

@@ -6,6 +6,7 @@ from alliance.contracts import firearms as contracts
 from alliance.contracts.topics import FIREARMS_EVENTS
 from alliance.runtime.service import ServiceSpec, entry_point
 from firearms import __version__
+from firearms.domain import DEADLINE_KINDS
 from firearms.handlers import ROUTES, FirearmsDeps
 from firearms.settings import FirearmsSettings
 
@@ -16,6 +17,7 @@ SPEC = ServiceSpec(
     events_topic=FIREARMS_EVENTS,
     contracts=contracts,
     routes=ROUTES,
+    deadline_kinds=DEADLINE_KINDS,
     dependencies=FirearmsDeps,
     settings=FirearmsSettings,
 )

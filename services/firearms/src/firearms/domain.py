@@ -52,6 +52,8 @@ from person_matching.matching import person_key
 
 CODES = load_code_lists("firearms")
 TRACING_CENTER_REPLY = "tracing_center_reply"
+# The names of the deadline kinds this domain sets (a closed set: metrics are labelled by them).
+DEADLINE_KINDS = (TRACING_CENTER_REPLY,)
 TRACING_CENTER_REPLY_PERIOD = timedelta(hours=24)
 # ATF treats a time-to-crime under three years as an indicator of trafficking (AP6.7).
 SHORT_TIME_TO_CRIME_DAYS = 3 * 365

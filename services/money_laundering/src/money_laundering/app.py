@@ -6,6 +6,7 @@ from alliance.contracts import money_laundering as contracts
 from alliance.contracts.topics import MONEY_LAUNDERING_EVENTS
 from alliance.runtime.service import ServiceSpec, entry_point
 from money_laundering import __version__
+from money_laundering.domain import DEADLINE_KINDS
 from money_laundering.handlers import ROUTES, MoneyLaunderingDeps
 
 SPEC = ServiceSpec(
@@ -15,6 +16,7 @@ SPEC = ServiceSpec(
     events_topic=MONEY_LAUNDERING_EVENTS,
     contracts=contracts,
     routes=ROUTES,
+    deadline_kinds=DEADLINE_KINDS,
     dependencies=MoneyLaunderingDeps,
 )
 

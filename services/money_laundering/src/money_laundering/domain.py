@@ -389,6 +389,8 @@ class Declaration(Aggregate):
 
 DECLARATION_CHECK = "declaration_check"
 DECLARATION_WINDOW = timedelta(days=1)  # a declaration is reported within a day of the crossing
+# The names of the deadline kinds this domain sets (a closed set: metrics are labelled by them).
+DEADLINE_KINDS = (SUSPICIOUS_REPORT, CURRENCY_REPORT, DECLARATION_CHECK)
 
 
 class AssetStatus(StrEnum):

@@ -2,8 +2,14 @@
 
 A versioned data file (``alliance/data/agencies.json``) is the baseline; registry changes are events
 on the registry topic (written only by the operators' principal), each carrying one agency's whole
-entry and the registry version it makes. Every service folds the file and the topic into the same
-:class:`Registry`, so every release decision names the registry version it was taken under.
+entry, the registry version it was made against and the version it makes. Every service folds the
+file and the topic into the same :class:`Registry`, so every release decision names the registry
+version it was taken under.
+
+A change is a compare-and-set: it applies only to the version it names (:meth:`Registry.after`).
+The registry topic has one partition, so every reader sees the changes in the same order and refuses
+the same ones: of two changes made against the same version, the first written wins and the other
+is refused everywhere (the operators' CLI reads the topic back and says which).
 """
 
 from __future__ import annotations
@@ -77,12 +83,28 @@ class Registry(BaseModel):
     def get(self, agency_id: str) -> Agency | None:
         return next((a for a in self.agencies if a.id == agency_id), None)
 
-    def with_entry(self, entry: Agency, version: int) -> Registry:
-        """The registry after a change event; an older change than this registry's is ignored."""
-        if version <= self.version:
-            return self
-        others = tuple(a for a in self.agencies if a.id != entry.id)
-        return Registry(version=version, agencies=tuple(sorted((*others, entry), key=lambda a: a.id)))
+    def after(self, change: AgencyRegistered) -> Registry:
+        """The registry after ``change``, which must have been made against this very version.
+
+        Raises :class:`RegistryChangeRefused` for a change that is not newer than this registry
+        (stale or repeated) or that was made against another version (another change came first).
+        """
+        if change.registry_version <= self.version:
+            raise RegistryChangeRefused(
+                f"version {change.registry_version} is not newer than the registry's version {self.version}"
+            )
+        if change.replaces_version != self.version:
+            raise RegistryChangeRefused(
+                f"made against version {change.replaces_version}, but the registry is at version {self.version}"
+            )
+        others = tuple(a for a in self.agencies if a.id != change.agency.id)
+        return Registry(
+            version=change.registry_version, agencies=tuple(sorted((*others, change.agency), key=lambda a: a.id))
+        )
+
+
+class RegistryChangeRefused(ValueError):
+    """A registry change that does not apply to the registry as it stands (compare-and-set)."""
 
 
 class AgencyRegistered(Fact):
@@ -90,7 +112,10 @@ class AgencyRegistered(Fact):
 
     EVENT_TYPE: ClassVar[str] = "org.alliance.registry.agency.registered.v1"
 
-    registry_version: int = Field(ge=2)
+    registry_version: int = Field(ge=2, description="the version this change makes")
+    replaces_version: int = Field(
+        ge=1, description="the version it was made against: it applies to that version only (compare-and-set)"
+    )
     agency: Agency
 
 

@@ -18,6 +18,12 @@ from pydantic import AwareDatetime, BaseModel
 from alliance.contracts.base import Fact
 
 
+def kind_name(kind: str) -> str:
+    """A deadline kind is ``name`` or ``name:qualifier``: the name is one of a closed set its domain
+    declares; the qualifier tells deadlines of one record apart (it may hold dates or amounts)."""
+    return kind.partition(":")[0]
+
+
 class DeadlineState(StrEnum):
     OPEN = "open"
     MET = "met"

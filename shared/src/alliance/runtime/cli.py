@@ -10,6 +10,11 @@
     alliance trace TRACE_ID                       one flow across services, as a timeline
     alliance case RECORD_ID                       every flow that touched one record
     alliance lag                                  records each consumer group has not committed yet
+    alliance registry show                        the registry as the services fold it, and each change's fate
+    alliance registry register ENTRY.json [--replaces N]
+                                                  an agency's entry as the next version (compare-and-set),
+                                                  once its topics exist; says whether it applied
+    alliance registry export > FILE / restore FILE  the applied changes, to write back after a lost topic
     alliance stack up|down|status                 the local stack (a repository checkout's deploy/local)
 
 Flows come from the trace backend (``ALLIANCE_TRACE_QUERY_URL``, the local Jaeger by default).
@@ -39,17 +44,24 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from alliance.contracts.disclosure import ReleaseDecided
+from alliance.contracts.registry import Agency
 from alliance.contracts.topics import AUDIT_TOPIC
 from alliance.runtime.flows import Flow, TraceBackend, TraceBackendError
 from alliance.runtime.metrics import consumer_lag
 from alliance.runtime.operations import (
+    RegistryRefused,
     ReplayRefused,
     dead_letter_rows,
     dead_letter_topics,
+    export_registry,
     headers_of,
+    outcome_rows,
     read_topics,
+    register,
+    registry_outcomes,
     replay,
     replays,
+    restore_registry,
 )
 from alliance.runtime.settings import Settings, read_secret
 
@@ -60,6 +72,8 @@ audit = typer.Typer(help="Who received what, under which rule (the audit stream)
 dlq = typer.Typer(help="Dead letters: what was refused, and why (operators only).", no_args_is_help=True)
 app.add_typer(audit, name="audit")
 app.add_typer(dlq, name="dlq")
+registry = typer.Typer(help="The agency registry: its versions and changes (operators only).", no_args_is_help=True)
+app.add_typer(registry, name="registry")
 stack = typer.Typer(help="The local stack of a repository checkout (like make up / make down).", no_args_is_help=True)
 app.add_typer(stack, name="stack")
 
@@ -293,6 +307,65 @@ def lag(credentials: Credentials = None, fmt: Format = "table") -> None:
     found = asyncio.run(consumer_lag(settings_for(credentials)))
     rows = [{"group": g, "topic": t, "lag": n} for (g, t), n in sorted(found.items())]
     show(rows, fmt, "consumer lag")
+
+
+@registry.command("show")
+def registry_show(credentials: Credentials = None, fmt: Format = "table") -> None:
+    """Every change on the registry topic: applied or refused (and why), and the version it makes."""
+    current, outcomes = asyncio.run(registry_outcomes(settings_for(credentials)))
+    show(outcome_rows(outcomes), fmt, f"registry version {current.version}, {len(current.agencies)} agencies")
+
+
+def refused(exc: Exception, fmt: str) -> typer.Exit:
+    """A refusal: said on stderr (and as JSON on stdout with --format json), exit code 1."""
+    Console(stderr=True).print(f"[red]refused:[/red] {exc}")
+    if fmt == "json":
+        json.dump({"outcome": "refused", "reason": str(exc)}, sys.stdout)
+        sys.stdout.write("\n")
+    return typer.Exit(code=1)
+
+
+@registry.command("register")
+def registry_register(
+    entry: Annotated[Path, typer.Argument(help="the agency's whole entry (JSON, as in agencies.json)")],
+    replaces: Annotated[int | None, typer.Option(help="the version you read (default: the current one)")] = None,
+    credentials: Credentials = None,
+    fmt: Format = "table",
+) -> None:
+    """Make ENTRY the next registry version. Provision the agency first: refused while any of its
+    topics is missing, or when the registry moved past the version you read."""
+    agency = Agency.model_validate_json(entry.read_text())
+    try:
+        done = asyncio.run(register(settings_for(credentials), agency, replaces))
+    except RegistryRefused as exc:
+        raise refused(exc, fmt) from exc
+    show([done], fmt, "registry changed")
+
+
+@registry.command("export")
+def registry_export(credentials: Credentials = None, fmt: Format = "json") -> None:
+    """The applied changes, in order (JSON): keep it with the backups, to restore a lost registry topic."""
+    exported = asyncio.run(export_registry(settings_for(credentials)))
+    if fmt == "json":
+        json.dump(exported, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        rows = [{"change_id": e["change_id"], **e["change"], "agency": e["change"]["agency"]["id"]} for e in exported]
+        show(rows, fmt, "applied registry changes")
+
+
+@registry.command("restore")
+def registry_restore(
+    exported: Annotated[Path, typer.Argument(help="the output of `alliance registry export`")],
+    credentials: Credentials = None,
+    fmt: Format = "table",
+) -> None:
+    """Write the exported changes back into a registry topic that lost them (deleted or emptied)."""
+    try:
+        done = asyncio.run(restore_registry(settings_for(credentials), json.loads(exported.read_text())))
+    except RegistryRefused as exc:
+        raise refused(exc, fmt) from exc
+    show([done], fmt, "registry restored")
 
 
 def progress_bar(what: str) -> Progress | None:

@@ -5,7 +5,8 @@
 :class:`InjectedFault`, before anything is written (attempts are counted, failed ones included).
 The consumer then retries the handler as it would after any unexpected failure, exactly like a
 redelivery: the test checks that the work completes once. Unset in production; it then costs one
-dictionary lookup per commit.
+dictionary lookup per commit. Other named points count the same way (:func:`at`): ``registry-follow``
+is the registry follower's poll.
 """
 
 from __future__ import annotations
@@ -37,3 +38,8 @@ def before_commit(collection: str) -> None:
     _commits[collection] += 1
     if _commits[collection] in _PLAN[collection]:
         raise InjectedFault(f"injected fault at commit {_commits[collection]} to {collection}")
+
+
+def at(point: str) -> None:
+    """Raise once at the planned passes through a named point (``registry-follow:2``: its 2nd pass)."""
+    before_commit(point)

@@ -197,6 +197,8 @@ class Messenger:
         self.source = f"urn:alliance:service:{service}"
         self.dead_letter_topic = settings.topic(dead_letter_topic(service))
         self._dead_letters: AIOKafkaProducer | None = None  # raw producer: keeps headers byte for byte
+        # Sends one delivery to an agency's topic; the service sets one that parks it when the topic is missing.
+        self.deliver: Callable[[str, str, bytes, list[tuple[str, bytes]]], Awaitable[None]] = self._send
 
     async def publish(self, pending: PendingEvent) -> None:
         """Publish one outbox event inside the trace that caused it, then disclose it as decided.
@@ -214,8 +216,7 @@ class Messenger:
                 await self._send(pending.topic, pending.key, value, headers)
             if self.metrics is not None and pending.event.type in ESCALATIONS:
                 stage = "breached" if pending.event.type == DeadlineBreached.EVENT_TYPE else "approaching"
-                kind = str(pending.event.data.get("kind", ""))
-                self.metrics.escalations.labels(self.service, kind, stage).inc()
+                self.metrics.escalated(str(pending.event.data.get("kind", "")), stage)
             release = pending.release
             if release is None:
                 return
@@ -223,7 +224,7 @@ class Messenger:
             sends = []
             if not pending.topic.startswith(self.settings.topic(DELIVERIES_PREFIX)):
                 sends = [
-                    self._send(self.settings.topic(delivery_topic(agency)), pending.key, value, headers)
+                    self.deliver(self.settings.topic(delivery_topic(agency)), pending.key, value, headers)
                     for agency in release.recipients()
                 ]
             audit = ReleaseDecided(

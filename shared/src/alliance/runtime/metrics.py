@@ -2,10 +2,19 @@
 
 FastStream's ``KafkaPrometheusMiddleware`` measures messages received, processed, published, their
 sizes and durations (``faststream_*``). Alliance adds (``alliance_*``): dead letters by reason,
-refusals by event type, deadline escalations by kind, and at each scrape the outbox lag (age of the
-oldest unpublished event), records per collection and consumer-group lag per topic. Scrape-time
-figures read only the outbox's oldest entry, collection statistics and committed offsets: nothing
-that grows with the data.
+refusals by event type, deadline escalations by kind, registry changes applied and refused, and the
+outbox lag (age of the oldest unpublished event), records per collection and consumer-group lag per
+topic.
+
+Every label value comes from a closed vocabulary, never from what a sender wrote or from a record:
+a refusal's reason is one of :data:`REASONS`, its event type one of the types the service handles,
+a deadline kind one of the names the service's domain declares (a kind's ``:qualifier``, which may
+hold dates and amounts, is dropped); anything else is counted as ``other``. The number of series is
+therefore fixed by the code, whatever arrives.
+
+Consumer lag is measured in the background every ``lag_refresh_seconds`` through one kept admin
+connection (:class:`alliance.runtime.kafka_admin.KafkaAdmin`); a scrape only reads the last figures,
+so scraping often costs the broker nothing.
 
 A service reports the lag of its own consumer groups, which says nothing once the service is stopped
 or stuck -- exactly when lag matters. :class:`ConsumerLagCollector` therefore measures every Alliance
@@ -17,17 +26,20 @@ scrapes it beside the services. Same metric, same labels: ``max by (group, topic
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+import structlog
+from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pymongo.asynchronous.database import AsyncDatabase
 
+from alliance.domain.deadlines import kind_name
+from alliance.runtime.kafka_admin import KafkaAdmin
 from alliance.runtime.settings import Settings
 
 # Why a record was refused, as a small fixed set of labels (the full reason is in the dead letter).
@@ -46,13 +58,26 @@ REASONS = (
 )
 
 
+OTHER = "other"  # the label of anything outside a vocabulary
+UNREADABLE = "unreadable"  # a refused record whose type could not be read at all
+
+log = structlog.get_logger(__name__)
+
+
 def reason_label(reason: str) -> str:
-    return next((r for r in REASONS if reason.startswith(r)), "other")
+    return next((r for r in REASONS if reason.startswith(r)), OTHER)
+
+
+def vocabulary_label(value: str | None, vocabulary: Collection[str]) -> str:
+    return value if value is not None and value in vocabulary else OTHER
 
 
 class ServiceMetrics:
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, event_types: Collection[str] = (), deadline_kinds: Collection[str] = ()) -> None:
+        """``event_types``: the types the service handles; ``deadline_kinds``: its domain's deadline names."""
         self.service = service
+        self.event_types = frozenset(event_types)
+        self.deadline_kinds = frozenset(deadline_kinds)
         self.registry = CollectorRegistry()
         labels = ["service"]
         self.dead_letters = Counter(
@@ -79,38 +104,71 @@ class ServiceMetrics:
             [*labels, "group", "topic"],
             registry=self.registry,
         )
+        self.consumer_lag_age = Gauge(
+            "alliance_consumer_lag_age_seconds",
+            "How long ago alliance_consumer_lag was measured (measured in the background, not per scrape)",
+            labels,
+            registry=self.registry,
+        )
+        self.registry_changes = Counter(
+            "alliance_registry_changes",
+            "Registry changes read from the registry topic, by outcome (applied, refused)",
+            [*labels, "outcome"],
+            registry=self.registry,
+        )
+        self.parked_deliveries = Counter(
+            "alliance_parked_deliveries",
+            "Deliveries parked because the agency's delivery topic did not exist, and delivered later",
+            [*labels, "outcome"],
+            registry=self.registry,
+        )
+        self._lag_measured: float | None = None  # monotonic time of the last measurement
 
     def refused(self, reason: str, event_type: str | None) -> None:
         self.dead_letters.labels(self.service, reason_label(reason)).inc()
-        self.refusals.labels(self.service, (event_type or "unreadable")[:200]).inc()
+        label = UNREADABLE if event_type is None else vocabulary_label(event_type, self.event_types)
+        self.refusals.labels(self.service, label).inc()
 
-    async def refresh(
-        self, db: AsyncDatabase[Any], collections: list[str], settings: Settings, groups: dict[str, list[str]]
-    ) -> None:
-        """The scrape-time figures: outbox lag, records per collection, consumer lag."""
+    def escalated(self, kind: str, stage: str) -> None:
+        """A deadline escalation: counted by the kind's name alone (``name:qualifier`` keeps ``name``)."""
+        self.escalations.labels(self.service, vocabulary_label(kind_name(kind), self.deadline_kinds), stage).inc()
+
+    async def refresh(self, db: AsyncDatabase[Any], collections: list[str]) -> None:
+        """The scrape-time figures: outbox lag, records per collection (consumer lag is kept by
+        :meth:`measure_lag`, in the background)."""
         oldest = await db["_outbox"].find_one({}, sort=[("created_at", 1)], projection={"created_at": 1})
         lag = (datetime.now(UTC) - oldest["created_at"]).total_seconds() if oldest else 0.0
         self.outbox_lag.labels(self.service).set(max(lag, 0.0))
         for name in collections:
             self.records.labels(self.service, name).set(await db[name].estimated_document_count())
-        await self._consumer_lag(settings, groups)
+        if self._lag_measured is not None:
+            self.consumer_lag_age.labels(self.service).set(time.monotonic() - self._lag_measured)
 
-    async def _consumer_lag(self, settings: Settings, groups: dict[str, list[str]]) -> None:
-        for (group, topic), count in (await consumer_lag(settings, groups)).items():
+    async def measure_lag(self, kafka: KafkaAdmin, groups: dict[str, list[str]]) -> None:
+        """Measure the consumer lag of ``groups`` through the kept connection, for the next scrapes."""
+        for (group, topic), count in (await measure_consumer_lag(kafka, groups)).items():
             self.consumer_lag.labels(self.service, group, topic).set(count)
+        self._lag_measured = time.monotonic()
 
 
 async def consumer_lag(settings: Settings, groups: dict[str, list[str]] | None = None) -> dict[tuple[str, str], int]:
+    """One measurement on connections of its own (the operators' CLI), closed afterwards."""
+    async with KafkaAdmin(settings, client_id="alliance-lag") as kafka:
+        return await measure_consumer_lag(kafka, groups)
+
+
+async def measure_consumer_lag(
+    kafka: KafkaAdmin, groups: dict[str, list[str]] | None = None
+) -> dict[tuple[str, str], int]:
     """Records not yet committed, per (consumer group, topic); ``groups`` maps a group to the topics it reads.
 
     Without ``groups``: every Alliance group of the namespace, with the topics it has committed on.
+    A failure closes the connection (the next measurement opens it again) and is raised.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_security())
-    probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_security())
-    await admin.start()
-    await probe.start()
+    settings = kafka.settings
     lag: dict[tuple[str, str], int] = {}
     try:
+        admin = await kafka.admin()
         if groups is None:
             prefix = settings.topic("alliance.")
             names = [g[0] for g in await admin.list_consumer_groups() if str(g[0]).startswith(prefix)]
@@ -129,14 +187,14 @@ async def consumer_lag(settings: Settings, groups: dict[str, list[str]] | None =
             ]
             if not partitions:
                 continue
-            ends = await probe.end_offsets(partitions)
+            ends = await kafka.end_offsets(partitions)
             committed = await admin.list_consumer_group_offsets(group)
             for tp, end in ends.items():
                 done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
                 lag[(group, tp.topic)] = lag.get((group, tp.topic), 0) + max(end - done, 0)
-    finally:
-        await probe.stop()
-        await admin.close()
+    except BaseException:
+        await kafka.reset()
+        raise
     return lag
 
 
@@ -147,23 +205,48 @@ def group_service(settings: Settings, group: str) -> str:
 
 
 class ConsumerLagCollector(Collector):
-    """``alliance_consumer_lag`` of every Alliance consumer group of the namespace, measured at each scrape.
+    """``alliance_consumer_lag`` of every Alliance consumer group of the namespace, as last measured.
 
-    A scrape that cannot reach the broker fails (the scraper records ``up`` = 0) rather than report
-    stale or zero figures.
+    :meth:`run` measures every ``interval`` seconds through one kept connection; a scrape reads the
+    last figures. When no measurement succeeded for three intervals (the broker does not answer),
+    :meth:`collect` raises: the scrape fails visibly (the scraper records ``up`` = 0) rather than
+    report stale figures.
     """
 
-    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
+    def __init__(self, settings: Settings, interval: float = 15.0, timeout: float = 10.0) -> None:
         self.settings = settings
+        self.interval = interval
         self.timeout = timeout
+        self.kafka = KafkaAdmin(settings, client_id="alliance-lag-exporter")
+        self.lag: dict[tuple[str, str], int] = {}
+        self.measured: float | None = None  # monotonic time of the last successful measurement
+        self.error: str | None = None
+
+    async def measure(self) -> None:
+        try:
+            self.lag = await asyncio.wait_for(measure_consumer_lag(self.kafka), self.timeout)
+            self.measured, self.error = time.monotonic(), None
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning("consumer lag not measured", error=self.error)
+
+    async def run(self) -> None:
+        while True:
+            await self.measure()
+            await asyncio.sleep(self.interval)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        lag = asyncio.run(asyncio.wait_for(consumer_lag(self.settings), self.timeout))
+        if self.measured is None or time.monotonic() - self.measured > 3 * self.interval + self.timeout:
+            raise LagNotMeasured(self.error or "not measured yet")
         family = GaugeMetricFamily(
             "alliance_consumer_lag",
             "Records not yet committed by a consumer group, per topic",
             labels=["service", "group", "topic"],
         )
-        for (group, topic), count in sorted(lag.items()):
+        for (group, topic), count in sorted(self.lag.items()):
             family.add_metric([group_service(self.settings, group), group, topic], count)
         yield family
+
+
+class LagNotMeasured(RuntimeError):
+    """No recent measurement of consumer lag: the broker did not answer."""

@@ -7,6 +7,10 @@ write no intake topic, so no operator can pose as an agency. The service re-read
 letter and processes the agency's original record as that agency's (see ``alliance.runtime.replays``),
 once, and says what came of it on the replays stream. Only intake records are replayed; a service's
 facts are never re-sent by a person.
+
+Registry changes are written here too (:func:`register`): as a compare-and-set against the version
+the operator read, only once the agency's topics exist, and read back to tell the operator whether
+the change applied or lost to another made against the same version.
 """
 
 from __future__ import annotations
@@ -25,7 +29,17 @@ from aiokafka.admin import AIOKafkaAdminClient
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
 from alliance.contracts.operations import DeadLetterReplayed, DeadLetterReplayRequested, ReplayOutcome
-from alliance.contracts.topics import REPLAY_REQUESTS_TOPIC, REPLAYS_TOPIC, dead_letter_topic
+from alliance.contracts.registry import REGISTRY_TOPIC, Agency, AgencyRegistered, Registry, RegistryChangeRefused
+from alliance.contracts.topics import (
+    REPLAY_REQUESTS_TOPIC,
+    REPLAYS_TOPIC,
+    dead_letter_topic,
+    delivery_topic,
+    intake_topic,
+    reply_topic_for,
+)
+from alliance.runtime.kafka_admin import KafkaAdmin
+from alliance.runtime.registry import OPERATOR_SOURCE, Outcome, fold
 from alliance.runtime.settings import Settings
 
 SERVICES = ("interdiction", "firearms", "chemicals", "money_laundering", "extradition")
@@ -207,3 +221,132 @@ async def replay(settings: Settings, event_id: str, timeout: float = 120) -> Dea
     finally:
         await producer.stop()
         await answers.stop()
+
+
+# -- the agency registry -------------------------------------------------------------------------
+
+
+class RegistryRefused(Exception):
+    """Why a registry change was not made (or was refused once written)."""
+
+
+def agency_topics(settings: Settings, agency: Agency) -> list[str]:
+    """The topics an agency needs before the registry names it: its intake topic in every domain it
+    sends to, its delivery topic and its reply topic (provisioning creates them, with their ACLs)."""
+    domains = sorted({p.split(".")[2] for p in agency.sends if p.startswith("org.alliance.")})
+    return [
+        *(settings.topic(intake_topic(f"alliance.{d}.intake", agency.id)) for d in domains),
+        settings.topic(delivery_topic(agency.id)),
+        settings.topic(reply_topic_for(agency.id)),
+    ]
+
+
+async def registry_outcomes(settings: Settings) -> tuple[Registry, list[Outcome]]:
+    """The registry as every service folds it from the topic, and what became of each change."""
+    return fold(await read_topics(settings, [settings.topic(REGISTRY_TOPIC)]))
+
+
+async def _write_change(settings: Settings, change_id: str, change: AgencyRegistered) -> int:
+    note = CloudEvent(
+        id=change_id,
+        source=OPERATOR_SOURCE,
+        type=AgencyRegistered.EVENT_TYPE,
+        time=datetime.now(UTC),
+        subject=change.agency.id,
+        markings=OPERATIONS_MARKINGS,
+        data=change.to_data(),
+    )
+    value, headers = note.to_kafka()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        **settings.kafka_security(),
+    )
+    await producer.start()
+    try:
+        # Keyed by the change's own id: compaction keeps every change, and the chain of versions with it.
+        sent = await producer.send_and_wait(
+            settings.topic(REGISTRY_TOPIC), value, key=change_id.encode(), headers=headers
+        )
+    finally:
+        await producer.stop()
+    return int(sent.offset)
+
+
+async def register(settings: Settings, agency: Agency, replaces: int | None = None) -> dict[str, Any]:
+    """Make ``agency``'s entry the registry's next version, as a compare-and-set against ``replaces``
+    (default: the version the topic holds now). Refused before writing when the registry is not at
+    that version or the agency's topics do not exist yet; refused after writing when another change
+    made against the same version came first (every service refuses it too). Returns the outcome."""
+    registry, _ = await registry_outcomes(settings)
+    expected = registry.version if replaces is None else replaces
+    if expected != registry.version:
+        raise RegistryRefused(f"the registry is at version {registry.version}, not {expected}: read it again")
+    async with KafkaAdmin(settings, client_id="alliance-operator") as kafka:
+        missing = sorted(await kafka.missing_topics(agency_topics(settings, agency)))
+    if missing:
+        raise RegistryRefused(
+            f"agency {agency.id} has no topics {', '.join(missing)}: provision it first (topics and ACLs), "
+            "then register it"
+        )
+    change_id = f"registry-{uuid.uuid4()}"
+    change = AgencyRegistered(registry_version=expected + 1, replaces_version=expected, agency=agency)
+    offset = await _write_change(settings, change_id, change)
+    _, outcomes = await registry_outcomes(settings)
+    mine = next((o for o in outcomes if o.change_id == change_id and o.offset == offset), None)
+    if mine is None:
+        raise RegistryRefused(f"change {change_id} was written at offset {offset} but cannot be read back")
+    if mine.refused is not None:
+        raise RegistryRefused(f"change {change_id} was refused: {mine.refused}")
+    return {
+        "agency": agency.id,
+        "outcome": "applied",
+        "registry_version": change.registry_version,
+        "replaces_version": change.replaces_version,
+        "change_id": change_id,
+        "offset": offset,
+    }
+
+
+def outcome_rows(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    return [
+        {
+            "offset": o.offset,
+            "change_id": o.change_id,
+            "agency": o.change.agency.id if o.change else "",
+            "registry_version": o.change.registry_version if o.change else None,
+            "replaces_version": o.change.replaces_version if o.change else None,
+            "outcome": "applied" if o.refused is None else "refused",
+            "reason": o.refused or "",
+        }
+        for o in outcomes
+    ]
+
+
+async def export_registry(settings: Settings) -> list[dict[str, Any]]:
+    """The applied changes, in order, whole: what :func:`restore_registry` writes back after a loss."""
+    _, outcomes = await registry_outcomes(settings)
+    return [
+        {"change_id": o.change_id, "change": o.change.to_data()} for o in outcomes if o.refused is None and o.change
+    ]
+
+
+async def restore_registry(settings: Settings, exported: list[dict[str, Any]]) -> dict[str, Any]:
+    """Write an export's changes back, with their ids, into a registry topic that lost them.
+
+    Only into a topic that holds no applied change: otherwise the export would be refused change by
+    change (every service checks each one against the version it holds)."""
+    registry, _ = await registry_outcomes(settings)
+    if registry.version != 1:
+        raise RegistryRefused(f"the registry topic holds version {registry.version}: nothing to restore into")
+    changes = [(str(e["change_id"]), AgencyRegistered.model_validate(e["change"])) for e in exported]
+    folded = Registry(version=1, agencies=registry.agencies)
+    for _, change in changes:
+        try:
+            folded = folded.after(change)
+        except RegistryChangeRefused as exc:
+            raise RegistryRefused(f"the export is not a chain of versions from the baseline: {exc}") from None
+    for change_id, change in changes:
+        await _write_change(settings, change_id, change)
+    return {"restored": len(changes), "registry_version": folded.version}

@@ -42,7 +42,9 @@ from alliance.contracts.topics import (
 from alliance.domain.aggregate import RELEASED_TO
 from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.runtime import asyncapi
+from alliance.runtime.deliveries import Deliveries
 from alliance.runtime.disclosure import RegistryRecheck
+from alliance.runtime.kafka_admin import KafkaAdmin
 from alliance.runtime.messaging import EventConsumer, Messenger, check_kafka_credentials, ensure_topics, make_broker
 from alliance.runtime.metrics import ServiceMetrics
 from alliance.runtime.outbox import OutboxRelay
@@ -88,6 +90,7 @@ class ServiceSpec:
     routes: Sequence[Route[Any]]
     dependencies: type[Any]
     settings: type[Settings] = Settings
+    deadline_kinds: tuple[str, ...] = ()  # the names of its domain's deadline kinds (metrics labels)
 
     @property
     def repositories(self) -> list[type[Repository[Any]]]:
@@ -100,6 +103,13 @@ class ServiceSpec:
         if any(r.deadlines for r in self.repositories):
             facts += [DeadlineApproaching, DeadlineBreached]
         return {self.events_topic: facts}
+
+
+def service_metrics(spec: ServiceSpec) -> ServiceMetrics:
+    """A service's metrics, labelled only from its vocabulary: the types it handles, its deadline kinds."""
+    return ServiceMetrics(
+        spec.name, event_types={r.event.EVENT_TYPE for r in spec.routes}, deadline_kinds=spec.deadline_kinds
+    )
 
 
 def published_facts(contracts: ModuleType) -> list[type[EventData]]:
@@ -127,9 +137,9 @@ class Service:
         self.settings = settings or spec.settings()
         setup_logging(spec.name, self.settings.log_level)
         self.tracer_provider = setup_tracing(spec.name, spec.version, self.settings)
-        self.metrics = ServiceMetrics(spec.name)
+        self.metrics = service_metrics(spec)
+        self.kafka_admin = KafkaAdmin(self.settings, client_id=f"alliance-{spec.name}-admin")
         self.broker = make_broker(self.settings, spec.name, self.tracer_provider, self.metrics)
-        self.registry = RegistryFollower(self.settings)
         self.messenger = Messenger(
             self.broker, self.settings, spec.name, self.metrics, registry=lambda: self.registry.registry
         )
@@ -137,7 +147,9 @@ class Service:
         self.mongo = connect(self.settings, self.store_meter)
         self.db = self.mongo[self.settings.database(spec.name)]
         self.relay = OutboxRelay(self.db, self.messenger.publish, self.settings)
+        self.deliveries = Deliveries(self.db, self.settings, self.kafka_admin, self.metrics)
         self.source = f"urn:alliance:service:{spec.name}"
+        self.registry = RegistryFollower(self.settings, self.db, self.metrics)
         self.outlet = FactOutlet(
             self.source,
             spec.events_topic,
@@ -227,6 +239,10 @@ class Service:
             store = AggregateStore(self.db, kind.collection, s, kind.catalogue)
             await store.ensure_indexes([*kind.indexes, RELEASED_TO])
         await waiting(s, "agency registry", self.registry.load)
+        self.registry.follow()  # from here on: /health says whether it follows, also while consumers start
+        if not self.deliveries.started:
+            await self.deliveries.start(self.messenger.deliver)
+            self.messenger.deliver = self.deliveries.deliver  # a missing delivery topic parks, never blocks
         await ensure_topics(s, self.owned_topics())  # dead letters, events and intake, each by its class
         for consumer in self.consumers:
             consumer.subscribe()
@@ -243,11 +259,17 @@ class Service:
             await subscriber.start()
 
     async def _start_background(self) -> None:
-        self._tasks = [asyncio.create_task(self.relay.run_forever(), name="outbox-relay")]
+        self._tasks = [
+            asyncio.create_task(self.relay.run_forever(), name="outbox-relay"),
+            asyncio.create_task(self.deliveries.run_forever(), name="parked-deliveries"),
+            asyncio.create_task(self._run_lag_measurement(), name="consumer-lag"),
+        ]
         self.registry.listeners.append(self._agency_registered)
         self.registry.listeners.append(self.recheck.registry_changed)
-        self.registry.follow()
         self._tasks.append(asyncio.create_task(self.recheck.run_forever(), name="registry-recheck"))
+        for consumer in self.consumers:  # agencies registered while the consumers started
+            if consumer.intake and {t[len(consumer.topic) + 1 :] for t in consumer.topics()} - consumer.agencies:
+                self._tasks.append(asyncio.create_task(self._subscribe_new(consumer), name="intake catch-up"))
         if self._deadline_kinds():
             self._tasks.append(asyncio.create_task(self._run_deadline_clock(), name="deadline-clock"))
         log.info(
@@ -352,6 +374,17 @@ class Service:
                 log.exception("deadline clock pass failed")
             await asyncio.sleep(self.settings.deadline_scan_seconds)
 
+    async def _run_lag_measurement(self) -> None:
+        """Consumer lag for ``/metrics``, measured every ``lag_refresh_seconds`` on one kept connection."""
+        while True:
+            try:
+                await self.metrics.measure_lag(self.kafka_admin, {c.group: c.topics() for c in self.consumers})
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # reported as the age of the last figures; tried again later
+                log.warning("consumer lag not measured", error=f"{type(exc).__name__}: {exc}"[:300])
+            await asyncio.sleep(self.settings.lag_refresh_seconds)
+
     async def _stop_background(self) -> None:
         """First step of a graceful stop (SIGTERM): no new work starts; in-flight work may finish.
 
@@ -369,6 +402,7 @@ class Service:
 
     async def _close(self) -> None:
         await self.registry.close()
+        await self.kafka_admin.close()
         await self.messenger.close()
         await self.mongo.close()
         self.tracer_provider.shutdown()
@@ -381,10 +415,11 @@ class Service:
             store_ok = True
         except Exception:
             store_ok = False
+        registry_ok = self.registry.healthy()
         return {
             "service": self.spec.name,
             "version": self.spec.version,
-            "status": "ok" if kafka_ok and store_ok else "degraded",
+            "status": "ok" if kafka_ok and store_ok and registry_ok else "degraded",
             "kafka": kafka_ok,
             "store": store_ok,
             "events_processed": sum(c.processed for c in self.consumers),
@@ -395,6 +430,10 @@ class Service:
             "events_refused": sum(c.refused for c in self.consumers),
             "registry_version": self.registry.registry.version,
             "registry_rechecks": self.recheck.passes,
+            "registry": self.registry.status(),
+            "deliveries_parked": self.deliveries.parked,
+            "deliveries_delivered_late": self.deliveries.delivered_late,
+            "deliveries_waiting_for_topic": sorted(self.deliveries.agency(t) for t in self.deliveries.waiting),
             "intake_agencies": sorted({a for c in self.consumers for a in c.agencies}),
             "store_operations": self.store_meter.commands,
         }
@@ -412,8 +451,7 @@ class Service:
         @get(include_in_schema=False)
         async def metrics(scope: Scope) -> AsgiResponse:
             collections = [r.collection for r in self.spec.repositories]
-            groups = {c.group: c.topics() for c in self.consumers}
-            await self.metrics.refresh(self.db, collections, self.settings, groups)
+            await self.metrics.refresh(self.db, collections)  # consumer lag: the background measurement
             return AsgiResponse(
                 generate_latest(self.metrics.registry), 200, headers={"content-type": CONTENT_TYPE_LATEST}
             )

@@ -72,7 +72,11 @@ class Settings(BaseSettings):
     metrics_query_url: str = Field(
         default="http://127.0.0.1:8428", description="the metrics backend's Prometheus query API, for the console"
     )
-    http_host: str = "127.0.0.1"
+    http_host: str = Field(
+        default="127.0.0.1",
+        description="where /health, /metrics and /asyncapi.json listen: loopback unless a deployment says "
+        "otherwise (compose and Kubernetes set 0.0.0.0 and put a network policy in front)",
+    )
     http_port: int | None = Field(default=None, description="health/AsyncAPI port; each service has a default")
     log_level: str = "INFO"
     topic_partitions: int = Field(default=3, ge=1)
@@ -94,6 +98,12 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=20.0, gt=0, description="how long SIGTERM waits for work in flight")
     parent_wait_seconds: float = Field(
         default=30.0, ge=0, description="how long an event waits for the record it refers to before it is refused"
+    )
+    lag_refresh_seconds: float = Field(
+        default=15.0, gt=0, description="how often consumer lag is measured (scrapes read the last measurement)"
+    )
+    delivery_wait_seconds: float = Field(
+        default=10.0, gt=0, description="how long a delivery waits for its topic before the topic is checked"
     )
     retry_initial_seconds: float = Field(default=0.2, gt=0)
     retry_max_seconds: float = Field(default=15.0, gt=0)
