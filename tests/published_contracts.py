@@ -28,7 +28,10 @@ from harness import BOOTSTRAP, Record, operator, read_all
 ROOT = Path(__file__).resolve().parents[1]
 # Topics Alliance writes without a published contract: what agencies sent (intake), verbatim copies of it
 # (dead letters), and the operators' own streams.
-NOT_CONTRACTS = re.compile(r"alliance\.([a-z_]+\.intake\..+|[a-z_]+\.deadletter|registry|operations\.replays)")
+# Written by agencies and operators (intake, registry, replay requests) or kept whole (dead letters).
+NOT_CONTRACTS = re.compile(
+    r"alliance\.([a-z_]+\.intake\..+|[a-z_]+\.deadletter|registry|operations\.replays|operations\.replay_requests)"
+)
 
 
 @cache

@@ -871,7 +871,9 @@ def main() -> int:
     args = parser.parse_args()
     try:
         if args.command == "provision":
-            extra = {a.split(":")[0]: set(a.split(":")[1].split(",")) for a in args.agency}
+            extra = {
+                a.split(":")[0]: {d for d in a.split(":")[1].split(",") if d} for a in args.agency
+            }  # none: receives only
             security.provision(HOME, f"127.0.0.1:{KAFKA_PORT}", args.namespace, extra)
             return 0
         if args.command == "addresses":

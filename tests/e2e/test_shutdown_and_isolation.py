@@ -136,7 +136,7 @@ async def test_the_sweep_and_the_clock_carry_on_past_records_they_cannot_handle(
             type="org.alliance.firearms.trace_request.in_progress.v1",
             time=datetime.now(UTC),
             markings=MARKINGS,
-            data={"trace_request_id": "LEFTOVER", "tracing_center_reference": "T-1"},
+            data={"trace_request_id": "LEFTOVER", "tracing_center_reference": "T-1", "status": "in_progress"},
         ),
     )
     db["_outbox"].insert_one(
