@@ -47,16 +47,8 @@ def receiver(agency_id: str, receives: list[str], clearance: str) -> dict[str, A
     }
 
 
-async def test_a_lower_clearance_withdraws_what_that_agency_received_and_tells_no_one_else(
-    system: System, producer: Producers
-) -> None:
-    run = uuid.uuid4().hex[:6]
-    holder, bystander = f"mx-rx-{run}", f"mx-bystander-{run}"
-    await register_agency(system, receiver(holder, [RECORDED], "AMBER"), [])
-    # The bystander may receive trace results only: it could lose access to this seizure but never had it.
-    await register_agency(system, receiver(bystander, ["org.alliance.firearms.trace.completed.v1"], "AMBER"), [])
-    cbp = Agency(producer, "us-cbp")
-    reference = f"WD-{run}"
+async def report_seizure(system: System, producer: Producers, reference: str) -> None:
+    """CBP reports a seizure at Laredo, TLP:AMBER, releasable to both countries."""
     seizure = {
         "report_reference": reference,
         "seizure": {
@@ -67,7 +59,19 @@ async def test_a_lower_clearance_withdraws_what_that_agency_received_and_tells_n
         },
     }
     reported = "org.alliance.interdiction.seizure.reported.v1"
-    await cbp.send(system.topic("alliance.interdiction.intake"), seizure, event_type=reported, tlp="AMBER")
+    await Agency(producer, "us-cbp").send(system.topic("alliance.interdiction.intake"), seizure, event_type=reported)
+
+
+async def test_a_lower_clearance_withdraws_what_that_agency_received_and_tells_no_one_else(
+    system: System, producer: Producers
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    holder, bystander = f"mx-rx-{run}", f"mx-bystander-{run}"
+    await register_agency(system, receiver(holder, [RECORDED], "AMBER"), [])
+    # The bystander may receive trace results only: it could lose access to this seizure but never had it.
+    await register_agency(system, receiver(bystander, ["org.alliance.firearms.trace.completed.v1"], "AMBER"), [])
+    reference = f"WD-{run}"
+    await report_seizure(system, producer, reference)
 
     def recorded(records: list[Record]) -> list[Record]:
         return [r for r in records if r.type == RECORDED and r.json()["report_reference"] == reference]
@@ -111,17 +115,7 @@ async def test_a_write_to_the_store_cannot_widen_a_disclosure(
     mexican = f"mx-rx-{run}"
     await register_agency(system, receiver(mexican, [RECORDED], "RED"), [])
     reference = f"FORGE-{run}"
-    seizure = {
-        "report_reference": reference,
-        "seizure": {
-            "mode": "land",
-            "seized_at": "2026-11-20T10:00:00-06:00",
-            "place": {"description": "Laredo", "country": "US"},
-            "drugs": [{"drug": "cocaine", "quantity": 2, "unit": "kg"}],
-        },
-    }
-    reported = "org.alliance.interdiction.seizure.reported.v1"
-    await Agency(producer, "us-cbp").send(system.topic("alliance.interdiction.intake"), seizure, event_type=reported)
+    await report_seizure(system, producer, reference)
     events = system.topic("alliance.interdiction.events")
 
     def genuine(records: list[Record]) -> list[Record]:
