@@ -45,6 +45,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -845,6 +846,15 @@ class Bench:
             total += report["store_operations"]
         return total
 
+    async def store_targets(self) -> Counter[str]:
+        """Store commands so far per "<service> <command> <collection>": where a scenario's ops go."""
+        targets: Counter[str] = Counter()
+        for name, service in list(self.system.services.items()):
+            report = await asyncio.to_thread(service.health)
+            for target, count in (report.get("store_operations_by_target") or {}).items():
+                targets[f"{name} {target}"] += count
+        return targets
+
     async def wait_group_members(self, group: str, members: int, timeout: float = 120) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **LOGIN)
         await admin.start()
@@ -867,11 +877,16 @@ class Bench:
         self, scenario: str, hops: int, cpu: float, run: Callable[[], Awaitable[Measured]], extra: dict[str, Any]
     ) -> None:
         stored, pids = self.stored, stack_pids()
-        before = await self.store_ops()
+        before, targets_before = await self.store_ops(), await self.store_targets()
         m = await run()
         await self.drain()
-        after = await self.store_ops()
+        after, targets_after = await self.store_ops(), await self.store_targets()
         ops = (after - before) / m.n if before is not None and after is not None else None
+        per_event = {t: round(c / m.n, 2) for t, c in (targets_after - targets_before).most_common()}
+        if per_event:
+            extra["store_ops_per_event_by_target"] = per_event
+            top = list(per_event.items())[:8]
+            self.say("  store ops/event, most sent: " + ", ".join(f"{t} {c}" for t, c in top))
         restarted = sorted(name for name, pid in stack_pids().items() if pids.get(name) != pid)
         if restarted:  # someone restarted the shared stack meanwhile: the figures include the outage
             extra["stack_restarted"] = restarted

@@ -263,11 +263,13 @@ class Repository(Generic[A]):
             stored.reclassify(record.markings)
 
         for _ in range(5):
+            # Insert first: a new record costs its writes only (no read that finds nothing); the
+            # unique journal insert tells a record stored already, which is then reclassified.
+            if await self._create(record, topic):
+                return record
             stored = await self.change(record.id, reclassify, topic=topic)
             if stored is not None:
                 return stored
-            if await self._create(record, topic):
-                return record
         raise ConcurrentUpdateError(f"{self.collection} {record.id} could not be stored or reclassified")
 
     async def _create(self, aggregate: A, topic: str | None) -> bool:

@@ -436,6 +436,7 @@ class Service:
             "deliveries_waiting_for_topic": sorted(self.deliveries.agency(t) for t in self.deliveries.waiting),
             "intake_agencies": sorted({a for c in self.consumers for a in c.agencies}),
             "store_operations": self.store_meter.commands,
+            "store_operations_by_target": dict(self.store_meter.by_target.most_common()),
         }
 
     def asyncapi_document(self) -> dict[str, Any]:

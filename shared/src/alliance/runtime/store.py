@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,10 +60,14 @@ class StoreMeter(monitoring.CommandListener):
     def __init__(self) -> None:
         self.commands = 0
         self.failures = 0
+        # "<command> <collection>" → count: where the commands go, to find the handler that sends extra.
+        self.by_target: Counter[str] = Counter()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.command_name not in {"ping", "hello", "isMaster", "ismaster", "endSessions"}:
             self.commands += 1
+            target = event.command.get(event.command_name)
+            self.by_target[f"{event.command_name} {target if isinstance(target, str) else ''}".rstrip()] += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
