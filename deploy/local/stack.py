@@ -16,7 +16,7 @@ stack's own CA in ``.local/tls``), ``ALLIANCE_POSTGRES_PORT`` (5433) and ``ALLIA
 (27017). Every principal's secret is a file of its own under ``.local/secrets`` (``kafka/<principal>``,
 ``store/<role>``); services are given the paths of theirs, never the values.
 ``ALLIANCE_STORE_BACKEND=sqlite`` runs FerretDB on SQLite instead of PostgreSQL (for comparisons,
-without store logins; see the README for why PostgreSQL is the default).
+without store logins; deploy/local/README.md says why PostgreSQL is the default).
 
 Jaeger is built from the pinned tools module in ``deploy/local/jaeger`` (go.mod, go.sum) and
 VictoriaMetrics with ``go install …@VICTORIAMETRICS_VERSION``; each binary is named after its version,

@@ -1,6 +1,6 @@
 """Trust on the real broker: who may connect, write and read; what each agency receives, and its audit.
 
-The expected recipients are written out here from the registry's entries with the rules of the README
+The expected recipients are written out here from the registry's entries with the rules of docs/trust-model.md
 (an oracle independent of ``alliance.domain.release``): an agency receives a fact when the registry
 routes the type to it, its country is releasable, its clearance covers the TLP level, it is named
 (AMBER+STRICT, RED) and, for originator-controlled information, it is the originator.

@@ -67,7 +67,7 @@ GIVEN_AGREES = 0.85
 POPULATION = 331_000_000 + 126_000_000
 # A name, with whatever the dates of birth agree on, expected to be carried by more people than this in the
 # two countries does not identify anyone by itself: the pair goes to an analyst. Juan Pérez with a full date
-# of birth (about 3) matches; with the year only (about 1,200) or no date, it does not. README shows how
+# of birth (about 3) matches; with the year only (about 1,200) or no date, it does not. matching/README.md shows how
 # precision and recall move with this figure.
 MAX_NAMESAKES = 5.0
 
