@@ -846,6 +846,45 @@ class Bench:
             total += report["store_operations"]
         return total
 
+    def start_profiles(self, scenario: str, stored: int) -> list[subprocess.Popen[bytes]]:
+        """With ``--profile DIR``: py-spy samples each service during the burst (flame graph input, one
+        file a service: ``DIR/<scenario>-<stored>-<service>.txt``, collapsed stacks)."""
+        if not self.args.profile:
+            return []
+        folder = Path(self.args.profile)
+        folder.mkdir(parents=True, exist_ok=True)
+        slug = "".join(c if c.isalnum() else "-" for c in scenario.split("(")[0].strip()).strip("-")
+        py_spy = Path(sys.executable).with_name("py-spy")
+        return [
+            subprocess.Popen(
+                [
+                    str(py_spy),
+                    "record",
+                    "--pid",
+                    str(service.process.pid),
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "50",
+                    "--nonblocking",
+                    "--subprocesses",
+                    "--output",
+                    str(folder / f"{slug}-{stored}-{name}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for name, service in self.system.services.items()
+        ]
+
+    @staticmethod
+    def stop_profiles(profilers: list[subprocess.Popen[bytes]]) -> None:
+        for profiler in profilers:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its samples on SIGINT
+        for profiler in profilers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                profiler.wait(timeout=30)
+
     async def store_targets(self) -> Counter[str]:
         """Store commands so far per "<service> <command> <collection>": where a scenario's ops go."""
         targets: Counter[str] = Counter()
@@ -878,7 +917,11 @@ class Bench:
     ) -> None:
         stored, pids = self.stored, stack_pids()
         before, targets_before = await self.store_ops(), await self.store_targets()
-        m = await run()
+        profilers = self.start_profiles(scenario, stored)
+        try:
+            m = await run()
+        finally:
+            self.stop_profiles(profilers)
         await self.drain()
         after, targets_after = await self.store_ops(), await self.store_targets()
         ops = (after - before) / m.n if before is not None and after is not None else None
@@ -1225,6 +1268,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--burst", type=int, default=200, help="events per measured burst")
     parser.add_argument("--quick", action="store_true", help="smoke run: sizes 200,1000 and bursts of 50")
     parser.add_argument("--stall-timeout", type=float, default=300, help="give up after this long without progress")
+    parser.add_argument("--profile", metavar="DIR", help="sample each service with py-spy during every burst")
     parser.add_argument("--keep", action="store_true", help="keep the bench's topics and databases")
     parser.add_argument("--relay", nargs=4, metavar=("SRC", "DST", "GROUP", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -158,7 +158,7 @@ class FakeRecord:
 
 @dataclass
 class FakeMessage:
-    raw_message: FakeRecord
+    raw_message: tuple[FakeRecord, ...]
 
 
 def consumer_with(handler: Any) -> tuple[EventConsumer, RecordingMessenger]:
@@ -170,7 +170,7 @@ def consumer_with(handler: Any) -> tuple[EventConsumer, RecordingMessenger]:
 
 
 async def deliver(consumer: EventConsumer, value: bytes = b'{"weight": 1}') -> None:
-    await consumer._dispatch(FakeMessage(FakeRecord(headers(), value)))  # type: ignore[arg-type]
+    await consumer._dispatch(FakeMessage((FakeRecord(headers(), value),)))  # type: ignore[arg-type]
 
 
 async def test_a_store_outage_is_waited_out_and_never_refused() -> None:
@@ -316,7 +316,7 @@ async def test_facts_derived_while_handling_carry_the_time_of_their_cause() -> N
     consumer, _ = consumer_with(handler)
     past = datetime.now(UTC) - timedelta(days=3)
     await consumer._dispatch(
-        FakeMessage(FakeRecord(headers(ce_time=past.isoformat()), b'{"weight": 1}'))  # type: ignore[arg-type]
+        FakeMessage((FakeRecord(headers(ce_time=past.isoformat()), b'{"weight": 1}'),))  # type: ignore[arg-type]
     )
     assert seen == [past]
     assert cause_time.get() is None

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from alliance.application.records import Catalogue, Commit, ConcurrentUpdateError, PendingEvent, cards_of
+from alliance.application.records import Catalogue, Commit, ConcurrentUpdateError, PendingEvent
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
+from alliance.runtime.batches import batch, handling_record
 from alliance.runtime.outbox import OutboxRelay
 from alliance.runtime.settings import Settings
-from alliance.runtime.store import DEADLINES, OUTBOX, AggregateStore
+from alliance.runtime.store import DEADLINES, OUTBOX, AggregateStore, StoreMeter, apply_committed, journal_id
 from harness import MONGO_URI
 
 pytestmark = pytest.mark.e2e
@@ -255,10 +256,10 @@ async def test_cards_follow_every_version_and_a_crash_before_them_is_rolled_forw
     assert await cards_under(store, "k0") == [("P2", 1, "Eva")]
     assert await cards_under(store, "k5") == [("P1", 2, "Ana María")]
 
-    # A slower writer of version 2's cards arriving after version 3's does not move them back.
+    # A slower writer of version 2's cards and head arriving after version 3's does not move them back.
     await store.commit(commit("P1", 3, {"keys": ["k99"], "name": "Ana"}))
-    for card in cards_of(PEOPLE, "P1", 2, {"keys": keys[1:], "name": "Ana María"}):
-        await store._file(card)
+    await store._apply(await store.journal.find_one({"_id": journal_id("P1", 2)}))
+    assert (await store.get("P1") or {}).get("version") == 3
     assert await cards_under(store, "k5") == []
     assert await cards_under(store, "k99") == [("P1", 3, "Ana")]
 
@@ -291,3 +292,122 @@ async def test_cards_are_indexed_by_their_keys(db: Any) -> None:
     await store.ensure_indexes([])  # idempotent
     info = await db["people.cards"].index_information()
     assert [spec["key"] for name, spec in info.items() if name != "_id_"] == [[("keys", 1)]]
+
+
+# -- batches: each record decided as if alone, the batch's writes and facts together ----------------
+
+
+@pytest.fixture
+async def metered() -> AsyncIterator[tuple[Any, StoreMeter]]:
+    meter = StoreMeter()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO_URI, tz_aware=True, event_listeners=[meter])
+    name = f"test_batch_{uuid.uuid4().hex[:8]}"
+    yield client[name], meter
+    await client.drop_database(name)
+    await client.close()
+
+
+async def test_a_batch_writes_its_records_together_and_publishes_each_records_facts_in_order(
+    metered: tuple[Any, StoreMeter],
+) -> None:
+    db, meter = metered
+    people = AggregateStore(db, "people", Settings(), PEOPLE)
+    cases = AggregateStore(db, "cases", Settings())
+    published: list[str] = []
+
+    async def publish(event: PendingEvent) -> None:
+        published.append(event.event.id)
+
+    relay = OutboxRelay(db, publish, Settings())
+    await people.ensure_indexes([])
+    await cases.collection.insert_one({"_id": "warm-up"})  # collections exist before counting commands
+    before = meter.commands
+
+    async def decide(n: int) -> None:
+        await people.commit(commit(f"P{n}", 1, {"keys": [f"k{n}", "common"], "name": f"N{n}"}, 1))
+        await cases.commit(commit(f"C{n}", 1, {"status": "open"}, 1, due=T0 + timedelta(days=n)))
+        due = T0 + timedelta(days=n)  # version 2 keeps version 1's deadline: the latest one written is v1's due
+        await cases.commit(commit(f"C{n}", 2, {"status": "open", "step": 2}, 2, due=due, previous=due))
+        await relay.flush("people", f"P{n}", 1, [pending(f"P{n}", 1)])
+        await relay.flush("cases", f"C{n}", 1, [pending(f"C{n}", 1)])
+        await relay.flush("cases", f"C{n}", 2, [pending(f"C{n}", 2)])
+
+    with batch(apply_committed, relay.publish_all, linger=3600) as work:
+        for n in range(20):
+            await handling_record(work, lambda n=n: decide(n))
+        # Decided, not yet written: the journal holds the commits, the heads are not there yet.
+        assert await db["cases"].count_documents({"_id": {"$ne": "warm-up"}}) == 0
+        assert await db["cases.journal"].count_documents({}) == 40
+        await work.finish()
+
+    # 60 journal inserts, one at a time (each commit is decided by its insert); then one bulk write
+    # per collection: outbox, people's cards, people's heads, cases' heads (inserted, then replaced by
+    # version 2), deadlines, and the outbox entries' removal once published (and this test's two counts).
+    assert meter.commands - before == 60 + 1 + 1 + 1 + 2 + 1 + 1 + 2
+    assert sorted(published) == sorted([f"{r}{n}-1" for r in "PC" for n in range(20)] + [f"C{n}-2" for n in range(20)])
+    assert all(published.index(f"C{n}-1") < published.index(f"C{n}-2") for n in range(20))
+    assert await db[OUTBOX].count_documents({}) == 0
+    heads = {doc["_id"]: doc async for doc in db["cases"].find({"_id": {"$ne": "warm-up"}})}
+    assert {k: (v["version"], v.get("step")) for k, v in heads.items()} == {f"C{n}": (2, 2) for n in range(20)}
+    assert await db[DEADLINES].count_documents({}) == 20
+    cards = [c async for c in db["people.cards"].find({"keys": "common"})]
+    assert sorted(c["record"] for c in cards) == sorted(f"P{n}" for n in range(20))
+
+
+async def test_a_handler_reads_its_own_writes_and_a_redelivered_batch_changes_nothing(
+    metered: tuple[Any, StoreMeter],
+) -> None:
+    db, _ = metered
+    cases = AggregateStore(db, "cases", Settings())
+    published: list[str] = []
+
+    async def publish(event: PendingEvent) -> None:
+        published.append(event.event.id)
+
+    relay = OutboxRelay(db, publish, Settings())
+    seen: list[Any] = []
+
+    async def decide() -> None:
+        await cases.commit(commit("C1", 1, {"status": "open"}, 1))
+        await relay.flush("cases", "C1", 1, [pending("C1", 1)])
+        seen.append(await cases.get("C1"))  # before the batch is finished
+
+    with batch(apply_committed, relay.publish_all, linger=3600) as work:
+        await handling_record(work, decide)
+        await work.finish()
+    assert seen[0] is not None
+    assert seen[0]["status"] == "open"
+
+    # The same batch again (its offsets were not committed before a crash): the commit is refused by
+    # its journal entry and nothing else is written.
+    with batch(apply_committed, relay.publish_all, linger=3600) as work:
+        with pytest.raises(ConcurrentUpdateError):
+            await handling_record(work, decide)
+        await work.finish()
+    assert await db["cases.journal"].count_documents({}) == 1
+    assert published == ["C1-1"]
+    assert await db[OUTBOX].count_documents({}) == 0
+
+
+async def test_a_crash_before_the_batch_is_written_is_rolled_forward(metered: tuple[Any, StoreMeter]) -> None:
+    db, _ = metered
+    cases = AggregateStore(db, "cases", Settings())
+    relay = OutboxRelay(db, _no_publication, Settings())
+
+    async def decide() -> None:
+        await cases.commit(commit("C1", 1, {"status": "open"}, 1, due=T0))
+
+    with batch(apply_committed, relay.publish_all, linger=3600) as work:
+        await handling_record(work, decide)
+        # the process dies here: work.finish() never runs
+    assert await db["cases"].count_documents({}) == 0
+    # The redelivered record's handler reads the record: the journal entry is rolled forward whole.
+    head = await cases.get("C1")
+    assert head is not None
+    assert head["version"] == 1
+    assert await db[OUTBOX].count_documents({}) == 1
+    assert await db[DEADLINES].count_documents({}) == 1
+
+
+async def _no_publication(event: PendingEvent) -> None:
+    raise AssertionError(f"nothing is published in this test, not {event.event.id}")

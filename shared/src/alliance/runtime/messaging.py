@@ -15,7 +15,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -72,11 +72,13 @@ from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
 from alliance.domain.release import reconfirmed
 from alliance.runtime import kafka_records
+from alliance.runtime.batches import Publication, batch, each_group, group_in_order, handling_record
 from alliance.runtime.metrics import ServiceMetrics
 from alliance.runtime.registry import RegistryFollower
 from alliance.runtime.retry import is_transient, waiting
 from alliance.runtime.settings import Settings
-from alliance.runtime.telemetry import describe, publishing
+from alliance.runtime.store import apply_committed
+from alliance.runtime.telemetry import describe, handling, publishing
 
 log = structlog.get_logger(__name__)
 D = TypeVar("D", bound=EventData)
@@ -398,6 +400,8 @@ class EventConsumer:
         self.stopping = False  # set on shutdown: in-flight failures are released, never dead-lettered
         self.agencies: set[str] = set()  # intake: the agencies whose intake topic is subscribed
         self.revocations = Revocations()
+        # Publishes what a batch's records committed (the service's outbox relay; unit tests: at once).
+        self.publish_committed: Callable[[Sequence[Publication]], Awaitable[None]] = _publish_nothing
 
     def on(
         self, model: type[D]
@@ -420,32 +424,32 @@ class EventConsumer:
         return [intake_topic(self.topic, a.id) for a in self.registry.registry.agencies if a.sends_to(self.domain)]
 
     def subscribe(self) -> list[Any]:
-        """Subscribe (before the broker starts, or later for a newly registered agency)."""
-        subscribers = []
-        for topic in self.topics():
-            agency = topic[len(self.topic) + 1 :] if self.intake else None
-            if agency in self.agencies:
-                continue
-            subscriber = self.messenger.broker.subscriber(
-                topic,
-                group_id=self.group,
-                auto_offset_reset="earliest",
-                ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the effect is stored; redeliver on crash
-                parser=_tolerant_parser,
-                decoder=_raw_body,
-                max_poll_interval_ms=30 * 60 * 1000,  # a store outage may hold one event for a long time
-                # One consumer per partition in this process (for intake, per partition of each
-                # agency's topic): records of different partitions are handled concurrently, each
-                # partition in order, each record committed after its own effect.
-                max_workers=self.messenger.settings.consumer_concurrency,
-                fetch_max_wait_ms=self.messenger.settings.fetch_max_wait_ms,
-                listener=self.revocations,
-            )
-            subscriber(self._dispatch)
-            subscribers.append(subscriber)
-            if agency is not None:
-                self.agencies.add(agency)
-        return subscribers
+        """Subscribe (before the broker starts, or later for newly registered agencies): one consumer for
+        all the topics not read yet (at start, every agency's intake topic of this domain)."""
+        topics = [t for t in self.topics() if not self.intake or t[len(self.topic) + 1 :] not in self.agencies]
+        if not topics:
+            return []
+        settings = self.messenger.settings
+        subscriber = self.messenger.broker.subscriber(
+            *topics,
+            group_id=self.group,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the batch's effects are stored; redeliver on crash
+            batch=True,
+            # Whatever has arrived, up to a bound: a quiet stream's one record is handled at once.
+            max_records=settings.batch_max_records,
+            batch_timeout_ms=settings.fetch_max_wait_ms,
+            fetch_max_bytes=settings.batch_max_bytes,
+            parser=_tolerant_parser,
+            decoder=_raw_body,
+            max_poll_interval_ms=30 * 60 * 1000,  # a store outage may hold one batch for a long time
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            listener=self.revocations,
+        )
+        subscriber(self._dispatch)
+        if self.intake:
+            self.agencies.update(t[len(self.topic) + 1 :] for t in topics)
+        return [subscriber]
 
     def sender_of(self, record_topic: str) -> Agency | None:
         if not self.intake or self.registry is None:
@@ -453,7 +457,22 @@ class EventConsumer:
         return self.registry.registry.get(record_topic[len(self.topic) + 1 :])
 
     async def _dispatch(self, message: KafkaMessage) -> None:
-        await self.process(cast(ConsumerRecord, message.raw_message))  # one record: not batched
+        """One batch: each partition's records in order, the partitions concurrently; then the batch's
+        writes and facts together (see :mod:`alliance.runtime.batches`); offsets are committed after."""
+        records = cast(tuple[ConsumerRecord, ...], message.raw_message)
+        linger = self.messenger.settings.batch_linger_ms / 1000
+        with batch(apply_committed, self.publish_committed, linger) as work:
+            failures = await each_group(
+                group_in_order(records, lambda r: (r.topic, r.partition)),
+                lambda record: handling_record(work, lambda: self._process_traced(record)),
+            )
+            await work.finish()  # what the decided records left
+        if failures:  # shutting down, or a partition handed over: the batch is read again from its start
+            raise failures[0]
+
+    async def _process_traced(self, record: ConsumerRecord) -> Refusal | None:
+        with handling(record):
+            return await self.process(record)
 
     async def process(self, record: ConsumerRecord) -> Refusal | None:
         """Screen one record and hand it to its handler, or refuse it; the refusal, if it was refused.
@@ -685,18 +704,24 @@ def screen(
     return data, handler, event
 
 
-async def _tolerant_parser(record: ConsumerRecord, parse: Callable[[Any], Awaitable[Any]]) -> Any:
+async def _tolerant_parser(records: tuple[ConsumerRecord, ...], parse: Callable[[Any], Awaitable[Any]]) -> Any:
     """FastStream's parser decodes every header value as UTF-8 and fails on anything else (or on a
-    null value) before any handler runs. It gets a sanitised copy; the message keeps the original
-    record, byte for byte, for :func:`screen` and the dead letter."""
-    clean = dataclasses.replace(
-        record, headers=tuple((k, (v or b"").decode("utf-8", "replace").encode()) for k, v in record.headers or ())
+    null value) before any handler runs. It gets sanitised copies; the message keeps the original
+    records, byte for byte, for :func:`screen` and the dead letter."""
+    clean = tuple(
+        dataclasses.replace(
+            r, headers=tuple((k, (v or b"").decode("utf-8", "replace").encode()) for k, v in r.headers or ())
+        )
+        for r in records
     )
-    if hasattr(record, "consumer"):  # set by FastStream's concurrent subscriber: the consumer that commits
-        clean.consumer = record.consumer
     message = await parse(clean)
-    message.raw_message = record
+    message.raw_message = records
     return message
+
+
+async def _publish_nothing(publications: Sequence[Publication]) -> None:
+    if publications:
+        raise RuntimeError("a consumer without an outbox relay committed facts")
 
 
 async def _raw_body(message: Any) -> Any:

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 import structlog
+from pymongo import DeleteOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from alliance.application.records import Document, PendingEvent
+from alliance.runtime.batches import Publication, current_batch, each_group, group_in_order
 from alliance.runtime.retry import is_transient, waiting
 from alliance.runtime.settings import Settings
 from alliance.runtime.store import CLAIMS, OUTBOX, now, outbox_id
@@ -45,12 +47,34 @@ class OutboxRelay:
         self.failures = 0  # entries that could not be published (not an outage); retried later
 
     async def flush(self, collection: str, record_id: str, version: int, events: list[PendingEvent]) -> None:
-        """Publish a just-committed version's events in order, then remove its outbox entry."""
-        for pending in events:
-            await self._retry(f"publish {pending.event.type}", functools.partial(self._publish, pending))
-            self.published += 1
-        entry = outbox_id(collection, record_id, version)
-        await self._retry("remove", lambda: self._outbox.delete_one({"_id": entry}))
+        """Publish a just-committed version's events in order, then remove its outbox entry (in a batch:
+        once the batch's writes are done, with the others')."""
+        publication = Publication(collection, record_id, version, events)
+        work = current_batch()
+        if work is not None:
+            work.publications.append(publication)
+        else:
+            await self.publish_all([publication])
+
+    async def publish_all(self, publications: Sequence[Publication]) -> None:
+        """Publish committed versions' events, each record's in order, records concurrently; then remove
+        their outbox entries with one write."""
+
+        done: list[str] = []
+
+        async def publish(publication: Publication) -> None:
+            for pending in publication.events:
+                await self._retry(f"publish {pending.event.type}", functools.partial(self._publish, pending))
+                self.published += 1
+            done.append(outbox_id(publication.collection, publication.record_id, publication.version))
+
+        # An outage is waited out inside; any other failure leaves that record's entries to the sweep.
+        failures = await each_group(group_in_order(publications, lambda p: (p.collection, p.record_id)), publish)
+        if done:
+            removals = [DeleteOne({"_id": entry}) for entry in done]
+            await self._retry("remove", lambda: self._outbox.bulk_write(removals, ordered=False))
+        if failures:
+            raise failures[0]
 
     async def sweep(self, grace: timedelta | None = None) -> int:
         """Publish entries older than ``grace`` (left by a crash or an outage); returns how many."""

@@ -185,6 +185,7 @@ class Service:
             ):
                 return existing
         consumer = EventConsumer(self.messenger, topic, group, intake=intake, registry=self.registry)
+        consumer.publish_committed = self.relay.publish_all
         self.consumers.append(consumer)
         return consumer
 

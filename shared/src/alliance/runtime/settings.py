@@ -80,8 +80,14 @@ class Settings(BaseSettings):
     http_port: int | None = Field(default=None, description="health/AsyncAPI port; each service has a default")
     log_level: str = "INFO"
     topic_partitions: int = Field(default=3, ge=1)
-    consumer_concurrency: int = Field(
-        default=3, ge=1, description="consumers per subscription in one process (partitions handled concurrently)"
+    batch_max_records: int = Field(
+        default=200, ge=1, description="records one consumer takes at a time (its partitions handled concurrently)"
+    )
+    batch_linger_ms: int = Field(
+        default=100, ge=0, description="how long a decided record's writes and facts may wait for its batch's others"
+    )
+    batch_max_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024 * 1024, description="bytes one fetch may return (all partitions together)"
     )
     topic_replication: int = Field(default=1, ge=1, description="replication factor of every class (local: 1)")
     topic_min_insync: int = Field(default=1, ge=1, description="min.insync.replicas of every class (local: 1)")

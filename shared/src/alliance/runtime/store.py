@@ -27,19 +27,19 @@ the amount of data stored.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient, monitoring
+from pymongo import ASCENDING, AsyncMongoClient, DeleteOne, InsertOne, ReplaceOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from alliance.application.records import Catalogue, Commit, ConcurrentUpdateError, Document, cards_of
 from alliance.runtime import faults
+from alliance.runtime.batches import Deferred, current_record, group_in_order
 from alliance.runtime.retry import waiting
 from alliance.runtime.settings import Settings
 
@@ -52,6 +52,7 @@ CARDS_SUFFIX = ".cards"
 # Cards per lookup read in one answer: FerretDB's first batch is 101 documents, and a common name's
 # block holds a few hundred; one round trip instead of three.
 CARD_BATCH = 1000
+DUPLICATE_KEY = 11000
 
 
 class StoreMeter(monitoring.CommandListener):
@@ -176,73 +177,29 @@ class AggregateStore:
         except DuplicateKeyError:
             # Roll forward from what the head shows, not from the version this writer started at:
             # versions already applied are not applied again (their events were published).
+            await self._own_writes()
             head = await self._retrying(
                 "head", lambda: self.collection.find_one({"_id": commit.record_id}, projection={"version": 1})
             )
             await self.roll_forward(commit.record_id, int(head["version"]) if head else 0)
             raise ConcurrentUpdateError(f"{self.name} {commit.record_id} version {commit.version} exists") from None
-        await self._apply(entry, deadline_changed=commit.next_deadline_at != commit.previous_deadline_at)
-
-    async def _apply(self, entry: Document, *, deadline_changed: bool = True) -> None:
-        """Make a committed journal entry visible: outbox entry, head, due deadline (each idempotent).
-
-        The deadline entry is written only when the record's next deadline changed (always when
-        rolling forward after a crash, where the previous one is not known).
-        """
-        record_id, version = entry["record"], entry["version"]
-        if entry["events"]:
-            pending = {
-                "_id": outbox_id(self.name, record_id, version),
-                "collection": self.name,
-                "record": record_id,
-                "version": version,
-                "events": entry["events"],
-                "created_at": entry["committed_at"],
-                "attempts": 0,
-            }
-            with contextlib.suppress(DuplicateKeyError):  # written before a crash: published once either way
-                await self._retrying("outbox", lambda: self.outbox.insert_one(pending))
-        if self.catalogue is not None:
-            # Before the head: a record whose head shows this version is filed by it too.
-            cards = cards_of(self.catalogue, record_id, version, entry["state"])
-            await asyncio.gather(*(self._file(card) for card in cards))
-        head = {
-            **entry["state"],
-            "markings": entry["markings"],
-            "version": version,
-            "updated_at": entry["committed_at"],
-        }
-        if version == 1:
-            with contextlib.suppress(DuplicateKeyError):
-                await self._retrying("head", lambda: self.collection.insert_one({"_id": record_id, **head}))
+        deferred = Deferred(self, entry, deadline_changed=commit.next_deadline_at != commit.previous_deadline_at)
+        record = current_record()
+        if record is not None:  # in a batch: written with the batch's (see alliance.runtime.batches)
+            record.deferred.append(deferred)
         else:
-            # Never move a head backwards (a slower writer of an older version arriving last).
-            await self._retrying(
-                "head",
-                lambda: self.collection.update_one({"_id": record_id, "version": {"$lt": version}}, {"$set": head}),
-            )
-        if not deadline_changed:
-            return
-        due = entry.get("next_deadline_at")
-        key = f"{self.name}|{record_id}"
-        if due is None:
-            await self._retrying("deadline", lambda: self.deadlines.delete_one({"_id": key}))
-        else:
-            entry_doc = {
-                "collection": self.name,
-                "record": record_id,
-                "due_at": due,
-                "bucket": due_bucket(max(due, now())),  # never a minute the clock has already left behind
-                "version": version,
-                "traceparent": entry.get("deadline_traceparent"),
-            }
-            await self._retrying("deadline", lambda: self.deadlines.replace_one({"_id": key}, entry_doc, upsert=True))
+            await apply_committed([deferred])
 
-    async def _file(self, card: Document) -> None:
-        """Write one card unless a later version's is there (a slower writer arriving last)."""
-        newer = {"_id": card["_id"], "version": {"$lt": card["version"]}}
-        with contextlib.suppress(DuplicateKeyError):  # the upsert of a card a later version wrote
-            await self._retrying("card", lambda: self.cards.replace_one(newer, card, upsert=True))
+    async def _apply(self, entry: Document) -> None:
+        """Make a committed journal entry visible (rolling forward: the previous deadline is not known)."""
+        await apply_committed([Deferred(self, entry, deadline_changed=True)])
+
+    async def _own_writes(self) -> None:
+        """A handler reads its own writes: apply what the record being handled deferred so far."""
+        record = current_record()
+        if record is not None and record.deferred:
+            deferred, record.deferred = record.deferred, []
+            await apply_committed(deferred)
 
     async def roll_forward(self, record_id: str, known_version: int) -> int:
         """Apply journal entries past ``known_version`` that a crash left unapplied; the latest version."""
@@ -259,6 +216,7 @@ class AggregateStore:
     # -- reading ----------------------------------------------------------------------------------
 
     async def get(self, record_id: str) -> Document | None:
+        await self._own_writes()
         doc: Document | None = await self._retrying("get", lambda: self.collection.find_one({"_id": record_id}))
         if doc is None:
             # A record whose first version was committed but whose head a crash left unwritten.
@@ -277,6 +235,8 @@ class AggregateStore:
         async def run() -> list[Document]:
             return [doc async for doc in self.collection.find({field: value})]
 
+        await self._own_writes()
+
         docs: list[Document] = await self._retrying(f"find {field}", run)
         return docs
 
@@ -287,6 +247,8 @@ class AggregateStore:
             found = self.cards.find({"keys": key}, projection={"keys": 0}, batch_size=CARD_BATCH)
             return [card async for card in found]
 
+        await self._own_writes()
+
         cards: list[Document] = await self._retrying("cards", run)
         return cards
 
@@ -296,6 +258,119 @@ class AggregateStore:
             await self._retrying(f"index {field}", lambda f=field: self.collection.create_index([(f, ASCENDING)]))
         if self.catalogue is not None:
             await self._retrying("index cards", lambda: self.cards.create_index([("keys", ASCENDING)]))
+
+
+async def apply_committed(deferred: Sequence[Deferred]) -> None:
+    """Make committed journal entries visible: outbox entries → cards → heads → due deadlines.
+
+    One bulk write per collection for all of them (a batch's records, or one commit). Each write is
+    idempotent and never moves anything backwards (a slower writer of an older version arriving last
+    finds a later head or card and changes nothing), so a retry or a roll-forward may repeat it.
+    Within one call a record's latest version is the one written; every version keeps its outbox entry.
+    """
+    if not deferred:
+        return
+    first = deferred[0].store
+    outbox = [_outbox_entry(d.store.name, d.entry) for d in deferred if d.entry["events"]]
+    if outbox:  # written before a crash: published once either way
+        await _bulk(first, "outbox", first.outbox, [InsertOne(doc) for doc in outbox])
+    for stores in group_in_order(deferred, lambda d: d.store.name).values():
+        store = stores[0].store
+        latest = {d.entry["record"]: d.entry for d in sorted(stores, key=lambda d: d.entry["version"])}
+        created = {d.entry["record"] for d in stores if d.entry["version"] == 1}
+        if store.catalogue is not None:
+            # Before the head: a record whose head shows this version is filed by it too.
+            catalogue = store.catalogue
+            cards = {
+                record: cards_of(catalogue, record, entry["version"], entry["state"])
+                for record, entry in latest.items()
+            }
+            await _bulk(store, "cards", store.cards, _newer_versions(cards, created))
+        heads = {record: [_head(entry)] for record, entry in latest.items()}
+        await _bulk(store, "heads", store.collection, _newer_versions(heads, created))
+    deadlines: dict[str, Any] = {}
+    for d in sorted(deferred, key=lambda d: d.entry["version"]):
+        key = f"{d.store.name}|{d.entry['record']}"
+        if d.deadline_changed or key in deadlines:
+            deadlines[key] = _deadline_write(d.store.name, key, d.entry)
+    if deadlines:
+        await _bulk(first, "deadlines", first.deadlines, list(deadlines.values()))
+
+
+def _newer_versions(docs: dict[str, list[Document]], created: set[str]) -> list[Any]:
+    """Writes of each record's documents (head or cards) at its latest version: inserted for a record
+    created now, replacing a stored older version otherwise; never moving one backwards.
+
+    No upserts: FerretDB v1 leaves ``nModified`` out of an update's answer that carries a duplicate-key
+    error, which PyMongo's bulk write cannot read. An insert of a document that exists fails alone (a
+    roll-forward, a redelivery); the replace that follows it brings it to this version if it is older.
+    PyMongo sends an unordered bulk write's inserts before its updates.
+    """
+    writes: list[Any] = []
+    for record, versions in docs.items():
+        for doc in versions:
+            if record in created:
+                writes.append(InsertOne(doc))
+            if doc["version"] > 1 or record not in created:
+                writes.append(ReplaceOne({"_id": doc["_id"], "version": {"$lt": doc["version"]}}, doc))
+    return writes
+
+
+def _outbox_entry(collection: str, entry: Document) -> Document:
+    return {
+        "_id": outbox_id(collection, entry["record"], entry["version"]),
+        "collection": collection,
+        "record": entry["record"],
+        "version": entry["version"],
+        "events": entry["events"],
+        "created_at": entry["committed_at"],
+        "attempts": 0,
+    }
+
+
+def _head(entry: Document) -> Document:
+    return {
+        "_id": entry["record"],
+        **entry["state"],
+        "markings": entry["markings"],
+        "version": entry["version"],
+        "updated_at": entry["committed_at"],
+    }
+
+
+def _deadline_write(collection: str, key: str, entry: Document) -> DeleteOne | ReplaceOne[Document]:
+    due = entry.get("next_deadline_at")
+    if due is None:
+        return DeleteOne({"_id": key})
+    return ReplaceOne(
+        {"_id": key},
+        {
+            "_id": key,
+            "collection": collection,
+            "record": entry["record"],
+            "due_at": due,
+            "bucket": due_bucket(max(due, now())),  # never a minute the clock has already left behind
+            "version": entry["version"],
+            "traceparent": entry.get("deadline_traceparent"),
+        },
+        upsert=True,
+    )
+
+
+async def _bulk(store: AggregateStore, what: str, collection: AsyncCollection[Document], ops: list[Any]) -> None:
+    """One unordered bulk write; a duplicate key (written already, or a later version's) is not an error."""
+    if not ops:
+        return
+
+    async def write() -> None:
+        try:
+            await collection.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            if any(e.get("code") != DUPLICATE_KEY for e in errors) or exc.details.get("writeConcernErrors"):
+                raise
+
+    await store._retrying(what, write)
 
 
 async def ensure_service_indexes(db: AsyncDatabase[Document], settings: Settings) -> None:

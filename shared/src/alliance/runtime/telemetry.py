@@ -134,6 +134,18 @@ def publishing(event: CloudEvent, record_id: str) -> Iterator[None]:
 
 
 @contextmanager
+def handling(record: Any) -> Iterator[None]:
+    """One span per consumed record, in the flow its sender started (its ``traceparent`` header): the
+    records of a batch each belong to their own flow."""
+    carrier = {
+        k: v.decode("ascii", "replace") for k, v in record.headers or () if k in {"traceparent", "tracestate"} and v
+    }
+    parent = TraceContextTextMapPropagator().extract(carrier) if carrier else None
+    with _tracer.start_as_current_span(f"{record.topic} process", context=parent, kind=trace.SpanKind.CONSUMER):
+        yield
+
+
+@contextmanager
 def in_trace(traceparent: str | None, name: str) -> Iterator[None]:
     """Run work started by the service itself (the deadline clock) as a span of the flow that caused
     it, so an operator follows a case from the seizure to its escalations in one trace."""
