@@ -338,7 +338,7 @@ async def test_a_batch_writes_its_records_together_and_publishes_each_records_fa
         # Decided, not yet written: the journal holds the commits, the heads are not there yet.
         assert await db["cases"].count_documents({"_id": {"$ne": "warm-up"}}) == 0
         assert await db["cases.journal"].count_documents({}) == 40
-        await work.finish()
+        await work.close()
 
     # 60 journal inserts, one at a time (each commit is decided by its insert); then one bulk write
     # per collection: outbox, people's cards, people's heads, cases' heads (inserted, then replaced by
@@ -374,7 +374,7 @@ async def test_a_handler_reads_its_own_writes_and_a_redelivered_batch_changes_no
 
     with batch(apply_committed, relay.publish_all, linger=3600) as work:
         await handling_record(work, decide)
-        await work.finish()
+        await work.close()
     assert seen[0] is not None
     assert seen[0]["status"] == "open"
 
@@ -383,7 +383,7 @@ async def test_a_handler_reads_its_own_writes_and_a_redelivered_batch_changes_no
     with batch(apply_committed, relay.publish_all, linger=3600) as work:
         with pytest.raises(ConcurrentUpdateError):
             await handling_record(work, decide)
-        await work.finish()
+        await work.close()
     assert await db["cases.journal"].count_documents({}) == 1
     assert published == ["C1-1"]
     assert await db[OUTBOX].count_documents({}) == 0

@@ -72,28 +72,46 @@ class BatchWork:
     deferred: list[Deferred] = field(default_factory=list)
     publications: list[Publication] = field(default_factory=list)
     _finishing: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _since: float | None = None  # when the oldest work not finished yet was decided
+    _timer: asyncio.Task[None] | None = None
 
     async def finish(self) -> None:
         """Write what the decided records deferred, then publish their facts (and remove the outbox
         entries). One at a time, so a record's versions are published in order."""
         async with self._finishing:
-            self._since = None
             deferred, self.deferred = self.deferred, []
             publications, self.publications = self.publications, []
-            if deferred:
-                await self.apply(deferred)
-            if publications:
-                await self.publish(publications)
+            try:
+                if deferred:
+                    await self.apply(deferred)
+                if publications:
+                    await self.publish(publications)
+            except BaseException:
+                # Kept for the batch's end to try again (each write is idempotent); an outage is waited
+                # out inside, so this is a failure the batch's end reports (its records are read again).
+                self.deferred[:0], self.publications[:0] = deferred, publications
+                raise
 
-    async def decided(self) -> None:
-        """A record is decided: finish if the oldest unfinished work has waited ``linger`` (a long batch
-        publishes as it goes; its offsets are still committed once, at its end)."""
-        now = asyncio.get_running_loop().time()
-        if self._since is None:
-            self._since = now
-        elif now - self._since >= self.linger:
-            await self.finish()
+    def decided(self) -> None:
+        """A record is decided: its work is finished within ``linger``, whatever the batch's other records
+        are doing (one waiting for the record it refers to holds no other record's facts back)."""
+        if self._timer is None or self._timer.done():
+            self._timer = asyncio.create_task(self._finish_after_linger(), name="batch linger")
+
+    async def _finish_after_linger(self) -> None:
+        while self.deferred or self.publications:
+            await asyncio.sleep(self.linger)
+            try:
+                await asyncio.shield(self.finish())  # once begun, a finish completes even if the batch ends
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                return  # the work was kept: the batch's end finishes it or reports why it cannot
+
+    async def close(self) -> None:
+        """The batch's end: what is left is finished now (its offsets are committed next)."""
+        if self._timer is not None and not self._timer.done():
+            self._timer.cancel()  # asleep, or waiting on a finish that goes on shielded: ours waits for it
+        await self.finish()
 
 
 _batch: ContextVar[BatchWork | None] = ContextVar("alliance_batch", default=None)
@@ -137,7 +155,7 @@ async def handling_record(work: BatchWork, handle: Callable[[], Awaitable[Any]])
     finally:
         _record.reset(token)
         work.deferred.extend(record.deferred)
-    await work.decided()
+    work.decided()
     return outcome
 
 

@@ -466,7 +466,7 @@ class EventConsumer:
                 group_in_order(records, lambda r: (r.topic, r.partition)),
                 lambda record: handling_record(work, lambda: self._process_traced(record)),
             )
-            await work.finish()  # what the decided records left
+            await work.close()  # what the decided records left
         if failures:  # shutting down, or a partition handed over: the batch is read again from its start
             raise failures[0]
 

@@ -323,7 +323,8 @@ def _outbox_entry(collection: str, entry: Document) -> Document:
         "record": entry["record"],
         "version": entry["version"],
         "events": entry["events"],
-        "created_at": entry["committed_at"],
+        # When it was written, not committed: a batch writes it later; the sweep's grace runs from here.
+        "created_at": now(),
         "attempts": 0,
     }
 
