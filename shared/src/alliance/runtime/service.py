@@ -295,7 +295,7 @@ class Service:
             try:
                 if kind is None:
                     raise LookupError(f"no deadline kind for collection {collection!r}")
-                with in_trace(entry.get("traceparent"), f"deadline {collection}"):
+                with in_trace(entry.get("traceparent")):
                     record = await self.repository(kind).escalate_deadlines(record_id, moment, self.spec.name)
                 if record is None:
                     await self._deadlines.delete_one({"_id": entry["_id"], "version": entry.get("version")})
