@@ -146,3 +146,89 @@ async def test_one_span_per_handled_event_and_per_published_fact(
     assert delivered_to
     assert delivered_to <= set(events["delivered"]["alliance.recipients"])
     assert events["audited"]["alliance.audit.id"] == f"audit-{recorded.headers['ce_id']}"
+
+
+def sampled_flag(record: Record) -> bool:
+    return bool(int(record.headers["traceparent"].rsplit("-", 1)[1], 16) & 1)
+
+
+async def test_flows_are_kept_or_dropped_whole_and_refusals_and_escalations_are_always_kept(
+    stack: None, receiver: OtlpReceiver, producer: Producers
+) -> None:
+    """With a sampling ratio of 0: a flow nobody asked for leaves no span but its escalations; a flow its
+    sender flagged is kept whole; a refusal is kept with its rejection."""
+    system = System(namespace=f"s{uuid.uuid4().hex[:10]}", otlp=receiver)
+    run = uuid.uuid4().hex[:6].upper()
+    cbp = Agency(producer, "us-cbp")
+    intake = system.topic("alliance.interdiction.intake")
+    firearms_events = system.topic("alliance.firearms.events")
+    breached = "org.alliance.deadline.breached.v1"
+    try:
+        for name in ("interdiction", "firearms"):
+            system.start(
+                name,
+                {
+                    "ALLIANCE_TRACE_SAMPLING_RATIO": "0",
+                    "ALLIANCE_DEADLINE_SCAN_SECONDS": "0.5",
+                    "ALLIANCE_TRACE_REPLY_HOURS": str(10 / 3600),  # the tracing centre's reply: 10 s here
+                },
+            )
+        gun = {"report_reference": "", "seizure": {**seizure("", run)["seizure"], "drugs": [], "currency": []}}
+        dropped, kept = f"DROP-{run}", f"KEEP-{run}"
+        await cbp.send(intake, {**gun, "report_reference": dropped}, event_type=REPORTED, key=dropped)
+        kept_trace, flagged = traceparent()
+        await cbp.send(intake, {**gun, "report_reference": kept}, event_type=REPORTED, key=kept, trace=flagged)
+        bad = await cbp.send(intake, {"report_reference": f"BAD-{run}", "seizure": {}}, event_type=REPORTED)
+
+        def recorded(reference: str) -> Any:
+            return lambda rs: [
+                r for r in rs if r.type == SEIZURE_RECORDED and r.json()["report_reference"] == reference
+            ]
+
+        [dropped_fact] = recorded(dropped)(
+            await read_until([system.topic("alliance.interdiction.events")], lambda rs: bool(recorded(dropped)(rs)))
+        )
+        dropped_trace = dropped_fact.headers["traceparent"].split("-")[1]
+        assert not sampled_flag(dropped_fact)  # decided where the flow entered, carried on to firearms
+
+        def escalations(trace_id: str) -> Any:
+            return lambda rs: [r for r in in_trace(rs, trace_id) if r.type == breached]
+
+        await read_until(
+            [firearms_events], lambda rs: bool(escalations(dropped_trace)(rs)) and bool(escalations(kept_trace)(rs))
+        )
+        replies = system.topic("alliance.replies.us-cbp")
+        rejection = await read_until([replies], lambda rs: any(r.json()["rejected_event_id"] == bad for r in rs))
+        [rejected] = [r for r in rejection if r.json()["rejected_event_id"] == bad]
+        refused_trace = rejected.headers["traceparent"].split("-")[1]
+        await wait_drained(system.group("interdiction", "intake"), [intake])
+        await wait_drained(system.group("firearms", "seizures"), [system.topic("alliance.interdiction.events")])
+        await wait_outboxes_empty(system, ["interdiction", "firearms"])
+    finally:
+        system.stop_all()  # each service flushes its spans as it stops
+
+    facts = await read_all([system.topic("alliance.interdiction.events"), firearms_events])
+    # Nobody asked for the first flow: only its escalations were exported.
+    dropped_spans = receiver.in_trace(dropped_trace)
+    print("dropped flow:", summary(dropped_spans))
+    assert {s.attributes.get(EVENT_TYPE) for s in dropped_spans} <= {breached, "org.alliance.deadline.approaching.v1"}
+    escalated = Counter(
+        f.headers["ce_id"] for f in in_trace(facts, dropped_trace) if f.type.startswith("org.alliance.deadline.")
+    )  # type: ignore[union-attr]
+    assert Counter(s.attributes[EVENT_ID] for s in dropped_spans) == escalated
+    # Its sender flagged the second one: kept whole, in both services.
+    kept_spans = receiver.in_trace(kept_trace)
+    print("flagged flow:", summary(kept_spans))
+    published = Counter(s.attributes[EVENT_ID] for s in kept_spans if s.attributes[STEP] == "published")
+    assert published == Counter(f.headers["ce_id"] for f in in_trace(facts, kept_trace))
+    assert {(s.service, s.attributes[STEP]) for s in kept_spans} >= {
+        ("alliance-interdiction", "handled"),
+        ("alliance-firearms", "handled"),
+        ("alliance-firearms", "published"),
+    }
+    # The refusal: its span and its rejection's, nothing else (it was the whole flow).
+    refused_spans = receiver.in_trace(refused_trace)
+    print("refused flow:", summary(refused_spans))
+    assert sorted(s.attributes[STEP] for s in refused_spans) == ["published", "refused"]
+    [refusal] = [s for s in refused_spans if s.attributes[STEP] == "refused"]
+    assert refusal.attributes["alliance.refusal.reason"] == "data does not match"

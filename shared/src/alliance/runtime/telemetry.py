@@ -30,7 +30,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes
@@ -67,6 +67,9 @@ KEPT_TYPES = {
 }
 
 
+_RANDOM_PART = 1 << 56  # the rightmost 7 bytes of a trace id: random (W3C Trace Context level 2)
+
+
 def _kept(span: trace.Span) -> bool:
     """Whether a live span of this process was marked to be kept (its children are kept with it)."""
     return isinstance(span, ReadableSpan) and bool((span.attributes or {}).get(KEEP))
@@ -81,7 +84,9 @@ class FlowSampler(Sampler):
     - Where a flow enters (an agency's record, or work with no parent): kept if the sender asked for it
       with the sampled flag (``sender_flag``), if the sender is one of ``agencies`` (operators follow
       its integration), or if the trace id falls within ``ratio`` (the same answer for the same trace id
-      anywhere, :class:`TraceIdRatioBased`).
+      anywhere). Only the trace id's rightmost 7 bytes are read: W3C Trace Context level 2 makes them
+      the random part, and an id made from a UUID4 (as many senders do) has fixed bits just above them,
+      which would make OpenTelemetry's ``TraceIdRatioBased`` (rightmost 8 bytes) keep none or all.
     - Kept whatever the ratio: a span started with :data:`KEEP` (an escalation, a rejection, an
       operator's replay request) or under a live span marked so (a rejection under its refusal).
 
@@ -91,7 +96,8 @@ class FlowSampler(Sampler):
     """
 
     def __init__(self, ratio: float, agencies: Collection[str] = (), sender_flag: bool = True) -> None:
-        self._ratio = TraceIdRatioBased(ratio)
+        self._ratio = ratio
+        self._bound = round(ratio * _RANDOM_PART)
         self._agencies = frozenset(agencies)
         self._sender_flag = sender_flag
 
@@ -117,13 +123,13 @@ class FlowSampler(Sampler):
             keep = (
                 (self._sender_flag and parent.is_valid and parent.trace_flags.sampled)
                 or (sender is not None and sender in self._agencies)
-                or self._ratio.should_sample(parent_context, trace_id, name).decision is Decision.RECORD_AND_SAMPLE
+                or (trace_id % _RANDOM_PART) < self._bound
             )
         decision = Decision.RECORD_AND_SAMPLE if keep else Decision.RECORD_ONLY
         return SamplingResult(decision, attributes, parent.trace_state if parent.is_valid else None)
 
     def get_description(self) -> str:
-        return f"FlowSampler{{{self._ratio.get_description()}}}"
+        return f"FlowSampler{{ratio={self._ratio}}}"
 
 
 class KeptSpans(SpanProcessor):
