@@ -191,7 +191,7 @@ class Service:
     def repository(self, kind: type[R]) -> R:
         """The repository of one aggregate kind over this service's database."""
         if kind not in self._repositories:
-            store = AggregateStore(self.db, kind.collection, self.settings, kind.catalogue)
+            store = AggregateStore(self.db, kind.collection, self.settings, kind.catalogue, self.metrics.stored)
             self._repositories[kind] = kind(store, self.outlet)
         repository = self._repositories[kind]
         assert isinstance(repository, kind)
@@ -235,9 +235,12 @@ class Service:
         await check_store_login(self.mongo, s)  # likewise for the store's
         await waiting(s, "store", lambda: self.mongo.admin.command("ping"))
         await ensure_service_indexes(self.db, s)
+        estimates = {}
         for kind in self.spec.repositories:
             store = AggregateStore(self.db, kind.collection, s, kind.catalogue)
             await store.ensure_indexes([*kind.indexes, RELEASED_TO])
+            estimates[kind.collection] = await store.estimated_count()  # from statistics: nothing is read
+        self.metrics.records_at_start(estimates)  # /metrics counts on from here, as records are stored
         await waiting(s, "agency registry", self.registry.load)
         self.registry.follow()  # from here on: /health says whether it follows, also while consumers start
         if not self.deliveries.started:
@@ -436,6 +439,7 @@ class Service:
             "deliveries_waiting_for_topic": sorted(self.deliveries.agency(t) for t in self.deliveries.waiting),
             "intake_agencies": sorted({a for c in self.consumers for a in c.agencies}),
             "store_operations": self.store_meter.commands,
+            "store_operations_by_target": dict(self.store_meter.by_target.most_common()),
         }
 
     def asyncapi_document(self) -> dict[str, Any]:
@@ -450,8 +454,7 @@ class Service:
 
         @get(include_in_schema=False)
         async def metrics(scope: Scope) -> AsgiResponse:
-            collections = [r.collection for r in self.spec.repositories]
-            await self.metrics.refresh(self.db, collections)  # consumer lag: the background measurement
+            self.metrics.refresh(self.relay.lag_seconds())  # from memory: a scrape sends nothing anywhere
             return AsgiResponse(
                 generate_latest(self.metrics.registry), 200, headers={"content-type": CONTENT_TYPE_LATEST}
             )

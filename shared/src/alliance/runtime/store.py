@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,10 +61,14 @@ class StoreMeter(monitoring.CommandListener):
     def __init__(self) -> None:
         self.commands = 0
         self.failures = 0
+        # "<command> <collection>" → count: where the commands go, to find the handler that sends extra.
+        self.by_target: Counter[str] = Counter()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.command_name not in {"ping", "hello", "isMaster", "ismaster", "endSessions"}:
             self.commands += 1
+            target = event.command.get(event.command_name)
+            self.by_target[f"{event.command_name} {target if isinstance(target, str) else ''}".rstrip()] += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -130,7 +136,12 @@ class AggregateStore:
     """Stores one kind of aggregate: head, journal, and its share of the outbox and deadlines."""
 
     def __init__(
-        self, db: AsyncDatabase[Document], collection: str, settings: Settings, catalogue: Catalogue | None = None
+        self,
+        db: AsyncDatabase[Document],
+        collection: str,
+        settings: Settings,
+        catalogue: Catalogue | None = None,
+        stored: Callable[[str, int], None] | None = None,
     ) -> None:
         self.collection: AsyncCollection[Document] = db[collection]
         self.journal: AsyncCollection[Document] = db[collection + JOURNAL_SUFFIX]
@@ -140,6 +151,7 @@ class AggregateStore:
         self.deadlines: AsyncCollection[Document] = db[DEADLINES]
         self.name = collection
         self._settings = settings
+        self._stored = stored  # told of each record stored for the first time (the metrics' record count)
 
     async def _retrying(self, what: str, op: Any) -> Any:
         return await waiting(self._settings, f"{self.name}: {what}", op)
@@ -208,8 +220,13 @@ class AggregateStore:
             "updated_at": entry["committed_at"],
         }
         if version == 1:
-            with contextlib.suppress(DuplicateKeyError):
+            try:
                 await self._retrying("head", lambda: self.collection.insert_one({"_id": record_id, **head}))
+            except DuplicateKeyError:
+                pass  # written before a crash, or by the writer this one rolls forward for: counted then
+            else:
+                if self._stored is not None:  # a new record: counted here, once (the insert is unique)
+                    self._stored(self.name, 1)
         else:
             # Never move a head backwards (a slower writer of an older version arriving last).
             await self._retrying(
@@ -284,6 +301,27 @@ class AggregateStore:
 
         cards: list[Document] = await self._retrying("cards", run)
         return cards
+
+    async def estimated_count(self) -> int:
+        """How many records of this kind the store's statistics say there are, without reading them.
+
+        ``$collStats`` count: FerretDB v1 answers from PostgreSQL's catalog (``pg_class.reltuples``, kept
+        by autovacuum; -1 for a table never analysed), MongoDB from its metadata. Not ``count`` or
+        ``estimated_document_count``, which FerretDB v1 answers by reading every document, nor the
+        ``collStats``/``dbStats`` commands, which make it run ``ANALYZE`` first (verified in
+        PostgreSQL's statement log). Returns -1 when the store has no estimate.
+        """
+
+        async def run() -> int:
+            cursor = await self.collection.aggregate([{"$collStats": {"count": {}}}])
+            found = [doc async for doc in cursor]
+            return int(found[0].get("count", -1)) if found else -1
+
+        try:
+            count: int = await self._retrying("statistics", run)
+        except OperationFailure:  # no such collection yet, or statistics refused: no estimate
+            return -1
+        return count
 
     async def ensure_indexes(self, fields: list[str]) -> None:
         """Indexes for the intent-named queries of this kind, and of its cards (idempotent)."""
