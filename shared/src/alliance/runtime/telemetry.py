@@ -284,10 +284,10 @@ def refused(span: trace.Span, event: CloudEvent | None, record_id: str | None, r
 
 
 def failed(span: trace.Span, error: BaseException) -> None:
-    """A handler failed unexpectedly: the span is kept and says so by the exception's type alone (its
-    text may quote stored records, which do not belong in a trace backend)."""
-    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+    """A handler failed unexpectedly (it is retried): the span is kept and names the exception by its type
+    alone (its text may quote stored records, which do not belong in a trace backend)."""
     span.add_event("handler failed", {"exception.type": type(error).__name__})
+    span.set_attribute(KEEP, "failed")
 
 
 _MESSAGING = {"messaging.system": "kafka"}
