@@ -83,6 +83,20 @@ class Span:
     parent_span_id: str
     name: str
     service: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    events: tuple[tuple[str, dict[str, Any]], ...] = ()  # (name, attributes) of each span event
+
+
+def _otlp_value(value: Any) -> Any:
+    """An OTLP ``AnyValue`` as Python (lists for arrays)."""
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_otlp_value(v) for v in value.array_value.values]
+    return getattr(value, kind) if kind else None
+
+
+def _otlp_attributes(attributes: Any) -> dict[str, Any]:
+    return {a.key: _otlp_value(a.value) for a in attributes}
 
 
 class OtlpReceiver:
@@ -127,6 +141,8 @@ class OtlpReceiver:
                                 s.parent_span_id.hex(),
                                 s.name,
                                 attrs.get("service.name", ""),
+                                _otlp_attributes(s.attributes),
+                                tuple((e.name, _otlp_attributes(e.attributes)) for e in s.events),
                             )
                         )
 

@@ -7,7 +7,6 @@ would make a new series per value: the number of series must be fixed by the cod
 from __future__ import annotations
 
 import importlib
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -171,22 +170,18 @@ async def test_lag_is_measured_on_one_kept_connection_reopened_only_after_a_fail
     await kafka.close()
 
 
-class FakeCollection:
-    async def find_one(self, *_: Any, **__: Any) -> dict[str, Any] | None:
-        return {"created_at": datetime.now(UTC)}
-
-    async def estimated_document_count(self) -> int:
-        return 1
-
-
-async def test_a_scrape_never_touches_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_scrape_never_touches_the_broker_or_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_kafka(**_: Any) -> None:
         raise AssertionError("a scrape opened a Kafka connection")
 
     monkeypatch.setattr(kafka_admin, "AIOKafkaAdminClient", no_kafka)
     monkeypatch.setattr(kafka_admin, "AIOKafkaConsumer", no_kafka)
     metrics = ServiceMetrics("interdiction")
-    db: Any = {"_outbox": FakeCollection(), "seizures": FakeCollection()}
+    metrics.records_at_start({"seizures": 40, "trace_requests": -1})  # -1: the store has no estimate yet
+    metrics.stored("seizures", 2)
     for _ in range(10):
-        await metrics.refresh(db, ["seizures"])
-    assert label_values(metrics, "alliance_records", "collection") == {"seizures"}
+        metrics.refresh(outbox_lag=1.5)  # takes no store, no broker: figures kept in memory
+    assert label_values(metrics, "alliance_records", "collection") == {"seizures", "trace_requests"}
+    assert metrics.records.labels("interdiction", "seizures")._value.get() == 42
+    assert metrics.records.labels("interdiction", "trace_requests")._value.get() == 0
+    assert metrics.records_stored.labels("interdiction", "seizures")._value.get() == 2

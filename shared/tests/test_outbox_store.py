@@ -294,6 +294,49 @@ async def test_cards_are_indexed_by_their_keys(db: Any) -> None:
     assert [spec["key"] for name, spec in info.items() if name != "_id_"] == [[("keys", 1)]]
 
 
+async def test_a_record_is_counted_once_where_it_is_first_stored(db: Any) -> None:
+    counted: list[tuple[str, int]] = []
+    store = AggregateStore(db, "records", Settings(), stored=lambda name, n: counted.append((name, n)))
+    assert await store.estimated_count() == -1  # no such collection yet: no estimate, and nothing read
+    await store.commit(commit("R1", 1, {"status": "open"}))
+    await store.commit(commit("R1", 2, {"status": "closed"}))  # a change: not a new record
+    with pytest.raises(ConcurrentUpdateError):
+        await store.commit(commit("R1", 1, {"status": "again"}))  # a second writer of the first version
+    await store.commit(commit("R2", 1, {"status": "open"}))
+    assert counted == [("records", 1), ("records", 1)]
+    assert await store.estimated_count() >= -1  # PostgreSQL's estimate: -1 until the table is analysed
+
+
+async def test_the_relay_knows_the_outbox_lag_without_asking_the_store(db: Any) -> None:
+    store = AggregateStore(db, "records", Settings())
+    started, release = asyncio.Event(), asyncio.Event()
+    failing = True
+
+    async def publish(event: PendingEvent) -> None:
+        if event.event.id.startswith("R2") and failing:
+            raise ValueError("cannot be published yet")
+        started.set()
+        await release.wait()
+
+    relay = OutboxRelay(db, publish, Settings())
+    assert relay.lag_seconds() == 0
+    await store.commit(commit("R1", 1, {"status": "open"}, 1))
+    flushing = asyncio.create_task(relay.flush("records", "R1", 1, [pending("R1", 1)]))
+    await started.wait()  # the flush now waits on the broker
+    assert relay.lag_seconds() > 0
+    release.set()
+    await flushing
+    assert relay.lag_seconds() == 0
+
+    await store.commit(commit("R2", 1, {"status": "open"}, 1))  # committed; then the process "crashed"
+    assert await relay.sweep(grace=timedelta(seconds=-1)) == 0  # found, failed, postponed
+    assert relay.lag_seconds() > 0  # what the sweep left is still waiting
+    failing = False
+    await db[OUTBOX].update_many({}, {"$unset": {"retry_at": ""}})  # its retry is due now
+    assert await relay.sweep(grace=timedelta(seconds=-1)) == 1
+    assert relay.lag_seconds() == 0
+
+
 # -- batches: each record decided as if alone, the batch's writes and facts together ----------------
 
 

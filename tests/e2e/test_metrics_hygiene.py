@@ -1,5 +1,6 @@
 """A service's /metrics on the real broker: labels only from a fixed vocabulary, scrapes that open no
-Kafka connection, and an HTTP port on loopback unless a deployment says otherwise.
+Kafka connection and send nothing to the store, and an HTTP port on loopback unless a deployment says
+otherwise.
 
 The connections a service opens to Kafka are counted from inside its process by a test instrument
 (``tests/tools/count_connections``, on PYTHONPATH), which logs every connection the event loop opens
@@ -32,13 +33,16 @@ from harness import (
     System,
     read_until,
     wait_drained,
+    wait_outboxes_empty,
 )
+from interdiction.app import SPEC as INTERDICTION
 from money_laundering.domain import DEADLINE_KINDS
 
 pytestmark = pytest.mark.e2e
 
 COUNTER = ROOT / "tests" / "tools" / "count_connections"
 BREACHED = "org.alliance.deadline.breached.v1"
+REPORTED = "org.alliance.interdiction.seizure.reported.v1"
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +181,73 @@ def test_health_and_metrics_listen_on_loopback_by_default(counted: tuple[System,
         pytest.skip("this machine has no address besides loopback")
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((address, service.port), timeout=5).close()
+
+
+# What a scrape used to send: a count of each collection (FerretDB v1 reads every document for it) and
+# a read of the oldest outbox entry. Any command on these is reading data.
+RECORDS = [r.collection for r in INTERDICTION.repositories]
+READS_DATA = {"count", "aggregate", "collStats", "dbStats", "distinct"}
+
+
+def reading(by_target: dict[str, int]) -> dict[str, int]:
+    """The store commands of ``by_target`` that read records, the outbox, or count anything."""
+    collections = {*RECORDS, *(f"{r}.journal" for r in RECORDS), *(f"{r}.cards" for r in RECORDS), "_outbox"}
+    return {
+        target: n
+        for target, n in by_target.items()
+        if target.split(" ")[0] in READS_DATA or target.partition(" ")[2] in collections
+    }
+
+
+def gauge(text: str, sample: str, collection: str) -> float:
+    return label_values(text, sample, "collection").get(collection, 0.0)
+
+
+async def test_scrapes_send_the_store_nothing_and_records_rise_by_exactly_those_stored(
+    stack: None, otlp: OtlpReceiver, producer: Producers
+) -> None:
+    system = System(namespace=f"m{uuid.uuid4().hex[:10]}", otlp=otlp)
+    try:
+        # The sweep for left-overs reads the outbox in the background: not during this test's scrapes.
+        service = system.start("interdiction", {"ALLIANCE_OUTBOX_SWEEP_SECONDS": "3600"})
+        run = uuid.uuid4().hex[:6].upper()
+        cbp = Agency(producer, "us-cbp")
+        intake = system.topic("alliance.interdiction.intake")
+        seizure = {
+            "mode": "land",
+            "seized_at": "2026-11-20T10:00:00-06:00",
+            "place": {"description": "Laredo", "country": "US"},
+            "drugs": [{"drug": "cocaine", "quantity": 1, "unit": "kg"}],
+        }
+        await cbp.send(intake, {"report_reference": f"MH-{run}-0", "seizure": seizure}, event_type=REPORTED)
+        await wait_drained(system.group("interdiction", "intake"), [intake])
+        await wait_outboxes_empty(system, ["interdiction"])
+
+        before = service.health()["store_operations_by_target"]
+        first = metrics_text(service)
+        scrapes = 30
+        for _ in range(scrapes - 1):
+            metrics_text(service)
+        during = {
+            t: n - before.get(t, 0)
+            for t, n in service.health()["store_operations_by_target"].items()
+            if n != before.get(t, 0)
+        }
+        print(f"{scrapes} scrapes; store commands meanwhile (background work included): {during}")
+        assert reading(during) == {}
+
+        # Five new seizures, and two reports of seizures already stored (a redelivery, a resend).
+        for n in range(1, 6):
+            await cbp.send(intake, {"report_reference": f"MH-{run}-{n}", "seizure": seizure}, event_type=REPORTED)
+        for n in (0, 3):
+            await cbp.send(intake, {"report_reference": f"MH-{run}-{n}", "seizure": seizure}, event_type=REPORTED)
+        await wait_drained(system.group("interdiction", "intake"), [intake])
+        await wait_outboxes_empty(system, ["interdiction"])
+        after = metrics_text(service)
+        assert gauge(after, "alliance_records", "seizures") == gauge(first, "alliance_records", "seizures") + 5
+        stored = "alliance_records_stored_total"
+        assert (gauge(first, stored, "seizures"), gauge(after, stored, "seizures")) == (1, 6)
+        assert label_values(after, "alliance_records", "collection").keys() == set(RECORDS)
+        assert label_values(after, "alliance_outbox_lag_seconds", "service") == {"interdiction": 0.0}
+    finally:
+        system.stop_all()

@@ -34,13 +34,10 @@ from aiokafka.errors import (
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import SASLScram512
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
@@ -73,23 +70,25 @@ from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
 from alliance.domain.release import reconfirmed
 from alliance.runtime import kafka_records
 from alliance.runtime.batches import Publication, batch, each_group, group_in_order, handling_record
-from alliance.runtime.metrics import ServiceMetrics
+from alliance.runtime.metrics import ServiceMetrics, reason_label
 from alliance.runtime.registry import RegistryFollower
 from alliance.runtime.retry import is_transient, waiting
 from alliance.runtime.settings import Settings
 from alliance.runtime.store import apply_committed
-from alliance.runtime.telemetry import describe, handling, publishing
+from alliance.runtime.telemetry import consuming, describe, failed, publishing, refused, released, traced_headers
 
 log = structlog.get_logger(__name__)
 D = TypeVar("D", bound=EventData)
-_propagator = TraceContextTextMapPropagator()
 
 
 def make_broker(
     settings: Settings, service: str, tracer_provider: TracerProvider | None, metrics: ServiceMetrics | None = None
 ) -> KafkaBroker:
     kafka_records.install()  # an undecodable record becomes one dead letter instead of a wedged partition
-    middlewares: list[Any] = [KafkaTelemetryMiddleware(tracer_provider=tracer_provider)] if tracer_provider else []
+    # No FastStream telemetry middleware: it made two spans per record sent (every delivery copy and
+    # audit record too) and one per record read, handled or not. Spans are made where events are handled
+    # and facts published (alliance.runtime.telemetry.consuming and .publishing).
+    middlewares: list[Any] = []
     if metrics is not None:  # FastStream's own Kafka metrics (received, processed, published, durations)
         middlewares.append(KafkaPrometheusMiddleware(registry=metrics.registry, app_name=service))
     security = (
@@ -211,11 +210,8 @@ class Messenger:
         ids are the fact's, so recipients drop a repeat.
         """
         value, headers = pending.event.to_kafka()
-        parent = _propagator.extract({"traceparent": pending.event.traceparent}) if pending.event.traceparent else None
-        token = otel_context.attach(parent) if parent is not None else None
-        try:
-            with publishing(pending.event, pending.key):
-                await self._send(pending.topic, pending.key, value, headers)
+        with publishing(pending.topic, pending.event, pending.key) as span:
+            await self._send(pending.topic, pending.key, value, headers)
             if self.metrics is not None and pending.event.type in ESCALATIONS:
                 stage = "breached" if pending.event.type == DeadlineBreached.EVENT_TYPE else "approaching"
                 self.metrics.escalated(str(pending.event.data.get("kind", "")), stage)
@@ -224,7 +220,8 @@ class Messenger:
                 return
             release = self._reconfirmed(pending.event, release)
             sends = []
-            if not pending.topic.startswith(self.settings.topic(DELIVERIES_PREFIX)):
+            fan_out = not pending.topic.startswith(self.settings.topic(DELIVERIES_PREFIX))
+            if fan_out:
                 sends = [
                     self.deliver(self.settings.topic(delivery_topic(agency)), pending.key, value, headers)
                     for agency in release.recipients()
@@ -251,9 +248,7 @@ class Messenger:
             audit_value, audit_headers = record.to_kafka()
             sends.append(self._send(self.settings.topic(AUDIT_TOPIC), pending.event.id, audit_value, audit_headers))
             await asyncio.gather(*sends)  # one round trip for all of them, not one per agency
-        finally:
-            if token is not None:
-                otel_context.detach(token)
+            released(span, release, record.id, delivered=fan_out)  # events on the fact's span, not spans
 
     def _reconfirmed(self, event: CloudEvent, release: Release) -> Release:
         """The stored decisions, decided again now: a write to the store cannot widen a disclosure."""
@@ -273,7 +268,8 @@ class Messenger:
         )
 
     async def _send(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> None:
-        await self.broker.publish(value, topic=topic, key=key.encode(), headers={k: v.decode() for k, v in headers})
+        carried = traced_headers({k: v.decode() for k, v in headers})  # the fact's span, when one is active
+        await self.broker.publish(value, topic=topic, key=key.encode(), headers=carried)
 
     async def refuse(self, record: ConsumerRecord, topic: str, refusal: Refusal, agency: str | None = None) -> None:
         """Dead-letter the original record with its reason, then tell the sender why (both bounded).
@@ -287,8 +283,7 @@ class Messenger:
         event = refusal.event
         reason = refusal.reason[:MAX_REASON_CHARS]  # what the sender is told
         detail = (refusal.detail or refusal.reason)[:MAX_REASON_CHARS]  # the dead letter's (operators only)
-        if event is not None:
-            describe(trace.get_current_span(), event, "refused", (record.key or b"").decode("utf-8", "replace"))
+        refused(trace.get_current_span(), event, (record.key or b"").decode("utf-8", "replace"), reason_label(reason))
         if self.metrics is not None:
             self.metrics.refused(reason, event.type if event else dict(refusal.headers).get("ce_type"))
         meta = [
@@ -464,15 +459,11 @@ class EventConsumer:
         with batch(apply_committed, self.publish_committed, linger) as work:
             failures = await each_group(
                 group_in_order(records, lambda r: (r.topic, r.partition)),
-                lambda record: handling_record(work, lambda: self._process_traced(record)),
+                lambda record: handling_record(work, lambda: self.process(record)),
             )
             await work.close()  # what the decided records left
         if failures:  # shutting down, or a partition handed over: the batch is read again from its start
             raise failures[0]
-
-    async def _process_traced(self, record: ConsumerRecord) -> Refusal | None:
-        with handling(record):
-            return await self.process(record)
 
     async def process(self, record: ConsumerRecord) -> Refusal | None:
         """Screen one record and hand it to its handler, or refuse it; the refusal, if it was refused.
@@ -482,10 +473,17 @@ class EventConsumer:
         """
         agency = self.sender_of(record.topic)
         verdict = screen(record.headers or [], record.value, self.handlers, intake=self.intake, sender=agency)
+        if verdict is None:
+            return None  # a fact type this service does not handle: no span either
+        sender = record.topic[len(self.topic) + 1 :] if self.intake else None
+        with consuming(record.topic, record.partition, record.offset, record.headers or (), sender):
+            return await self._decide(record, verdict, agency)
+
+    async def _decide(
+        self, record: ConsumerRecord, verdict: Accepted | Refusal, agency: Agency | None
+    ) -> Refusal | None:
         if isinstance(verdict, Refusal):
             return await self._refuse(record, verdict, agency.id if agency else None)
-        if verdict is None:
-            return None
         data, handler, event = verdict
         sender = Sender(agency.id, agency.country, agency.kind.value) if agency else None
         registry = self.registry.registry if self.registry is not None and agency else None
@@ -551,6 +549,7 @@ class EventConsumer:
                         log.warning("dependency unavailable, waiting", error=f"{type(exc).__name__}: {exc}"[:300])
                     else:
                         failures += 1
+                        failed(trace.get_current_span(), exc)
                         if failures >= UNEXPECTED_FAILURE_ATTEMPTS:
                             self._still_ours(record, epoch)
                             log.exception("handler failed; dead-lettering", attempts=failures)

@@ -6,6 +6,13 @@ refusals by event type, deadline escalations by kind, registry changes applied a
 outbox lag (age of the oldest unpublished event), records per collection and consumer-group lag per
 topic.
 
+A scrape reads no data and sends nothing to the store or the broker: every figure is kept in memory
+as it changes. Records per collection are counted where a record is first stored (the unique insert
+of its head, :class:`alliance.runtime.store.AggregateStore`), on top of the store's own estimate read
+once at start from its statistics (``$collStats`` count: PostgreSQL's ``reltuples`` under FerretDB,
+never a read of the documents); the outbox lag is what the relay knows of the events it is publishing
+and of what its last sweep left (:meth:`alliance.runtime.outbox.OutboxRelay.lag_seconds`).
+
 Every label value comes from a closed vocabulary, never from what a sender wrote or from a record:
 a refusal's reason is one of :data:`REASONS`, its event type one of the types the service handles,
 a deadline kind one of the names the service's domain declares (a kind's ``:qualifier``, which may
@@ -27,16 +34,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Iterator
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Collection, Iterator, Mapping
 
 import structlog
 from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from pymongo.asynchronous.database import AsyncDatabase
 
 from alliance.domain.deadlines import kind_name
 from alliance.runtime.kafka_admin import KafkaAdmin
@@ -96,7 +100,16 @@ class ServiceMetrics:
             "alliance_outbox_lag_seconds", "Age of the oldest unpublished event", labels, registry=self.registry
         )
         self.records = Gauge(
-            "alliance_records", "Records per collection (estimated)", [*labels, "collection"], registry=self.registry
+            "alliance_records",
+            "Records per collection: the store's estimate when this instance started, plus the records it stored since",
+            [*labels, "collection"],
+            registry=self.registry,
+        )
+        self.records_stored = Counter(
+            "alliance_records_stored",
+            "Records first stored by this instance, per collection (exact; sum over instances)",
+            [*labels, "collection"],
+            registry=self.registry,
         )
         self.consumer_lag = Gauge(
             "alliance_consumer_lag",
@@ -123,6 +136,7 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self._lag_measured: float | None = None  # monotonic time of the last measurement
+        self._stored: dict[str, int] = {}  # records first stored by this instance, per collection
 
     def refused(self, reason: str, event_type: str | None) -> None:
         self.dead_letters.labels(self.service, reason_label(reason)).inc()
@@ -133,14 +147,23 @@ class ServiceMetrics:
         """A deadline escalation: counted by the kind's name alone (``name:qualifier`` keeps ``name``)."""
         self.escalations.labels(self.service, vocabulary_label(kind_name(kind), self.deadline_kinds), stage).inc()
 
-    async def refresh(self, db: AsyncDatabase[Any], collections: list[str]) -> None:
-        """The scrape-time figures: outbox lag, records per collection (consumer lag is kept by
-        :meth:`measure_lag`, in the background)."""
-        oldest = await db["_outbox"].find_one({}, sort=[("created_at", 1)], projection={"created_at": 1})
-        lag = (datetime.now(UTC) - oldest["created_at"]).total_seconds() if oldest else 0.0
-        self.outbox_lag.labels(self.service).set(max(lag, 0.0))
-        for name in collections:
-            self.records.labels(self.service, name).set(await db[name].estimated_document_count())
+    def records_at_start(self, estimates: Mapping[str, int]) -> None:
+        """The store's estimate of each collection's records when the service started (from its statistics)."""
+        for name, estimate in estimates.items():
+            # PostgreSQL says -1 for a table never analysed (new, or too small for autovacuum to look yet).
+            self.records.labels(self.service, name).set(max(estimate, 0) + self._stored.get(name, 0))
+            self.records_stored.labels(self.service, name)  # the series exists from the start, at 0
+
+    def stored(self, collection: str, count: int = 1) -> None:
+        """``count`` records of ``collection`` were stored for the first time (their head inserted)."""
+        self._stored[collection] = self._stored.get(collection, 0) + count
+        self.records_stored.labels(self.service, collection).inc(count)
+        self.records.labels(self.service, collection).inc(count)
+
+    def refresh(self, outbox_lag: float) -> None:
+        """The scrape-time figures, all from memory: the relay's outbox lag and the age of the consumer lag
+        (measured by :meth:`measure_lag`, in the background). Records are counted as they are stored."""
+        self.outbox_lag.labels(self.service).set(max(outbox_lag, 0.0))
         if self._lag_measured is not None:
             self.consumer_lag_age.labels(self.service).set(time.monotonic() - self._lag_measured)
 

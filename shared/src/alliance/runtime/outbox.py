@@ -7,6 +7,10 @@ only ``_outbox`` — pending entries, a small collection whatever the amount of 
 entries: one that cannot be published is logged, counted and retried later with backoff, while the
 others go on. Delivery is at least once: a crash between publishing and removing republishes the
 same event ids, which consumers treat as duplicates.
+
+The relay also knows the outbox lag without asking the store (:meth:`OutboxRelay.lag_seconds`, read by
+each metrics scrape): the age of the oldest entry it is publishing now, or that its last sweep found
+and left (claimed by another instance, postponed after a failure).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -45,6 +49,18 @@ class OutboxRelay:
         self._settings = settings
         self.published = 0
         self.failures = 0  # entries that could not be published (not an outage); retried later
+        self._publishing: dict[str, datetime] = {}  # entries being published now: since when they wait
+        self._left_over: datetime | None = None  # the oldest entry the last sweep found and did not publish
+
+    def lag_seconds(self) -> float:
+        """Age of the oldest unpublished event this relay knows of (0: none), from memory alone.
+
+        Entries being published, and the oldest one the last sweep left; an entry whose publication
+        failed is seen by the next sweep, so the figure may lag the outbox by one sweep interval (and
+        miss entries past the first :data:`SWEEP_BATCH` of a sweep).
+        """
+        waiting_since = [*self._publishing.values(), *([self._left_over] if self._left_over else [])]
+        return max((now() - min(waiting_since)).total_seconds(), 0.0) if waiting_since else 0.0
 
     async def flush(self, collection: str, record_id: str, version: int, events: list[PendingEvent]) -> None:
         """Publish a just-committed version's events in order, then remove its outbox entry (in a batch:
@@ -61,6 +77,10 @@ class OutboxRelay:
         their outbox entries with one write."""
 
         done: list[str] = []
+        entries = [outbox_id(p.collection, p.record_id, p.version) for p in publications]
+        started = now()
+        for entry in entries:
+            self._publishing.setdefault(entry, started)  # the outbox lag counts them until removed
 
         async def publish(publication: Publication) -> None:
             for pending in publication.events:
@@ -68,18 +88,26 @@ class OutboxRelay:
                 self.published += 1
             done.append(outbox_id(publication.collection, publication.record_id, publication.version))
 
-        # An outage is waited out inside; any other failure leaves that record's entries to the sweep.
-        failures = await each_group(group_in_order(publications, lambda p: (p.collection, p.record_id)), publish)
-        if done:
-            removals = [DeleteOne({"_id": entry}) for entry in done]
-            await self._retry("remove", lambda: self._outbox.bulk_write(removals, ordered=False))
+        try:
+            # An outage is waited out inside; any other failure leaves that record's entries to the sweep.
+            failures = await each_group(group_in_order(publications, lambda p: (p.collection, p.record_id)), publish)
+            if done:
+                removals = [DeleteOne({"_id": entry}) for entry in done]
+                await self._retry("remove", lambda: self._outbox.bulk_write(removals, ordered=False))
+        finally:
+            for entry in entries:
+                self._publishing.pop(entry, None)  # published, or left for the sweep (which will see it)
         if failures:
             raise failures[0]
 
     async def sweep(self, grace: timedelta | None = None) -> int:
         """Publish entries older than ``grace`` (left by a crash or an outage); returns how many."""
         cutoff = now() - (grace if grace is not None else timedelta(seconds=self._settings.outbox_sweep_seconds))
-        entries = await self._retry("scan", functools.partial(self._due, cutoff))
+        found = await self._retry("scan", functools.partial(self._left_behind, cutoff))
+        left = {e["_id"]: e["created_at"] for e in found}  # unpublished, as far as this pass knows
+        self._left_over = min(left.values(), default=None)
+        moment = now()
+        entries = [e for e in found if e.get("retry_at") is None or e["retry_at"] <= moment]
         done = 0
         # Oldest first: a record's versions are published in order.
         for entry in sorted(entries, key=lambda e: (e["collection"], e["record"], e["version"])):
@@ -89,8 +117,12 @@ class OutboxRelay:
                 current = await self._retry("re-read", functools.partial(self._outbox.find_one, {"_id": entry["_id"]}))
                 if current is None or (current.get("retry_at") and current["retry_at"] > now()):
                     await self._release(entry)  # published (or postponed) by another instance meanwhile
+                    if current is None:
+                        left.pop(entry["_id"], None)
                     continue
                 await self._publish_entry(current)
+                left.pop(entry["_id"], None)
+                self._left_over = min(left.values(), default=None)
                 done += 1
             except asyncio.CancelledError:
                 raise
@@ -100,13 +132,13 @@ class OutboxRelay:
                 self.failures += 1
                 log.exception("outbox entry could not be published", entry=entry["_id"])
                 await self._postpone(entry)
+        self._left_over = min(left.values(), default=None)
         return done
 
-    async def _due(self, cutoff: Any) -> list[Document]:
+    async def _left_behind(self, cutoff: Any) -> list[Document]:
+        """Entries older than ``cutoff`` (postponed ones included: they count in the lag)."""
         cursor = self._outbox.find({"created_at": {"$lt": cutoff}}, limit=SWEEP_BATCH)
-        entries = [doc async for doc in cursor]
-        moment = now()
-        return [e for e in entries if e.get("retry_at") is None or e["retry_at"] <= moment]
+        return [doc async for doc in cursor]
 
     async def _claim(self, entry: Document) -> bool:
         """Claim a left-over entry so that one instance publishes it (fenced by the entry's epoch).

@@ -192,7 +192,7 @@ class Service:
     def repository(self, kind: type[R]) -> R:
         """The repository of one aggregate kind over this service's database."""
         if kind not in self._repositories:
-            store = AggregateStore(self.db, kind.collection, self.settings, kind.catalogue)
+            store = AggregateStore(self.db, kind.collection, self.settings, kind.catalogue, self.metrics.stored)
             self._repositories[kind] = kind(store, self.outlet)
         repository = self._repositories[kind]
         assert isinstance(repository, kind)
@@ -236,9 +236,12 @@ class Service:
         await check_store_login(self.mongo, s)  # likewise for the store's
         await waiting(s, "store", lambda: self.mongo.admin.command("ping"))
         await ensure_service_indexes(self.db, s)
+        estimates = {}
         for kind in self.spec.repositories:
             store = AggregateStore(self.db, kind.collection, s, kind.catalogue)
             await store.ensure_indexes([*kind.indexes, RELEASED_TO])
+            estimates[kind.collection] = await store.estimated_count()  # from statistics: nothing is read
+        self.metrics.records_at_start(estimates)  # /metrics counts on from here, as records are stored
         await waiting(s, "agency registry", self.registry.load)
         self.registry.follow()  # from here on: /health says whether it follows, also while consumers start
         if not self.deliveries.started:
@@ -296,7 +299,7 @@ class Service:
             try:
                 if kind is None:
                     raise LookupError(f"no deadline kind for collection {collection!r}")
-                with in_trace(entry.get("traceparent"), f"deadline {collection}"):
+                with in_trace(entry.get("traceparent")):
                     record = await self.repository(kind).escalate_deadlines(record_id, moment, self.spec.name)
                 if record is None:
                     await self._deadlines.delete_one({"_id": entry["_id"], "version": entry.get("version")})
@@ -452,8 +455,7 @@ class Service:
 
         @get(include_in_schema=False)
         async def metrics(scope: Scope) -> AsgiResponse:
-            collections = [r.collection for r in self.spec.repositories]
-            await self.metrics.refresh(self.db, collections)  # consumer lag: the background measurement
+            self.metrics.refresh(self.relay.lag_seconds())  # from memory: a scrape sends nothing anywhere
             return AsgiResponse(
                 generate_latest(self.metrics.registry), 200, headers={"content-type": CONTENT_TYPE_LATEST}
             )

@@ -10,10 +10,10 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from alliance.contracts.topics import DAY_MS, TOPIC_CLASSES, TopicClass, topic_class
 
@@ -66,6 +66,20 @@ class Settings(BaseSettings):
     )
     environment: str = "local"
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP base URL, e.g. http://127.0.0.1:4318")
+    trace_sampling_ratio: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="share of flows whose spans are kept, decided from the trace id where a flow enters "
+        "(refusals, failures, escalations and flows operators ask for are kept whatever it is)",
+    )
+    trace_agencies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="agencies whose every flow is kept, comma-separated (operators following one integration)",
+    )
+    trace_sender_flag: bool = Field(
+        default=True, description="keep a flow whose sender set the W3C sampled flag on its record"
+    )
     trace_query_url: str = Field(
         default="http://127.0.0.1:16686", description="the trace backend's query API (Jaeger), for the flow view"
     )
@@ -113,6 +127,11 @@ class Settings(BaseSettings):
     )
     retry_initial_seconds: float = Field(default=0.2, gt=0)
     retry_max_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("trace_agencies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return [a.strip() for a in value.split(",") if a.strip()] if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _secrets_and_transport(self) -> Self:

@@ -28,7 +28,7 @@ the amount of data stored.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,7 +136,12 @@ class AggregateStore:
     """Stores one kind of aggregate: head, journal, and its share of the outbox and deadlines."""
 
     def __init__(
-        self, db: AsyncDatabase[Document], collection: str, settings: Settings, catalogue: Catalogue | None = None
+        self,
+        db: AsyncDatabase[Document],
+        collection: str,
+        settings: Settings,
+        catalogue: Catalogue | None = None,
+        stored: Callable[[str, int], None] | None = None,
     ) -> None:
         self.collection: AsyncCollection[Document] = db[collection]
         self.journal: AsyncCollection[Document] = db[collection + JOURNAL_SUFFIX]
@@ -146,6 +151,7 @@ class AggregateStore:
         self.deadlines: AsyncCollection[Document] = db[DEADLINES]
         self.name = collection
         self._settings = settings
+        self._stored = stored  # told of each record stored for the first time (the metrics' record count)
 
     async def _retrying(self, what: str, op: Any) -> Any:
         return await waiting(self._settings, f"{self.name}: {what}", op)
@@ -252,6 +258,27 @@ class AggregateStore:
         cards: list[Document] = await self._retrying("cards", run)
         return cards
 
+    async def estimated_count(self) -> int:
+        """How many records of this kind the store's statistics say there are, without reading them.
+
+        ``$collStats`` count: FerretDB v1 answers from PostgreSQL's catalog (``pg_class.reltuples``, kept
+        by autovacuum; -1 for a table never analysed), MongoDB from its metadata. Not ``count`` or
+        ``estimated_document_count``, which FerretDB v1 answers by reading every document, nor the
+        ``collStats``/``dbStats`` commands, which make it run ``ANALYZE`` first (verified in
+        PostgreSQL's statement log). Returns -1 when the store has no estimate.
+        """
+
+        async def run() -> int:
+            cursor = await self.collection.aggregate([{"$collStats": {"count": {}}}])
+            found = [doc async for doc in cursor]
+            return int(found[0].get("count", -1)) if found else -1
+
+        try:
+            count: int = await self._retrying("statistics", run)
+        except OperationFailure:  # no such collection yet, or statistics refused: no estimate
+            return -1
+        return count
+
     async def ensure_indexes(self, fields: list[str]) -> None:
         """Indexes for the intent-named queries of this kind, and of its cards (idempotent)."""
         for field in fields:
@@ -287,7 +314,9 @@ async def apply_committed(deferred: Sequence[Deferred]) -> None:
             }
             await _bulk(store, "cards", store.cards, _newer_versions(cards, created))
         heads = {record: [_head(entry)] for record, entry in latest.items()}
-        await _bulk(store, "heads", store.collection, _newer_versions(heads, created))
+        inserted = await _bulk(store, "heads", store.collection, _newer_versions(heads, created))
+        if inserted and store._stored is not None:  # new records, counted once: the head's insert is unique
+            store._stored(store.name, inserted)
     deadlines: dict[str, Any] = {}
     for d in sorted(deferred, key=lambda d: d.entry["version"]):
         key = f"{d.store.name}|{d.entry['record']}"
@@ -358,20 +387,23 @@ def _deadline_write(collection: str, key: str, entry: Document) -> DeleteOne | R
     )
 
 
-async def _bulk(store: AggregateStore, what: str, collection: AsyncCollection[Document], ops: list[Any]) -> None:
-    """One unordered bulk write; a duplicate key (written already, or a later version's) is not an error."""
+async def _bulk(store: AggregateStore, what: str, collection: AsyncCollection[Document], ops: list[Any]) -> int:
+    """One unordered bulk write; a duplicate key (written already, or a later version's) is not an error.
+    The number of documents it inserted."""
     if not ops:
-        return
+        return 0
 
-    async def write() -> None:
+    async def write() -> int:
         try:
-            await collection.bulk_write(ops, ordered=False)
+            return (await collection.bulk_write(ops, ordered=False)).inserted_count
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors") or []
             if any(e.get("code") != DUPLICATE_KEY for e in errors) or exc.details.get("writeConcernErrors"):
                 raise
+            return int(exc.details.get("nInserted", 0))
 
-    await store._retrying(what, write)
+    inserted: int = await store._retrying(what, write)
+    return inserted
 
 
 async def ensure_service_indexes(db: AsyncDatabase[Document], settings: Settings) -> None:
