@@ -12,9 +12,8 @@ import functools
 import json
 import logging
 import typing
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -42,6 +41,7 @@ from alliance.contracts.topics import (
 from alliance.domain.aggregate import RELEASED_TO
 from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.runtime import asyncapi
+from alliance.runtime.deadline_clock import DeadlineClock
 from alliance.runtime.deliveries import Deliveries
 from alliance.runtime.disclosure import RegistryRecheck
 from alliance.runtime.kafka_admin import KafkaAdmin
@@ -50,23 +50,18 @@ from alliance.runtime.metrics import ServiceMetrics
 from alliance.runtime.outbox import OutboxRelay
 from alliance.runtime.registry import RegistryFollower
 from alliance.runtime.replays import ReplayDesk
-from alliance.runtime.retry import is_transient, waiting
+from alliance.runtime.retry import waiting
 from alliance.runtime.settings import Settings
 from alliance.runtime.store import (
-    CLOCK,
-    DEADLINES,
     AggregateStore,
     StoreMeter,
     check_store_login,
     connect,
-    due_bucket,
     ensure_service_indexes,
 )
-from alliance.runtime.telemetry import current_traceparent, in_trace, setup_logging, setup_tracing
+from alliance.runtime.telemetry import current_traceparent, setup_logging, setup_tracing
 
 log = structlog.get_logger(__name__)
-
-DEADLINE_BATCH = 500  # due records escalated per clock pass; the next pass takes the rest
 
 
 R = TypeVar("R", bound=Repository[Any])
@@ -169,11 +164,13 @@ class Service:
         )
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self.deadline_sweeps = 0
-        self.deadline_failures = 0
-        self._deadlines = self.db[DEADLINES]
-        self._clock = self.db[CLOCK]
-        self._clock_minute: datetime | None = None
+        self.clock = DeadlineClock(
+            self.db,
+            lambda: {collection: self.repository(kind) for collection, kind in self._deadline_kinds().items()},
+            self.relay.publish_all,
+            self.settings,
+            spec.name,
+        )
 
     # -- building blocks for handlers ------------------------------------------------------------
 
@@ -275,7 +272,7 @@ class Service:
             if consumer.intake and {t[len(consumer.topic) + 1 :] for t in consumer.topics()} - consumer.agencies:
                 self._tasks.append(asyncio.create_task(self._subscribe_new(consumer), name="intake catch-up"))
         if self._deadline_kinds():
-            self._tasks.append(asyncio.create_task(self._run_deadline_clock(), name="deadline-clock"))
+            self._tasks.append(asyncio.create_task(self.clock.run_forever(), name="deadline-clock"))
         log.info(
             "service started",
             service=self.spec.name,
@@ -284,99 +281,8 @@ class Service:
             database=self.db.name,
         )
 
-    async def escalate_due_deadlines(self) -> int:
-        """One pass of the deadline clock; returns how many records raised escalations.
-
-        Reads only ``_deadlines`` entries that are due (indexed by time), never the records. Each
-        record is escalated on its own: one that cannot be loaded or escalated is logged, counted
-        and postponed, and the others go on.
-        """
-        moment = datetime.now(UTC)
-        escalated = 0
-        for entry in await self._due_deadlines(moment):
-            collection, record_id = entry["collection"], entry["record"]
-            kind = self._deadline_kinds().get(collection)
-            try:
-                if kind is None:
-                    raise LookupError(f"no deadline kind for collection {collection!r}")
-                with in_trace(entry.get("traceparent")):
-                    record = await self.repository(kind).escalate_deadlines(record_id, moment, self.spec.name)
-                if record is None:
-                    await self._deadlines.delete_one({"_id": entry["_id"], "version": entry.get("version")})
-                escalated += record is not None
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if is_transient(exc):
-                    raise  # an outage: this pass ends, the next one retries
-                self.deadline_failures += 1
-                log.exception("deadline escalation failed; postponed", collection=collection, record_id=record_id)
-                later = moment + timedelta(minutes=1)
-                await self._deadlines.update_one(
-                    {"_id": entry["_id"]}, {"$set": {"due_at": later, "bucket": due_bucket(later)}}
-                )
-        self.deadline_sweeps += 1
-        return escalated
-
     def _deadline_kinds(self) -> dict[str, type[Repository[Any]]]:
         return {r.collection: r for r in self.spec.repositories if r.deadlines}
-
-    async def _due_deadlines(self, moment: datetime) -> list[dict[str, Any]]:
-        """Deadline entries due by ``moment``: the minute buckets since the last pass, each by equality.
-
-        The clock restarts two minutes before the last minute it looked at (persisted in ``_clock``),
-        so an entry written while a pass ran, or by another instance, is never left behind.
-        """
-        if self._clock_minute is None:
-            stored = await self._retry("clock", lambda: self._clock.find_one({"_id": "watermark"}))
-            if stored is None:
-                # First pass ever on this database: one full look, then minute buckets from here on.
-                async def everything() -> list[dict[str, Any]]:
-                    return [doc async for doc in self._deadlines.find({"due_at": {"$lte": moment}})]
-
-                due_now: list[dict[str, Any]] = await self._retry("due deadlines", everything)
-                await self._retry(
-                    "clock", lambda: self._clock.replace_one({"_id": "watermark"}, {"minute": moment}, upsert=True)
-                )
-                self._clock_minute = moment
-                return due_now
-            self._clock_minute = stored["minute"]
-        assert self._clock_minute is not None
-        same_minute = due_bucket(self._clock_minute) == due_bucket(moment)
-        # Within the minute of the last pass, the minute before it covers a writer's clock skew; a new
-        # minute looks two minutes behind the watermark (an entry is never bucketed before its write).
-        start = min(self._clock_minute, moment) - timedelta(minutes=1 if same_minute else 2)
-        minutes = int((moment - start).total_seconds() // 60) + 1
-        due: list[dict[str, Any]] = []
-        for step in range(minutes):
-            bucket = due_bucket(start + timedelta(minutes=step))
-
-            async def run(b: str = bucket) -> list[dict[str, Any]]:
-                return [doc async for doc in self._deadlines.find({"bucket": b}, limit=DEADLINE_BATCH)]
-
-            due.extend(e for e in await self._retry("due deadlines", run) if e["due_at"] <= moment)
-            if len(due) >= DEADLINE_BATCH:
-                return due  # the rest on the next pass, from the same watermark
-        self._clock_minute = moment
-        if not same_minute:  # stored once a minute: a restart resumes from here
-            await self._retry(
-                "clock",
-                lambda: self._clock.replace_one({"_id": "watermark"}, {"minute": moment}, upsert=True),
-            )
-        return due
-
-    async def _retry(self, what: str, op: Callable[[], Awaitable[Any]]) -> Any:
-        return await waiting(self.settings, what, op)
-
-    async def _run_deadline_clock(self) -> None:
-        while True:
-            try:
-                await self.escalate_due_deadlines()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the clock must outlive any single failure
-                log.exception("deadline clock pass failed")
-            await asyncio.sleep(self.settings.deadline_scan_seconds)
 
     async def _run_lag_measurement(self) -> None:
         """Consumer lag for ``/metrics``, measured every ``lag_refresh_seconds`` on one kept connection."""
@@ -428,8 +334,8 @@ class Service:
             "store": store_ok,
             "events_processed": sum(c.processed for c in self.consumers),
             "events_published": self.relay.published,
-            "deadline_sweeps": self.deadline_sweeps,
-            "deadline_failures": self.deadline_failures,
+            "deadline_sweeps": self.clock.sweeps,
+            "deadline_failures": self.clock.failures,
             "outbox_failures": self.relay.failures,
             "events_refused": sum(c.refused for c in self.consumers),
             "registry_version": self.registry.registry.version,
