@@ -106,6 +106,7 @@ SUBSCRIPTIONS = (
 
 SEIZURE_REPORTED = "org.alliance.interdiction.seizure.reported.v1"
 TRACE_SUBMITTED = "org.alliance.firearms.trace_request.submitted.v1"
+DEADLINE_BREACHED = "org.alliance.deadline.breached.v1"
 X = "org.alliance.extradition."
 FUGITIVE_REGISTERED = X + "fugitive.registered.v1"
 FUGITIVE_RECORDED = X + "fugitive.recorded.v1"
@@ -127,11 +128,15 @@ def _iso(moment: datetime) -> str:
 
 
 def seizure(
-    reference: str, firearms: Sequence[dict[str, Any]] = (), detained: Sequence[dict[str, Any]] = ()
+    reference: str,
+    firearms: Sequence[dict[str, Any]] = (),
+    detained: Sequence[dict[str, Any]] = (),
+    seized_at: datetime | None = None,
 ) -> dict[str, Any]:
     contents: dict[str, Any] = {
         "mode": "land",
-        "seized_at": _iso(datetime.now(UTC) - timedelta(hours=1)),  # recent: no deadline falls due
+        # recent by default: no deadline falls due
+        "seized_at": _iso(seized_at or datetime.now(UTC) - timedelta(hours=1)),
         "place": {
             "description": "World Trade Bridge, lane 4",
             "country": "US",
@@ -256,14 +261,16 @@ class Agency:
         self.agency = agency
         self.source = f"urn:agency:{agency}:bench-{run}"
 
-    async def send(self, topic: str, data: dict[str, Any], event_type: str, key: str) -> Any:
+    async def send(
+        self, topic: str, data: dict[str, Any], event_type: str, key: str, at: datetime | None = None
+    ) -> Any:
         """Hand the record to the producer; returns the future of its acknowledgement."""
         headers = {
             "ce_id": str(uuid.uuid4()),
             "ce_source": self.source,
             "ce_type": event_type,
             "ce_specversion": "1.0",
-            "ce_time": _iso(datetime.now(UTC)),
+            "ce_time": _iso(at or datetime.now(UTC)),
             "content-type": "application/json",
             "ce_tlp": "AMBER",
             "ce_releasableto": "US,MX",
@@ -627,6 +634,8 @@ class Bench:
             sizes = self.args.sizes
             for size in sizes:
                 await self.at_size(size)
+            if self.args.storm:
+                await self.storm(self.args.storm)
             await self.scale_out(sizes[-1])
         finally:
             if self.system is not None:
@@ -662,6 +671,80 @@ class Bench:
         self.say(f"idle CPU: {cpu['total']:.1f}% of one core; the services send {ops:.1f} store ops/s meanwhile")
         await self.seizure_to_trace(f"seizure → trace request ({TRACE_HOPS} hops)", cpu["total"])
         await self.flow4(cpu["total"])
+
+    async def storm(self, traces: int) -> None:
+        """A late batch: seizures reported two days after the fact, so each of their ``traces`` trace
+        requests is past its reply deadline when stored and the clock raises its escalations at once.
+        Timed from the first report to the last trace request's breach escalation."""
+        count = math.ceil(traces / GUNS_PER_LOAD_SEIZURE)
+        traces = count * GUNS_PER_LOAD_SEIZURE
+        late = datetime.now(UTC) - timedelta(days=2)
+        prefix = f"ST-{self.run}-"
+        breached: dict[str, float] = {}
+        started: dict[str, float] = {}
+
+        def on_record(record: Any, at: float) -> None:
+            kind = header(record, "ce_type")
+            if kind not in (TRACE_SUBMITTED, DEADLINE_BREACHED):
+                return
+            data = json.loads(record.value)
+            if kind == TRACE_SUBMITTED and str(data.get("serial_number", "")).startswith(prefix):
+                started.setdefault(data["trace_request_id"], at)
+            elif kind == DEADLINE_BREACHED and data.get("record_id") in started:
+                breached.setdefault(data["record_id"], at)
+
+        self.say(f"\n[bold]escalation storm[/bold]: {traces:,} trace requests reported two days late")
+        observer = Observer([self.topic("alliance.firearms.events")], on_record)
+        await observer.start()
+        intake = self.topic("alliance.interdiction.intake")
+        stored, pids, cpu = self.stored, stack_pids(), math.nan
+        try:
+            begin = time.monotonic()
+            acks = []
+            for s in range(count):
+                reference = f"ST-{self.run}-{s}"
+                firearms = [gun(f"{prefix}{s}-{g}", g) for g in range(GUNS_PER_LOAD_SEIZURE)]
+                body = seizure(reference, firearms, seized_at=late)
+                acks.append(await self.customs.send(intake, body, SEIZURE_REPORTED, reference, at=late))
+            await asyncio.gather(*acks)
+            await wait_for(
+                "trace requests stored and breached",
+                lambda: len(breached),
+                traces,
+                self.console,
+                stall=self.args.stall_timeout,
+                deadline=600 + 5 * traces,
+            )
+            seconds = time.monotonic() - begin
+        finally:
+            await observer.stop()
+        self.seizures_stored += count
+        self.traces_stored += traces
+        latencies = sorted(breached[t] - started[t] for t in breached)
+        m = Measured(
+            n=traces,
+            seconds=seconds,
+            events_per_s=traces / seconds,
+            p50_ms=percentile(latencies, 0.5) * 1000,
+            p99_ms=percentile(latencies, 0.99) * 1000,
+            mean_ms=sum(latencies) / len(latencies) * 1000,
+            max_ms=latencies[-1] * 1000,
+        )
+        seizure_rate = next(
+            (r.events_per_s for r in reversed(self.rows) if r.scenario.startswith("seizure → trace request (")), None
+        )
+        extra: dict[str, Any] = {
+            "latency": "trace request stored → its breach escalation published",
+            "escalations_per_s": m.events_per_s,
+            "ratio_to_seizure_rate": m.events_per_s / seizure_rate if seizure_rate else None,
+        }
+        restarted = sorted(name for name, pid in stack_pids().items() if pids.get(name) != pid)
+        if restarted:
+            extra["stack_restarted"] = restarted
+        await self.drain()
+        self.add_row(f"escalation storm, {traces:,} late trace requests", TRACE_HOPS, stored, m, None, cpu, extra)
+        if seizure_rate:
+            self.say(f"  drains at {m.events_per_s / seizure_rate:.2f} times the seizure rate (target: at least 0.5)")
 
     async def scale_out(self, size: int) -> None:
         self.say("\n[bold]scale-out[/bold]: a second firearms instance")
@@ -1246,7 +1329,12 @@ def write_results(bench: Bench, facts: dict[str, Any], error: str | None) -> Non
     RESULTS.mkdir(parents=True, exist_ok=True)
     document = {
         "machine": facts,
-        "options": {"sizes": bench.args.sizes, "burst": bench.args.burst, "quick": bench.args.quick},
+        "options": {
+            "sizes": bench.args.sizes,
+            "burst": bench.args.burst,
+            "storm": bench.args.storm,
+            "quick": bench.args.quick,
+        },
         "namespace": bench.ns,
         "rows": [asdict(row) for row in bench.rows],
         "idle_cpu_pct": bench.idle,
@@ -1268,12 +1356,15 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--burst", type=int, default=200, help="events per measured burst")
     parser.add_argument("--quick", action="store_true", help="smoke run: sizes 200,1000 and bursts of 50")
     parser.add_argument("--stall-timeout", type=float, default=300, help="give up after this long without progress")
+    parser.add_argument(
+        "--storm", type=int, default=5000, help="trace requests reported late at once after the last size (0: none)"
+    )
     parser.add_argument("--profile", metavar="DIR", help="sample each service with py-spy during every burst")
     parser.add_argument("--keep", action="store_true", help="keep the bench's topics and databases")
     parser.add_argument("--relay", nargs=4, metavar=("SRC", "DST", "GROUP", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.sizes, args.burst = "200,1000", 50
+        args.sizes, args.burst, args.storm = "200,1000", 50, min(args.storm, 200)
     args.sizes = sorted(int(s) for s in str(args.sizes).split(",") if s.strip())
     if not args.sizes or args.burst < 1:
         parser.error("--sizes needs at least one size and --burst at least 1")
