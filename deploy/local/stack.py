@@ -584,7 +584,11 @@ class FerretDB(Component):
         # A client that gives no login reaches PostgreSQL as a role that may not log in: refused. Each
         # client's own login (a service's store role) is checked by PostgreSQL. The index bridge logs in
         # as the superuser, its password read from its file. FerretDB keeps a pool per login (default
-        # 50 connections): six logins of 40 stay below PostgreSQL's max_connections (300).
+        # 50 connections): six logins of 40 stay below PostgreSQL's max_connections (300). A login whose
+        # requests take its whole pool wedges FerretDB v1 (its catalog lock then waits for a connection
+        # of that pool, and every login's collection creation waits for the lock): each service process
+        # keeps at most ALLIANCE_MONGO_MAX_CONNECTIONS (10) commands in flight, so three instances of a
+        # service fit.
         url = (
             f"postgres://{security.STORE_ANONYMOUS}@127.0.0.1:{POSTGRES_PORT}/{security.STORE_DATABASE}"
             "?pool_max_conns=40"

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     mongo_username: str | None = Field(default=None, description="the store role (svc-<service>)")
     mongo_password: SecretStr | None = Field(default=None, description="its password (never logged)")
     mongo_password_file: Path | None = Field(default=None, description="a file holding the password instead")
+    mongo_max_connections: int = Field(
+        default=10,
+        ge=1,
+        description="store connections (so commands in flight) per process: FerretDB v1 deadlocks once one login's"
+        " requests hold its whole PostgreSQL pool (40 locally), so every instance of a service stays well below it",
+    )
     mongo_auth_mechanism: str | None = Field(
         default=None, description="PLAIN for FerretDB v1 (it passes the login to PostgreSQL); MongoDB: its default"
     )

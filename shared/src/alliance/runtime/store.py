@@ -83,6 +83,7 @@ def connect(settings: Settings, meter: StoreMeter | None = None) -> AsyncMongoCl
         settings.mongo_uri,
         serverSelectionTimeoutMS=3000,
         connectTimeoutMS=3000,
+        maxPoolSize=settings.mongo_max_connections,  # more commands wait here, never inside the store
         tz_aware=True,
         event_listeners=[meter] if meter else [],
         **settings.mongo_auth(),
