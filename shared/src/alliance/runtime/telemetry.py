@@ -19,7 +19,7 @@ from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import Markings
 from alliance.runtime.settings import Settings
 
-# Span attributes the operators' flow view reads (alliance.runtime.flows): ids, types and markings of
+# Span attributes the operators' flow view reads (alliance.operator.flows): ids, types and markings of
 # the events a span published or handled, never their data.
 EVENT_ID = "alliance.event.id"
 EVENT_TYPE = "alliance.event.type"
