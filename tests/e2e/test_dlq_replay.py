@@ -17,7 +17,6 @@ from aiokafka.errors import TopicAuthorizationFailedError
 
 from harness import (
     BOOTSTRAP,
-    LOGS,
     STACK_HOME,
     VENV_BIN,
     Agency,
@@ -119,8 +118,11 @@ async def test_no_principal_but_the_agency_can_write_its_intake_topic(system: Sy
         await producer.stop()
     denial = f"Principal = User:{principal} is Denied operation = WRITE"
     topic = system.topic("alliance.interdiction.intake.us-cbp")
-    async with asyncio.timeout(30):  # the broker's authorizer log is the audit of refused requests
-        while not any(denial in line and topic in line for line in (LOGS / "kafka.log").read_text().splitlines()):
+    # The broker's authorizer log is the audit of refused requests (the stack's, wherever the tests run from).
+    async with asyncio.timeout(30):
+        while not any(
+            denial in line and topic in line for line in (STACK_HOME / "logs" / "kafka.log").read_text().splitlines()
+        ):
             await asyncio.sleep(0.5)
 
 
