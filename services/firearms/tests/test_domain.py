@@ -217,3 +217,43 @@ def test_statistics_are_labelled_in_the_requested_language_and_never_less_protec
         assert figures.by_recovery_country == {"US": 2}
         assert figures.short_time_to_crime == 1
         assert report.markings.tlp is TLP.RED
+
+
+def test_each_fact_states_the_gun_and_its_recovery_as_the_request_holds_them() -> None:
+    """The facts are derived from the record (``Aggregate.fact``): no field the seizure stated falls back to
+    its default, through a trace, a restoration and the trace that follows it."""
+    gun = {**GLOCK, "importer": "Glock Inc.", "country_of_manufacture": "AT"}
+    [t, r] = requests_for_seizure(seizure(gun, OBLITERATED), AMBER, NOW)
+    assert isinstance(t, TraceRequest)
+    assert isinstance(r, RestorationRequest)
+    recovered = {
+        "seizure_id": "SZ-1",
+        "recovery_place": {"description": "Laredo", "country": "US"},
+        "recovery_date": "2026-11-20",
+        "requesting_agency": "urn:agency:us-cbp",
+    }
+    submitted = {"trace_request_id": t.id, "item_number": 1, "status": "submitted", **gun, **recovered}
+    assert [e.to_data() for e in t.pending_events] == [submitted]
+    colt = {"maker": "Colt", "firearm_type": "rifle", "item_number": 2, **recovered}
+    requested = {"restoration_request_id": r.id, "status": "requested", **colt}
+    assert [e.to_data() for e in r.pending_events] == [requested]
+
+    t.complete(DEALER, BUYER, date(2026, 2, 1))
+    assert t.pending_events[1].to_data() == {
+        "trace_request_id": t.id,
+        "seizure_id": "SZ-1",
+        "serial_number": "BXR123",
+        "maker": "Glock",
+        "dealer": DEALER.model_dump(mode="json", exclude_none=True),
+        "purchaser": BUYER.model_dump(mode="json", exclude_none=True),
+        "sale_date": "2026-02-01",
+        "recovery_date": "2026-11-20",
+        "time_to_crime_days": 292,
+        "status": "completed",
+    }
+    r.restore("LW-778812", None)
+    restored = {"restoration_request_id": r.id, "restored_serial_number": "LW-778812", "status": "restored"}
+    assert r.pending_events[-1].to_data() == restored
+    after = TraceRequest.after_restoration(r, "LW-778812", NOW)
+    resumed = {"trace_request_id": after.id, "serial_number": "LW-778812", "status": "submitted", **colt}
+    assert [e.to_data() for e in after.pending_events] == [resumed]
