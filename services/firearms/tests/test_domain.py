@@ -7,28 +7,15 @@ from alliance.contracts.firearms import RestorationRequested, TraceRequestSubmit
 from alliance.contracts.interdiction import SeizureRecorded
 from alliance.contracts.markings import TLP, Markings
 from firearms.domain import RestorationRequest, TraceRequest, TraceStatus, requests_for_seizure
+from payloads.firearms import GLOCK, OBLITERATED
+from payloads.interdiction import seizure_recorded
 
 NOW = datetime(2026, 11, 20, 21, tzinfo=UTC)
 AMBER = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-cbp",), originator_control=True)
 
 
 def seizure(*guns: dict[str, Any], seizure_id: str = "SZ-1") -> SeizureRecorded:
-    return SeizureRecorded.model_validate(
-        {
-            "seizure_id": seizure_id,
-            "report_reference": "CBP-1",
-            "reporting_agency": "urn:agency:us-cbp",
-            "recorded_at": datetime.now(UTC),
-            "mode": "land",
-            "seized_at": "2026-11-20T14:30:00-06:00",
-            "place": {"description": "Laredo", "country": "US"},
-            "firearms": list(guns),
-        }
-    )
-
-
-GLOCK = {"serial_number": "BXR123", "maker": "Glock", "model": "19", "caliber": "9mm", "firearm_type": "pistol"}
-OBLITERATED = {"serial_obliterated": True, "maker": "Colt", "firearm_type": "rifle"}
+    return seizure_recorded(seizure_id, firearms=list(guns))
 
 
 def test_one_trace_per_legible_gun_and_a_restoration_for_an_obliterated_serial() -> None:
