@@ -103,7 +103,7 @@ from money_laundering.handlers import ROUTES as MONEY_LAUNDERING_ROUTES
 from money_laundering.handlers import MoneyLaunderingDeps
 from money_laundering.store import Alerts, Assets
 from payloads.chemicals import IMPORTER, notification
-from payloads.extradition import WANTED, fugitive_registered
+from payloads.extradition import WANTED, fugitive_registration
 from payloads.firearms import GLOCK, trace_completed, trace_result
 from payloads.interdiction import seizure_recorded
 from payloads.money_laundering import ANA, ANA_PARTY, bank_report, declaration
@@ -742,7 +742,7 @@ async def extradition_scenario(run: Run[ExtraditionDeps]) -> None:
     arrested = "Mexico's central authority reports José Luis's arrest"
     mlat, reviewed = "the US receives Mexico's request for bank records", "the request for bank records is under review"
     await run.send(ramon_bought, trace_completed(RAMON, "TR-2"), source=FIREARMS)
-    await run.send(jose_wanted, fugitive_registered("FGR-2026-17", WANTED), source=FGR)
+    await run.send(jose_wanted, fugitive_registration("FGR-2026-17", WANTED), source=FGR)
     facts = await run.send(
         jose_detained,
         detained(JOSE_AS_DETAINED),
@@ -758,7 +758,7 @@ async def extradition_scenario(run: Run[ExtraditionDeps]) -> None:
     run.require_stored_at_least(ramon_detained, ExtraditionRequests, lambda doc: doc["_id"] == jose_request)
     facts = await run.send(
         ramon_wanted,
-        fugitive_registered("FGR-2026-18", RAMON, priority=False),
+        fugitive_registration("FGR-2026-18", RAMON, priority=False),
         source=FGR,
         reacting={
             FugitiveLocated: [ramon_detained],

@@ -30,18 +30,14 @@ from harness import (
     security,
     wait_drained,
 )
+from payloads.interdiction import COCAINE, seizure_contents
 
 pytestmark = pytest.mark.e2e
 
 REPORTED = "org.alliance.interdiction.seizure.reported.v1"
 AMENDED = "org.alliance.interdiction.seizure.amended.v1"
 CORRECTED = "org.alliance.interdiction.seizure.corrected.v1"
-SEIZURE = {
-    "mode": "land",
-    "seized_at": "2026-11-20T10:00:00-06:00",
-    "place": {"description": "Nogales", "country": "US"},
-    "drugs": [{"drug": "cocaine", "quantity": 3, "unit": "kg"}],
-}
+SEIZURE = seizure_contents(drugs=[{**COCAINE, "quantity": 3}])
 
 
 def replay(system: System, event_id: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ WANTED = Person(
 )
 
 
-def fugitive(reference: str, person: dict[str, Any], **fields: Any) -> dict[str, Any]:
+def fugitive_registered(reference: str, person: dict[str, Any], **fields: Any) -> dict[str, Any]:
     """The data of ``fugitive.registered.v1``: ``person``, wanted by Mexico for organised crime, a priority."""
     body: dict[str, Any] = {
         "fugitive_reference": reference,
@@ -29,6 +29,6 @@ def fugitive(reference: str, person: dict[str, Any], **fields: Any) -> dict[str,
     return {**body, **fields}
 
 
-def fugitive_registered(reference: str = "FGR-2026-17", person: Person = WANTED, **fields: Any) -> FugitiveRegistered:
-    """:func:`fugitive` as the handlers receive it."""
-    return FugitiveRegistered.model_validate(fugitive(reference, person.model_dump(mode="json"), **fields))
+def fugitive_registration(reference: str = "FGR-2026-17", person: Person = WANTED, **fields: Any) -> FugitiveRegistered:
+    """:func:`fugitive_registered` as the handlers receive it."""
+    return FugitiveRegistered.model_validate(fugitive_registered(reference, person.model_dump(mode="json"), **fields))

@@ -11,7 +11,21 @@ AMENDED = "org.alliance.interdiction.seizure.amended.v1"
 CBP = "urn:agency:us-cbp"
 SEIZED_AT = "2026-11-20T14:30:00-06:00"
 LAREDO = {"description": "Laredo", "country": "US"}
+LAREDO_SOUTHBOUND = {"description": "Laredo, southbound", "country": "US", "port_of_entry": "Laredo"}
 COCAINE = {"drug": "cocaine", "quantity": 1, "unit": "kg"}
+METH = {"drug": "methamphetamine", "quantity": 20, "unit": "kg"}
+# A tractor-trailer southbound at the World Trade Bridge, its load under a false floor (with seizure_contents).
+TRACTOR_TRAILER = {
+    "place": {
+        "description": "World Trade Bridge, lane 4",
+        "country": "US",
+        "subdivision": "TX",
+        "port_of_entry": "Laredo",
+    },
+    "conveyance": {"kind": "tractor-trailer", "identifier": "TX 4KD-221"},
+    "concealment": "false floor",
+    "route": {"origin": "US", "destination": "MX"},
+}
 
 
 def seizure_contents(**fields: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from extradition.domain import (
     PersonMatch,
     StatusReport,
 )
-from payloads.extradition import fugitive_registered
+from payloads.extradition import fugitive_registration
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 FGR = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("mx-fgr",))
@@ -34,7 +34,7 @@ LAREDO = Place(description="Laredo", country="US")
 
 
 def fugitive(wanted_by: str = "MX", priority: bool = True) -> Fugitive:
-    return Fugitive.register(fugitive_registered(wanted_by=wanted_by, priority=priority), FGR, "mx-fgr")
+    return Fugitive.register(fugitive_registration(wanted_by=wanted_by, priority=priority), FGR, "mx-fgr")
 
 
 def test_detained_person_wanted_by_the_other_country_is_located() -> None:

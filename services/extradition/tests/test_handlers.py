@@ -38,7 +38,7 @@ from extradition.store import (
     PersonMatches,
     StatusReports,
 )
-from payloads.extradition import WANTED, fugitive_registered
+from payloads.extradition import WANTED, fugitive_registration
 from payloads.firearms import trace_completed
 from payloads.interdiction import seizure_recorded
 from person_matching.matching import finding_keys
@@ -101,7 +101,7 @@ def outcome(h: HandlerHarness[ExtraditionDeps]) -> set[tuple[str, str, str, str]
 
 
 def registered(reference: str = "FGR-2026-17", person: Person = WANTED, priority: bool = True) -> FugitiveRegistered:
-    return fugitive_registered(reference, person, priority=priority)
+    return fugitive_registration(reference, person, priority=priority)
 
 
 def seizure(*people: Person, seizure_id: str = "SZ-1", corrected: bool = False) -> SeizureRecorded:
