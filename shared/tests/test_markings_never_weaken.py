@@ -32,7 +32,6 @@ from alliance.application.repository import Repository
 from alliance.application.testing import HandlerHarness
 from alliance.contracts.base import EventData
 from alliance.contracts.chemicals import (
-    ChemicalIncidentReported,
     DiversionAlertRaised,
     LegitimateNeedDeclared,
     PreExportNotificationReplied,
@@ -55,7 +54,6 @@ from alliance.contracts.extradition import (
     StatusReportRequested,
 )
 from alliance.contracts.firearms import (
-    ExportLicenceIssued,
     RestorationRequested,
     RestorationResultReported,
     TraceCompleted,
@@ -102,9 +100,9 @@ from interdiction.store import Seizures
 from money_laundering.handlers import ROUTES as MONEY_LAUNDERING_ROUTES
 from money_laundering.handlers import MoneyLaunderingDeps
 from money_laundering.store import Alerts, Assets
-from payloads.chemicals import IMPORTER, notification
+from payloads.chemicals import IMPORTER, incident_reported, notification
 from payloads.extradition import WANTED, fugitive_registration
-from payloads.firearms import GLOCK, trace_completed, trace_result
+from payloads.firearms import GLOCK, export_licence, trace_completed, trace_result
 from payloads.interdiction import seizure_recorded
 from payloads.money_laundering import ANA, ANA_PARTY, bank_report, declaration
 
@@ -391,17 +389,7 @@ async def firearms_scenario(run: Run[FirearmsDeps]) -> None:
     licence = "DDTC licenses a Glock's export to Mexico"
     seizure = "interdiction records a Glock and a pistol with a defaced serial"
     glock_traced = "the tracing centre completes the Glock's trace"
-    export = ExportLicenceIssued.model_validate(
-        {
-            "licence_number": "DSP-5-0001",
-            "exporter": "Armas del Norte",
-            "consignee": "Importadora MX",
-            "destination_country": "MX",
-            "issued_on": "2026-03-01",
-            "firearms": [{"maker": "Glock", "serial_number": "BXR-123"}],
-        }
-    )
-    await run.send(licence, export, source=DDTC)
+    await run.send(licence, export_licence(), source=DDTC)
     facts = await run.send(
         seizure,
         seizure_fact("SZ-1", firearms=[GLOCK, DEFACED]),
@@ -459,10 +447,7 @@ async def test_firearms_a_correction_of_a_traced_gun_never_yields_a_weaker_fact(
     h = firearms()
     green = Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("us-cbp",))
     red = Markings(tlp=TLP.RED, releasable_to=("US",), originators=("us-cbp", "us-hsi"))
-    licence = {"licence_number": "DSP-5-0001", "exporter": "Armas del Norte", "consignee": "Importadora MX"}
-    licensed = [{"maker": "Glock", "serial_number": "BXR-123"}]
-    issued = {**licence, "destination_country": "MX", "issued_on": "2026-03-01", "firearms": licensed}
-    await h.send(ExportLicenceIssued.model_validate(issued), markings=green, source=DDTC)
+    await h.send(export_licence(), markings=green, source=DDTC)
     misread = seizure_fact("SZ-1", firearms=[{**GLOCK, "serial_number": "AAA111"}])
     await h.send(misread, markings=green, source=INTERDICTION)
     corrected = seizure_fact("SZ-1", corrected=True, firearms=[GLOCK])  # the serial was misread: BXR123
@@ -501,19 +486,9 @@ async def chemicals_scenario(run: Run[ChemicalsDeps]) -> None:
         notification(pen_reference="US-2026-0816", substance="ephedrine", quantity=100, unit="kg"),
         source=DEA,
     )
-    incident = {
-        "incident_reference": "FGR-PICS-77",
-        "kind": "stopped_shipment",
-        "substance": "103-79-7",
-        "quantity": 500,
-        "unit": "kg",
-        "place": {"description": "Manzanillo port", "country": "MX"},
-        "occurred_on": "2026-12-02",
-        "companies": ["QUIMICA DEL NORTE"],
-    }
     await run.send(
         "FGR stops a P2P shipment naming Química del Norte",
-        ChemicalIncidentReported.model_validate(incident),
+        incident_reported(),
         source=FGR,
         reacting={DiversionAlertRaised: [p2p, answered]},
     )

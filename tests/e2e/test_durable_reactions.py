@@ -32,6 +32,7 @@ from harness import (
     wait_outboxes_empty,
 )
 from payloads.extradition import fugitive_registered
+from payloads.firearms import export_licence_issued
 from payloads.interdiction import LAREDO_SOUTHBOUND, METH, seizure_reported
 
 pytestmark = pytest.mark.e2e
@@ -322,14 +323,7 @@ async def test_trace_of_a_licensed_export_raises_one_indicator_despite_a_failed_
     intake = durable.topic("alliance.firearms.intake")
     await Agency(producer, "us-ddtc").send(
         intake,
-        {
-            "licence_number": f"DSP-{run}",
-            "exporter": "Lone Star Arms Export LLC",
-            "consignee": "Importadora Norteña SA de CV",
-            "destination_country": "MX",
-            "issued_on": "2026-04-01",
-            "firearms": [{"maker": "Beretta", "model": "92FS", "serial_number": serial}],
-        },
+        export_licence_issued(f"DSP-{run}", {"maker": "Beretta", "model": "92FS", "serial_number": serial}),
         event_type=FA + "export_licence.issued.v1",
         key=f"DSP-{run}",
         tlp="GREEN",

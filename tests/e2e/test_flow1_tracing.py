@@ -22,7 +22,7 @@ from harness import (
     traceparent,
     wait_drained,
 )
-from payloads.firearms import gun
+from payloads.firearms import export_licence_issued, gun
 from payloads.interdiction import LAREDO_SOUTHBOUND, seizure_reported
 
 # Its serial is restored, and matches an export licence's (the maker's first word and the serial).
@@ -132,14 +132,7 @@ async def test_flow_1_from_seizure_to_trafficking_indicators(
     ddtc = Agency(producer, "us-ddtc")
     await ddtc.send(
         intake,
-        {
-            "licence_number": f"DSP-{run}",
-            "exporter": "Lone Star Arms Export LLC",
-            "consignee": "Importadora Norteña SA de CV",
-            "destination_country": "MX",
-            "issued_on": "2026-04-01",
-            "firearms": [{"maker": "Beretta", "model": "92FS", "serial_number": f"ber {run}"}],
-        },
+        export_licence_issued(f"DSP-{run}", {"maker": "Beretta", "model": "92FS", "serial_number": f"ber {run}"}),
         event_type="org.alliance.firearms.export_licence.issued.v1",
         key=f"DSP-{run}",
         tlp="GREEN",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alliance.contracts.common import Person
-from alliance.contracts.firearms import TraceCompleted, TraceResultReported
+from alliance.contracts.firearms import ExportLicenceIssued, TraceCompleted, TraceResultReported
 
 GLOCK = {"serial_number": "BXR123", "maker": "Glock", "model": "19", "caliber": "9mm", "firearm_type": "pistol"}
 OBLITERATED = {"serial_obliterated": True, "maker": "Colt", "firearm_type": "rifle"}
@@ -21,6 +21,27 @@ JUAN = {"given_names": "Juan", "surnames": ["Pérez", "Garza"], "date_of_birth":
 def gun(serial: str, n: int = 0, **fields: Any) -> dict[str, Any]:
     """A seized gun with a legible serial: the ``n``-th of three makes and types, in turn."""
     return {"serial_number": serial, **GUNS[n % len(GUNS)], **fields}
+
+
+def export_licence_issued(
+    licence_number: str = "DSP-5-0001", *firearms: dict[str, Any], **fields: Any
+) -> dict[str, Any]:
+    """The data of ``export_licence.issued.v1``: the export of ``firearms`` (by default a Glock, serial BXR-123,
+    the serial of :data:`GLOCK` written otherwise) to Mexico, licensed on 1 March 2026 for a year."""
+    body: dict[str, Any] = {
+        "licence_number": licence_number,
+        "exporter": "Lone Star Arms Export LLC",
+        "consignee": "Importadora Norteña SA de CV",
+        "destination_country": "MX",
+        "issued_on": "2026-03-01",
+        "firearms": list(firearms) or [{"maker": "Glock", "serial_number": "BXR-123"}],
+    }
+    return {**body, **fields}
+
+
+def export_licence(licence_number: str = "DSP-5-0001", *firearms: dict[str, Any], **fields: Any) -> ExportLicenceIssued:
+    """:func:`export_licence_issued` as the handlers receive it."""
+    return ExportLicenceIssued.model_validate(export_licence_issued(licence_number, *firearms, **fields))
 
 
 def trace_result(trace_id: str, **fields: Any) -> TraceResultReported:

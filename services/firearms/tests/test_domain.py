@@ -7,7 +7,7 @@ from alliance.contracts.firearms import RestorationRequested, TraceRequestSubmit
 from alliance.contracts.interdiction import SeizureRecorded
 from alliance.contracts.markings import TLP, Markings
 from firearms.domain import RestorationRequest, TraceRequest, TraceStatus, requests_for_seizure
-from payloads.firearms import GLOCK, OBLITERATED
+from payloads.firearms import GLOCK, OBLITERATED, export_licence
 from payloads.interdiction import seizure_recorded
 
 NOW = datetime(2026, 11, 20, 21, tzinfo=UTC)
@@ -62,7 +62,6 @@ from datetime import timedelta  # noqa: E402
 from alliance.contracts.common import Person  # noqa: E402
 from alliance.contracts.firearms import (  # noqa: E402
     Dealer,
-    ExportLicenceIssued,
     IndicatorKind,
     RestorationSucceeded,
     TraceCompleted,
@@ -162,16 +161,7 @@ def test_same_purchaser_behind_two_traces_within_a_year_is_an_indicator() -> Non
 
 def test_recovered_gun_that_was_legally_exported_is_an_indicator_and_licence_lasts_a_year() -> None:
     licence = ExportLicence.record(
-        ExportLicenceIssued.model_validate(
-            {
-                "licence_number": "DSP-5-2026-0042",
-                "exporter": "Lone Star Arms Export LLC",
-                "consignee": "SEDENA DCAM",
-                "destination_country": "MX",
-                "issued_on": "2026-03-01",
-                "firearms": [{"maker": "Glock GmbH", "model": "19", "serial_number": "bxr-123"}],
-            }
-        ),
+        export_licence("DSP-5-2026-0042", {"maker": "Glock GmbH", "model": "19", "serial_number": "bxr-123"}),
         "urn:agency:us-ddtc",
         Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("us-ddtc",)),
     )

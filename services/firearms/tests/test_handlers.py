@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from alliance.application.testing import HandlerHarness, registered_sender
 from alliance.contracts.firearms import (
-    ExportLicenceIssued,
     TraceRequestAcknowledged,
     TraceResultReported,
     TraceStatisticsRequested,
@@ -23,7 +22,7 @@ from alliance.domain.principals import Sender
 from firearms.handlers import ROUTES, FirearmsDeps
 from firearms.settings import FirearmsSettings
 from firearms.store import ExportLicences, Purchasers, TraceRequests
-from payloads.firearms import GLOCK, trace_result
+from payloads.firearms import GLOCK, export_licence, trace_result
 from payloads.interdiction import SEIZED_AT, seizure_recorded
 
 GREEN = Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("us-cbp",))
@@ -38,14 +37,7 @@ def seizure(*guns: dict[str, Any], seizure_id: str = "SZ-1", seized_at: str = SE
     return seizure_recorded(seizure_id, seized_at=seized_at, firearms=list(guns))
 
 
-LICENCE = ExportLicenceIssued(
-    licence_number="DSP-5-0001",
-    exporter="Armas del Norte",
-    consignee="Importadora MX",
-    destination_country="MX",
-    issued_on=date(2026, 3, 1),
-    firearms=[{"maker": "Glock", "serial_number": "BXR-123"}],  # type: ignore[list-item]
-)
+LICENCE = export_licence()
 
 
 async def trace_id_of(h: HandlerHarness[FirearmsDeps]) -> str:
