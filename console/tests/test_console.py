@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from alliance.runtime.flows import TraceBackend
+from alliance.operator.flows import TraceBackend
 from alliance.runtime.telemetry import EVENT_ID, EVENT_TYPE, MARKINGS, RECORD_ID, STEP
 from operator_console.app import create_app
 from operator_console.metrics import MetricsBackend

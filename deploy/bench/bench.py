@@ -75,6 +75,8 @@ LOGS = ROOT / ".local" / "logs"
 # The tests' harness starts the services as processes in an isolated namespace; it lives in tests/.
 sys.path.insert(0, str(ROOT / "tests"))
 harness: Any = importlib.import_module("harness")
+seizure_payloads: Any = importlib.import_module("payloads.interdiction")  # the tests' payloads, one module per domain
+gun_payloads: Any = importlib.import_module("payloads.firearms")
 Settings: Any = importlib.import_module("alliance.runtime.settings").Settings
 BOOTSTRAP: str = harness.BOOTSTRAP
 MONGO_URI: str = harness.MONGO_URI
@@ -133,37 +135,21 @@ def seizure(
     detained: Sequence[dict[str, Any]] = (),
     seized_at: datetime | None = None,
 ) -> dict[str, Any]:
-    contents: dict[str, Any] = {
-        "mode": "land",
-        # recent by default: no deadline falls due
-        "seized_at": _iso(seized_at or datetime.now(UTC) - timedelta(hours=1)),
-        "place": {
-            "description": "World Trade Bridge, lane 4",
-            "country": "US",
-            "subdivision": "TX",
-            "port_of_entry": "Laredo",
-        },
-        "conveyance": {"kind": "tractor-trailer", "identifier": "TX 4KD-221"},
-        "concealment": "false floor",
-        "route": {"origin": "US", "destination": "MX"},
-    }
+    """A tractor-trailer's load (the tests' payloads), seized an hour ago unless said otherwise: recent,
+    so no deadline falls due."""
+    when = _iso(seized_at or datetime.now(UTC) - timedelta(hours=1))
+    contents: dict[str, Any] = {**seizure_payloads.TRACTOR_TRAILER, "seized_at": when}
     if firearms:
         contents["firearms"] = list(firearms)
     if detained:
-        contents["drugs"] = [{"drug": "methamphetamine", "quantity": 20, "unit": "kg"}]
-        contents["detained_persons"] = list(detained)
-    return {"report_reference": reference, "seizure": contents}
-
-
-GUNS = (
-    {"maker": "Glock", "model": "19", "caliber": "9mm", "firearm_type": "pistol"},
-    {"maker": "Colt", "model": "AR-15", "caliber": "5.56x45mm", "firearm_type": "rifle"},
-    {"maker": "Smith & Wesson", "model": "686", "caliber": ".357 Magnum", "firearm_type": "revolver"},
-)
+        contents |= {"drugs": [seizure_payloads.METH], "detained_persons": list(detained)}
+    result: dict[str, Any] = seizure_payloads.seizure_reported(reference, **contents)
+    return result
 
 
 def gun(serial: str, n: int = 0) -> dict[str, Any]:
-    return {"serial_number": serial, **GUNS[n % len(GUNS)]}
+    result: dict[str, Any] = gun_payloads.gun(serial, n)
+    return result
 
 
 def fugitive_person(token: str) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from alliance.contracts.topics import (
     intake_topic,
     reply_topic_for,
 )
-from alliance.runtime.cli import read_audit
+from alliance.operator.cli import read_audit
 from alliance.runtime.settings import Settings
 
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('ALLIANCE_KAFKA_PORT', '9092')}"

@@ -773,7 +773,7 @@ class LagExporter(Component):
             "ALLIANCE_KAFKA_PASSWORD_FILE": str(security.secret_file(HOME, security.OPERATOR)),
             "ALLIANCE_HTTP_PORT": str(LAG_EXPORTER_PORT),
         }
-        spawn(self.name, [sys.executable, "-m", "alliance.runtime.lag_exporter"], env=env)
+        spawn(self.name, [sys.executable, "-m", "alliance.operator.lag_exporter"], env=env)
 
 
 class Console(Component):

@@ -32,11 +32,9 @@ from alliance.application.repository import Repository
 from alliance.application.testing import HandlerHarness
 from alliance.contracts.base import EventData
 from alliance.contracts.chemicals import (
-    ChemicalIncidentReported,
     DiversionAlertRaised,
     LegitimateNeedDeclared,
     PreExportNotificationReplied,
-    PreExportNotificationSubmitted,
 )
 from alliance.contracts.common import Person
 from alliance.contracts.envelope import CloudEvent
@@ -46,7 +44,6 @@ from alliance.contracts.extradition import (
     ExtraditionStepReported,
     FugitiveLinkedToTrace,
     FugitiveLocated,
-    FugitiveRegistered,
     MlatRequestReceived,
     MlatStatus,
     MlatStatusReported,
@@ -57,13 +54,11 @@ from alliance.contracts.extradition import (
     StatusReportRequested,
 )
 from alliance.contracts.firearms import (
-    ExportLicenceIssued,
     RestorationRequested,
     RestorationResultReported,
     TraceCompleted,
     TraceRequestAcknowledged,
     TraceRequestSubmitted,
-    TraceResultReported,
     TraceStatisticsPublished,
     TraceStatisticsRequested,
     TraffickingIndicatorRaised,
@@ -71,7 +66,6 @@ from alliance.contracts.firearms import (
 from alliance.contracts.interdiction import (
     RouteReportSubmitted,
     SeizureAmended,
-    SeizureCorrected,
     SeizureRecorded,
     SeizureReported,
     SeizureStatisticsPublished,
@@ -85,8 +79,6 @@ from alliance.contracts.money_laundering import (
     AssetSharingProposed,
     CompanyFlagged,
     CrossBorderFiguresReported,
-    CurrencyDeclarationFiled,
-    FinancialReportSubmitted,
     InvestigationOpened,
     MoneyLaunderingAlertRaised,
     SubjectLinked,
@@ -108,6 +100,11 @@ from interdiction.store import Seizures
 from money_laundering.handlers import ROUTES as MONEY_LAUNDERING_ROUTES
 from money_laundering.handlers import MoneyLaunderingDeps
 from money_laundering.store import Alerts, Assets
+from payloads.chemicals import IMPORTER, incident_reported, notification
+from payloads.extradition import WANTED, fugitive_registration
+from payloads.firearms import GLOCK, export_licence, trace_completed, trace_result
+from payloads.interdiction import seizure_recorded
+from payloads.money_laundering import ANA, ANA_PARTY, bank_report, declaration
 
 D = TypeVar("D")
 EXAMPLES = 150  # per service; each example plays the whole scenario
@@ -317,38 +314,9 @@ def person(given: str, surnames: list[str], born: date) -> Person:
 
 
 def seizure_fact(seizure_id: str, corrected: bool = False, **contents: Any) -> SeizureRecorded:
-    """Interdiction's fact about a seizure, as the other services receive it."""
-    body = {
-        "seizure_id": seizure_id,
-        "report_reference": f"REF-{seizure_id}",
-        "reporting_agency": CBP,
-        "recorded_at": "2026-11-20T21:00:00Z",
-        "mode": "land",
-        "seized_at": SEIZED_AT,
-        "place": LAREDO,
-        **contents,
-    }
-    if corrected:
-        return SeizureCorrected.model_validate({**body, "revision": 2, "amendment_reason": "count corrected"})
-    return SeizureRecorded.model_validate(body)
-
-
-def trace_completed(trace_id: str, purchaser: Person) -> TraceCompleted:
-    """Firearms' fact about a completed trace, as the other services receive it."""
-    return TraceCompleted.model_validate(
-        {
-            "trace_request_id": trace_id,
-            "seizure_id": "SZ-90",
-            "serial_number": "BXR123",
-            "maker": "Glock",
-            "dealer": {"name": "Lone Star Guns"},
-            "purchaser": purchaser.model_dump(mode="json"),
-            "sale_date": "2026-06-01",
-            "recovery_date": "2026-11-20",
-            "time_to_crime_days": 172,
-            "status": "completed",
-        }
-    )
+    """Interdiction's fact about a seizure (at Laredo, southbound, unless ``contents`` say otherwise)."""
+    fields = {"report_reference": f"REF-{seizure_id}", "place": LAREDO, **contents}
+    return seizure_recorded(seizure_id, corrected=corrected, **fields)
 
 
 # -- interdiction (AP2, AP10, AP14) -------------------------------------------------------------------
@@ -413,39 +381,15 @@ def firearms() -> RecordingHarness[FirearmsDeps]:
     return RecordingHarness(FIREARMS_ROUTES, FirearmsDeps, settings=FirearmsSettings(), service="firearms")
 
 
-GLOCK = {"serial_number": "BXR123", "maker": "Glock", "model": "19", "caliber": "9mm", "firearm_type": "pistol"}
 DEFACED = {"serial_obliterated": True, "maker": "Taurus", "firearm_type": "pistol"}
 RIFLE = {"serial_number": "CR-5567", "maker": "Century Arms", "firearm_type": "rifle"}
-JUAN = person("Juan", ["Pérez", "Garza"], date(1980, 2, 3))
-
-
-def trace_result(trace_id: str, sale_date: str) -> TraceResultReported:
-    return TraceResultReported.model_validate(
-        {
-            "trace_request_id": trace_id,
-            "outcome": "completed",
-            "dealer": {"name": "Lone Star Guns", "licence_number": "5-74-000"},
-            "purchaser": JUAN.model_dump(mode="json"),
-            "sale_date": sale_date,
-        }
-    )
 
 
 async def firearms_scenario(run: Run[FirearmsDeps]) -> None:
     licence = "DDTC licenses a Glock's export to Mexico"
     seizure = "interdiction records a Glock and a pistol with a defaced serial"
     glock_traced = "the tracing centre completes the Glock's trace"
-    export = ExportLicenceIssued.model_validate(
-        {
-            "licence_number": "DSP-5-0001",
-            "exporter": "Armas del Norte",
-            "consignee": "Importadora MX",
-            "destination_country": "MX",
-            "issued_on": "2026-03-01",
-            "firearms": [{"maker": "Glock", "serial_number": "BXR-123"}],
-        }
-    )
-    await run.send(licence, export, source=DDTC)
+    await run.send(licence, export_licence(), source=DDTC)
     facts = await run.send(
         seizure,
         seizure_fact("SZ-1", firearms=[GLOCK, DEFACED]),
@@ -468,7 +412,7 @@ async def firearms_scenario(run: Run[FirearmsDeps]) -> None:
         TraceRequestAcknowledged(trace_request_id=glock, tracing_center_reference="NTC-77"),
         source=NTC,
     )
-    await run.send(glock_traced, trace_result(glock, "2026-06-01"), source=NTC, reacting={TraceCompleted: []})
+    await run.send(glock_traced, trace_result(glock), source=NTC, reacting={TraceCompleted: []})
     facts = await run.send(
         "the laboratory restores the defaced serial",
         RestorationResultReported.model_validate(
@@ -480,7 +424,7 @@ async def firearms_scenario(run: Run[FirearmsDeps]) -> None:
     restored = only(facts, TraceRequestSubmitted).data["trace_request_id"]
     await run.send(
         "the tracing centre completes the restored pistol's trace: the same buyer",
-        trace_result(restored, "2026-08-15"),
+        trace_result(restored, sale_date="2026-08-15"),
         source=NTC,
         reacting={TraffickingIndicatorRaised: []},  # short time-to-crime, and a repeat purchaser
     )
@@ -503,10 +447,7 @@ async def test_firearms_a_correction_of_a_traced_gun_never_yields_a_weaker_fact(
     h = firearms()
     green = Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("us-cbp",))
     red = Markings(tlp=TLP.RED, releasable_to=("US",), originators=("us-cbp", "us-hsi"))
-    licence = {"licence_number": "DSP-5-0001", "exporter": "Armas del Norte", "consignee": "Importadora MX"}
-    licensed = [{"maker": "Glock", "serial_number": "BXR-123"}]
-    issued = {**licence, "destination_country": "MX", "issued_on": "2026-03-01", "firearms": licensed}
-    await h.send(ExportLicenceIssued.model_validate(issued), markings=green, source=DDTC)
+    await h.send(export_licence(), markings=green, source=DDTC)
     misread = seizure_fact("SZ-1", firearms=[{**GLOCK, "serial_number": "AAA111"}])
     await h.send(misread, markings=green, source=INTERDICTION)
     corrected = seizure_fact("SZ-1", corrected=True, firearms=[GLOCK])  # the serial was misread: BXR123
@@ -525,26 +466,6 @@ def chemicals() -> RecordingHarness[ChemicalsDeps]:
     return RecordingHarness(CHEMICALS_ROUTES, ChemicalsDeps, service="chemicals")
 
 
-IMPORTER = {"name": "Química del Norte, S.A. de C.V.", "country": "MX"}
-
-
-def notification(reference: str, substance: str, quantity: float, unit: str) -> PreExportNotificationSubmitted:
-    return PreExportNotificationSubmitted.model_validate(
-        {
-            "pen_reference": reference,
-            "exporting_country": "US",
-            "importing_country": "MX",
-            "exporter": {"name": "Gulf Coast Solvents, Inc.", "country": "US"},
-            "importer": IMPORTER,
-            "substance": substance,
-            "quantity": quantity,
-            "unit": unit,
-            "shipment_date": "2026-11-20",
-            "route": {"port_of_exit": "Houston", "port_of_entry": "Manzanillo"},
-        }
-    )
-
-
 async def chemicals_scenario(run: Run[ChemicalsDeps]) -> None:
     need = "COFEPRIS declares Química del Norte's yearly need for P2P"
     p2p = "DEA notifies a two-tonne P2P export to Química del Norte"
@@ -554,26 +475,20 @@ async def chemicals_scenario(run: Run[ChemicalsDeps]) -> None:
     await run.send(need, LegitimateNeedDeclared.model_validate(declared), source=COFEPRIS)
     await run.send(
         p2p,
-        notification("US-2026-0815", "fenilacetona", 2, "t"),
+        notification(),
         source=DEA,
         reacting={DiversionAlertRaised: [need]},  # far above the declared need
     )
     reply = {"pen_reference": "US-2026-0815", "exporting_country": "US", "decision": "no_objection"}
     await run.send(answered, PreExportNotificationReplied.model_validate(reply), source=COFEPRIS)
-    await run.send(ephedrine, notification("US-2026-0816", "ephedrine", 100, "kg"), source=DEA)
-    incident = {
-        "incident_reference": "FGR-PICS-77",
-        "kind": "stopped_shipment",
-        "substance": "103-79-7",
-        "quantity": 500,
-        "unit": "kg",
-        "place": {"description": "Manzanillo port", "country": "MX"},
-        "occurred_on": "2026-12-02",
-        "companies": ["QUIMICA DEL NORTE"],
-    }
+    await run.send(
+        ephedrine,
+        notification(pen_reference="US-2026-0816", substance="ephedrine", quantity=100, unit="kg"),
+        source=DEA,
+    )
     await run.send(
         "FGR stops a P2P shipment naming Química del Norte",
-        ChemicalIncidentReported.model_validate(incident),
+        incident_reported(),
         source=FGR,
         reacting={DiversionAlertRaised: [p2p, answered]},
     )
@@ -622,46 +537,12 @@ def money_laundering() -> RecordingHarness[MoneyLaunderingDeps]:
     )
 
 
-ANA = person("Ana María", ["Ruiz", "Salinas"], date(1985, 2, 2))
 PEDRO = person("Pedro", ["Ortega", "Vidal"], date(1979, 5, 5))
-ANA_PARTY = {"kind": "person", "person": ANA.model_dump(mode="json")}
 WINDOW_CLOSED = datetime(2026, 11, 23, tzinfo=UTC)
-
-
-def bank_report(reference: str, *amounts: float, **extra: Any) -> FinancialReportSubmitted:
-    body: dict[str, Any] = {
-        "report_reference": reference,
-        "report_code": "STR",
-        "reporting_entity": "Banco del Norte",
-        "reporting_country": "MX",
-        "report_date": "2026-11-20",
-        "indicators": ["structuring"],
-        "subjects": [ANA_PARTY],
-        "transactions": [
-            {"date": f"2026-11-{10 + i:02d}", "amount": a, "currency": "USD", "mode": "cash", "from_party": ANA_PARTY}
-            for i, a in enumerate(amounts)
-        ],
-    }
-    return FinancialReportSubmitted.model_validate({**body, **extra})
 
 
 def naming(company: str, country: str) -> dict[str, Any]:
     return {"subjects": [{"kind": "company", "company_name": company, "country": country}]}
-
-
-def declaration(reference: str, traveller: Person, amount: float) -> CurrencyDeclarationFiled:
-    return CurrencyDeclarationFiled.model_validate(
-        {
-            "declaration_reference": reference,
-            "direction": "outbound",
-            "filed_in": "US",
-            "port": "Laredo",
-            "traveller": traveller.model_dump(mode="json"),
-            "amount": amount,
-            "currency": "USD",
-            "declared_on": "2026-11-20",
-        }
-    )
 
 
 def cash_seized(seizure_id: str, carrier: Person, *cash: tuple[float, str], corrected: bool = False) -> SeizureRecorded:
@@ -696,14 +577,14 @@ async def money_laundering_scenario(run: Run[MoneyLaunderingDeps]) -> None:
     # Financial intelligence: structuring, an answering SAR, and figures that do not reconcile.
     facts = await run.send(
         "a bank reports three cash deposits by Ana just under the threshold",
-        bank_report("STR-1", 9500, 9800, 9000),
+        bank_report(9500, 9800, 9000, reference="STR-1"),
         source=BANK,
         reacting={MoneyLaunderingAlertRaised: []},  # structuring
     )
     structuring = only(facts, MoneyLaunderingAlertRaised).data["alert_id"]
     await run.send(
         "the bank's SAR answers the structuring alert",
-        bank_report("SAR-1", 9500, report_code="SAR", alert_id=structuring),
+        bank_report(9500, reference="SAR-1", report_code="SAR", alert_id=structuring),
         source=BANK,
     )
     us_figures = "the US reports October's southbound currency"
@@ -722,12 +603,12 @@ async def money_laundering_scenario(run: Run[MoneyLaunderingDeps]) -> None:
     named_before = "a bank reports a payment naming Química del Norte"
     flagged = "chemicals raises a diversion alert on Química del Norte's P2P"
     await run.send(
-        named_before, bank_report("STR-2", 250000, **naming("QUIMICA DEL NORTE SA DE CV", "MX")), source=BANK
+        named_before, bank_report(250000, reference="STR-2", **naming("QUIMICA DEL NORTE SA DE CV", "MX")), source=BANK
     )
     await run.send(flagged, DIVERSION, source=CHEMICALS, reacting={MoneyLaunderingAlertRaised: [named_before]})
     await run.send(
         "a bank reports a transfer from the flagged exporter",
-        bank_report("STR-3", 250000, **naming("GULF COAST SOLVENTS", "US")),
+        bank_report(250000, reference="STR-3", **naming("GULF COAST SOLVENTS", "US")),
         source=BANK,
         reacting={MoneyLaunderingAlertRaised: [flagged]},
     )
@@ -740,7 +621,7 @@ async def money_laundering_scenario(run: Run[MoneyLaunderingDeps]) -> None:
 
     # Flow 2: declared and seized currency, the declaration window, forfeiture and sharing.
     anas_declaration = "CBP records Ana's declaration of 25,000 dollars"
-    await run.send(anas_declaration, declaration("CMIR-1", ANA, 25000), source=CBP)
+    await run.send(anas_declaration, declaration(25000, reference="CMIR-1"), source=CBP)
     facts = await run.send(
         "interdiction records 25,000 dollars seized from Ana at Laredo",
         cash_seized("SZ-1", ANA, (25000, "USD")),
@@ -754,7 +635,11 @@ async def money_laundering_scenario(run: Run[MoneyLaunderingDeps]) -> None:
         source=INTERDICTION,
     )
     pedros_dollars = only(facts, AssetSeized).data["asset_id"]
-    await run.send("CBP records Pedro's declaration, reported late", declaration("CMIR-2", PEDRO, 40000), source=CBP)
+    await run.send(
+        "CBP records Pedro's declaration, reported late",
+        declaration(40000, reference="CMIR-2", traveller=PEDRO),
+        source=CBP,
+    )
     pesos = "interdiction corrects Ana's seizure: 50,000 undeclared pesos too"
     await run.send(pesos, cash_seized("SZ-1", ANA, (25000, "USD"), (50000, "MXN"), corrected=True), source=INTERDICTION)
     run.require_stored_at_least(pesos, Assets, lambda doc: doc["seizure_id"] == "SZ-1")  # the dollars too
@@ -782,7 +667,7 @@ async def money_laundering_scenario(run: Run[MoneyLaunderingDeps]) -> None:
     # Flow 5: traced guns' purchasers among an investigation's subjects, whichever comes first.
     pedro_bought = "firearms completes a trace: Pedro bought the gun"
     opened = "UIF opens an investigation into Ana and Pedro"
-    await run.send(pedro_bought, trace_completed("TR-2", PEDRO), source=FIREARMS)
+    await run.send(pedro_bought, trace_completed(PEDRO, "TR-2"), source=FIREARMS)
     subjects = [ANA_PARTY, {"kind": "person", "person": PEDRO.model_dump(mode="json")}]
     investigation = {"investigation_reference": "UIF-7", "agency": "UIF", "subjects": subjects, "coordinated": True}
     await run.send(
@@ -790,7 +675,7 @@ async def money_laundering_scenario(run: Run[MoneyLaunderingDeps]) -> None:
     )
     await run.send(
         "firearms completes a trace: Ana bought a gun",
-        trace_completed("TR-1", ANA),
+        trace_completed(ANA, "TR-1"),
         source=FIREARMS,
         reacting={SubjectLinked: [opened]},
     )
@@ -811,21 +696,8 @@ def extradition() -> RecordingHarness[ExtraditionDeps]:
     return RecordingHarness(EXTRADITION_ROUTES, ExtraditionDeps, service="extradition", events_topic=EXTRADITION_EVENTS)
 
 
-JOSE = Person(
-    given_names="José Luis",
-    surnames=["Hernández", "Garza"],
-    date_of_birth=date(1988, 3, 14),
-    nationality="MX",
-    aliases=["El Güero Garza"],
-)
 JOSE_AS_DETAINED = person("JOSE LUIS", ["HERNANDEZ"], date(1988, 3, 14))
 RAMON = person("Ramón", ["Ortiz", "Vega"], date(1975, 7, 7))
-
-
-def fugitive(reference: str, wanted: Person, priority: bool) -> FugitiveRegistered:
-    return FugitiveRegistered(
-        fugitive_reference=reference, wanted_by="MX", person=wanted, charges=["contra la salud"], priority=priority
-    )
 
 
 def detained(*people: Person, corrected: bool = False) -> SeizureRecorded:
@@ -844,8 +716,8 @@ async def extradition_scenario(run: Run[ExtraditionDeps]) -> None:
     ramon_wanted = "FGR registers Ramón Ortiz as a fugitive"
     arrested = "Mexico's central authority reports José Luis's arrest"
     mlat, reviewed = "the US receives Mexico's request for bank records", "the request for bank records is under review"
-    await run.send(ramon_bought, trace_completed("TR-2", RAMON), source=FIREARMS)
-    await run.send(jose_wanted, fugitive("FGR-2026-17", JOSE, priority=True), source=FGR)
+    await run.send(ramon_bought, trace_completed(RAMON, "TR-2"), source=FIREARMS)
+    await run.send(jose_wanted, fugitive_registration("FGR-2026-17", WANTED), source=FGR)
     facts = await run.send(
         jose_detained,
         detained(JOSE_AS_DETAINED),
@@ -861,7 +733,7 @@ async def extradition_scenario(run: Run[ExtraditionDeps]) -> None:
     run.require_stored_at_least(ramon_detained, ExtraditionRequests, lambda doc: doc["_id"] == jose_request)
     facts = await run.send(
         ramon_wanted,
-        fugitive("FGR-2026-18", RAMON, priority=False),
+        fugitive_registration("FGR-2026-18", RAMON, priority=False),
         source=FGR,
         reacting={
             FugitiveLocated: [ramon_detained],
@@ -872,7 +744,7 @@ async def extradition_scenario(run: Run[ExtraditionDeps]) -> None:
     ramon_match = only(facts, FugitiveLocated).data["match_id"]
     await run.send(
         "firearms completes a trace: José Luis bought a pistol",
-        trace_completed("TR-1", person("Jose Luis", ["Hernandez", "Garza"], date(1988, 3, 14))),
+        trace_completed(person("Jose Luis", ["Hernandez", "Garza"], date(1988, 3, 14)), "TR-1"),
         source=FIREARMS,
         reacting={FugitiveLinkedToTrace: [jose_wanted]},
     )

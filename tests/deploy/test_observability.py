@@ -238,7 +238,7 @@ def test_the_metrics_backend_scrapes_all_five_services_by_their_compose_names(co
         assert jobs[name] == [f"{compose_name}:{build['PORT']}"], name
     # the consumer-lag exporter too: it measures the groups of a service that is down
     exporter = services["consumer-lag"]
-    assert exporter["command"][-1] == "alliance.runtime.lag_exporter"
+    assert exporter["command"][-1] == "alliance.operator.lag_exporter"
     assert exporter["environment"]["ALLIANCE_KAFKA_USERNAME"] == "operator"
     assert jobs["consumer_lag"] == [f"consumer-lag:{exporter['build']['args']['PORT']}"]
     for job, targets in jobs.items():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from alliance.runtime.cli import settings_for
+from alliance.operator.cli import settings_for
 from harness import security
 
 

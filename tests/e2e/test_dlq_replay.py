@@ -17,7 +17,6 @@ from aiokafka.errors import TopicAuthorizationFailedError
 
 from harness import (
     BOOTSTRAP,
-    LOGS,
     STACK_HOME,
     VENV_BIN,
     Agency,
@@ -31,18 +30,14 @@ from harness import (
     security,
     wait_drained,
 )
+from payloads.interdiction import COCAINE, seizure_contents
 
 pytestmark = pytest.mark.e2e
 
 REPORTED = "org.alliance.interdiction.seizure.reported.v1"
 AMENDED = "org.alliance.interdiction.seizure.amended.v1"
 CORRECTED = "org.alliance.interdiction.seizure.corrected.v1"
-SEIZURE = {
-    "mode": "land",
-    "seized_at": "2026-11-20T10:00:00-06:00",
-    "place": {"description": "Nogales", "country": "US"},
-    "drugs": [{"drug": "cocaine", "quantity": 3, "unit": "kg"}],
-}
+SEIZURE = seizure_contents(drugs=[{**COCAINE, "quantity": 3}])
 
 
 def replay(system: System, event_id: str) -> subprocess.CompletedProcess[str]:
@@ -120,8 +115,11 @@ async def test_no_principal_but_the_agency_can_write_its_intake_topic(system: Sy
         await producer.stop()
     denial = f"Principal = User:{principal} is Denied operation = WRITE"
     topic = system.topic("alliance.interdiction.intake.us-cbp")
-    async with asyncio.timeout(30):  # the broker's authorizer log is the audit of refused requests
-        while not any(denial in line and topic in line for line in (LOGS / "kafka.log").read_text().splitlines()):
+    # The broker's authorizer log is the audit of refused requests (the stack's, wherever the tests run from).
+    async with asyncio.timeout(30):
+        while not any(
+            denial in line and topic in line for line in (STACK_HOME / "logs" / "kafka.log").read_text().splitlines()
+        ):
             await asyncio.sleep(0.5)
 
 

@@ -31,6 +31,9 @@ from harness import (
     wait_drained,
     wait_outboxes_empty,
 )
+from payloads.extradition import fugitive_registered
+from payloads.firearms import export_licence_issued
+from payloads.interdiction import LAREDO_SOUTHBOUND, METH, seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -117,16 +120,8 @@ def assert_fault_fired(service: ServiceProcess, since: int, cause_type: str) -> 
 
 
 def currency_seizure(reference: str, person: dict[str, Any], amount: float) -> dict[str, Any]:
-    return {
-        "report_reference": reference,
-        "seizure": {
-            "mode": "land",
-            "seized_at": "2026-11-20T16:00:00-06:00",
-            "place": {"description": "Laredo, southbound", "country": "US", "port_of_entry": "Laredo"},
-            "currency": [{"amount": amount, "currency": "USD"}],
-            "detained_persons": [person],
-        },
-    }
+    cash = [{"amount": amount, "currency": "USD"}]
+    return seizure_reported(reference, place=LAREDO_SOUTHBOUND, currency=cash, detained_persons=[person])
 
 
 # -- extradition: person match → provisional arrest --------------------------------------------------
@@ -141,18 +136,10 @@ async def test_person_match_opens_one_provisional_arrest_despite_a_failed_commit
     surname = f"Garza{run}"
     await Agency(producer, "mx-fgr").send(
         durable.topic("alliance.extradition.intake"),
-        {
-            "fugitive_reference": f"FGR-{run}",
-            "wanted_by": "MX",
-            "priority": True,
-            "person": {
-                "given_names": "José Luis",
-                "surnames": ["Hernández", surname],
-                "date_of_birth": "1988-03-14",
-                "nationality": "MX",
-            },
-            "charges": ["delincuencia organizada"],
-        },
+        fugitive_registered(
+            f"FGR-{run}",
+            {"given_names": "José Luis", "surnames": ["Hernández", surname], "date_of_birth": "1988-03-14"},
+        ),
         event_type=X + "fugitive.registered.v1",
         key=f"FGR-{run}",
     )
@@ -164,22 +151,17 @@ async def test_person_match_opens_one_provisional_arrest_despite_a_failed_commit
     reference = f"LRD-X-{run}"
     await agency.send(
         durable.topic("alliance.interdiction.intake"),
-        {
-            "report_reference": reference,
-            "seizure": {
-                "mode": "land",
-                "seized_at": "2026-11-20T14:30:00-06:00",
-                "place": {"description": "Laredo, lane 2", "country": "US", "port_of_entry": "Laredo"},
-                "drugs": [{"drug": "methamphetamine", "quantity": 20, "unit": "kg"}],
-                "detained_persons": [
-                    {
-                        "given_names": "JOSE LUIS",
-                        "surnames": [f"HERNANDEZ {surname.upper()}"],
-                        "date_of_birth": "1988-03-14",
-                    }
-                ],
-            },
-        },
+        seizure_reported(
+            reference,
+            drugs=[METH],
+            detained_persons=[
+                {
+                    "given_names": "JOSE LUIS",
+                    "surnames": [f"HERNANDEZ {surname.upper()}"],
+                    "date_of_birth": "1988-03-14",
+                }
+            ],
+        ),
         event_type=SEIZURE_REPORTED,
         key=reference,
     )
@@ -341,14 +323,7 @@ async def test_trace_of_a_licensed_export_raises_one_indicator_despite_a_failed_
     intake = durable.topic("alliance.firearms.intake")
     await Agency(producer, "us-ddtc").send(
         intake,
-        {
-            "licence_number": f"DSP-{run}",
-            "exporter": "Lone Star Arms Export LLC",
-            "consignee": "Importadora Norteña SA de CV",
-            "destination_country": "MX",
-            "issued_on": "2026-04-01",
-            "firearms": [{"maker": "Beretta", "model": "92FS", "serial_number": serial}],
-        },
+        export_licence_issued(f"DSP-{run}", {"maker": "Beretta", "model": "92FS", "serial_number": serial}),
         event_type=FA + "export_licence.issued.v1",
         key=f"DSP-{run}",
         tlp="GREEN",
@@ -360,15 +335,11 @@ async def test_trace_of_a_licensed_export_raises_one_indicator_despite_a_failed_
     reference = f"ELP-F-{run}"
     await agency.send(
         durable.topic("alliance.interdiction.intake"),
-        {
-            "report_reference": reference,
-            "seizure": {
-                "mode": "land",
-                "seized_at": "2026-11-22T09:00:00-07:00",
-                "place": {"description": "El Paso", "country": "US"},
-                "firearms": [{"serial_number": serial, "maker": "Beretta", "model": "92FS", "firearm_type": "pistol"}],
-            },
-        },
+        seizure_reported(
+            reference,
+            seized_at="2026-11-22T09:00:00-07:00",
+            firearms=[{"serial_number": serial, "maker": "Beretta", "model": "92FS", "firearm_type": "pistol"}],
+        ),
         event_type=SEIZURE_REPORTED,
         key=reference,
     )

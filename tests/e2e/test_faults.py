@@ -18,6 +18,8 @@ from harness import (
     wait_drained,
     wait_outboxes_empty,
 )
+from payloads.firearms import OBLITERATED, gun
+from payloads.interdiction import seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -25,25 +27,9 @@ SEIZURE_REPORTED = "org.alliance.interdiction.seizure.reported.v1"
 
 
 def one_gun_seizure(reference: str) -> dict[str, object]:
-    return {
-        "report_reference": reference,
-        "seizure": {
-            "mode": "sea",
-            "seized_at": "2026-11-22T03:00:00-07:00",
-            # Sent by CBP, so made in the US (an agency reports its own country's seizures).
-            "place": {"description": "Port of San Diego, pier 2", "country": "US", "subdivision": "CA"},
-            "firearms": [
-                {
-                    "serial_number": "FN-" + reference,
-                    "maker": "FN Herstal",
-                    "model": "Five-seveN",
-                    "caliber": "5.7x28mm",
-                    "firearm_type": "pistol",
-                },
-                {"serial_obliterated": True, "maker": "Beretta", "firearm_type": "pistol"},
-            ],
-        },
-    }
+    """A gun to trace and one whose serial is obliterated: each service of the flow has work (sent by CBP,
+    so seized in the US: an agency reports its own country's seizures)."""
+    return seizure_reported(reference, firearms=[gun("FN-" + reference), OBLITERATED])
 
 
 async def test_store_outage_delays_but_loses_nothing(

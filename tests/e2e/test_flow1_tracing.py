@@ -22,6 +22,11 @@ from harness import (
     traceparent,
     wait_drained,
 )
+from payloads.firearms import export_licence_issued, gun
+from payloads.interdiction import LAREDO_SOUTHBOUND, seizure_reported
+
+# Its serial is restored, and matches an export licence's (the maker's first word and the serial).
+BERETTA_OBLITERATED = {"serial_obliterated": True, "maker": "Beretta", "model": "92FS", "firearm_type": "pistol"}
 
 pytestmark = pytest.mark.e2e
 
@@ -49,31 +54,11 @@ async def test_flow_1_from_seizure_to_trafficking_indicators(
     reference = f"LRD-{run}"
     await agency.send(
         system.topic("alliance.interdiction.intake"),
-        {
-            "report_reference": reference,
-            "seizure": {
-                "mode": "land",
-                "seized_at": "2026-11-20T14:30:00-06:00",
-                "place": {"description": "Laredo, lane 4", "country": "US", "port_of_entry": "Laredo"},
-                "firearms": [
-                    {
-                        "serial_number": f"G{run}",
-                        "maker": "Glock",
-                        "model": "19",
-                        "caliber": "9mm",
-                        "firearm_type": "pistol",
-                    },
-                    {
-                        "serial_number": f"C{run}",
-                        "maker": "Colt",
-                        "model": "M4",
-                        "caliber": "5.56",
-                        "firearm_type": "rifle",
-                    },
-                    {"serial_obliterated": True, "maker": "Beretta", "model": "92FS", "firearm_type": "pistol"},
-                ],
-            },
-        },
+        seizure_reported(
+            reference,
+            place=LAREDO_SOUTHBOUND,
+            firearms=[gun(f"G{run}", 0), gun(f"C{run}", 1), BERETTA_OBLITERATED],
+        ),
         event_type="org.alliance.interdiction.seizure.reported.v1",
         key=reference,
         trace=parent,
@@ -147,14 +132,7 @@ async def test_flow_1_from_seizure_to_trafficking_indicators(
     ddtc = Agency(producer, "us-ddtc")
     await ddtc.send(
         intake,
-        {
-            "licence_number": f"DSP-{run}",
-            "exporter": "Lone Star Arms Export LLC",
-            "consignee": "Importadora Norteña SA de CV",
-            "destination_country": "MX",
-            "issued_on": "2026-04-01",
-            "firearms": [{"maker": "Beretta", "model": "92FS", "serial_number": f"ber {run}"}],
-        },
+        export_licence_issued(f"DSP-{run}", {"maker": "Beretta", "model": "92FS", "serial_number": f"ber {run}"}),
         event_type="org.alliance.firearms.export_licence.issued.v1",
         key=f"DSP-{run}",
         tlp="GREEN",
@@ -226,18 +204,9 @@ async def test_trace_statistics_are_reproducible_from_the_stored_records(
     reference = f"STAT-{run}"
     await agency.send(
         system.topic("alliance.interdiction.intake"),
-        {
-            "report_reference": reference,
-            "seizure": {
-                "mode": "land",
-                "seized_at": "2025-02-10T10:00:00-06:00",
-                "place": {"description": "Eagle Pass", "country": "US", "port_of_entry": "Eagle Pass"},
-                "firearms": [
-                    {"serial_number": f"S{run}", "maker": "Glock", "firearm_type": "pistol"},
-                    {"serial_number": f"R{run}", "maker": "Colt", "firearm_type": "rifle"},
-                ],
-            },
-        },
+        seizure_reported(
+            reference, seized_at="2025-02-10T10:00:00-06:00", firearms=[gun(f"S{run}", 0), gun(f"R{run}", 1)]
+        ),
         event_type="org.alliance.interdiction.seizure.reported.v1",
         key=reference,
     )

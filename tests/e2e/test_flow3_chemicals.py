@@ -23,6 +23,8 @@ from harness import (
     wait_drained,
     wait_outboxes_empty,
 )
+from payloads.chemicals import pen_submitted
+from payloads.interdiction import seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -38,19 +40,16 @@ def chem(suffix: str, **fields: Any) -> Any:
 
 
 def notification(reference: str, run: str, **overrides: Any) -> dict[str, Any]:
-    return {
+    """A notification between this run's own companies (their names carry ``run``)."""
+    exporter = {"name": f"Gulf Coast Solvents {run}, Inc.", "country": "US"}
+    importer = {"name": f"Química del Norte {run}, S.A. de C.V.", "country": "MX"}
+    fields = {
         "pen_reference": reference,
-        "exporting_country": "US",
-        "importing_country": "MX",
-        "exporter": {"name": f"Gulf Coast Solvents {run}, Inc.", "country": "US"},
-        "importer": {"name": f"Química del Norte {run}, S.A. de C.V.", "country": "MX"},
+        "exporter": exporter,
+        "importer": importer,
         "substance": "1-phenyl-2-propanone",
-        "quantity": 2,
-        "unit": "t",
-        "shipment_date": "2026-11-20",
-        "route": {"port_of_exit": "Houston", "port_of_entry": "Manzanillo"},
-        **overrides,
     }
+    return pen_submitted(**{**fields, **overrides})
 
 
 async def test_flow_3_precursor_seizure_matches_an_open_notification_and_raises_a_diversion_alert(
@@ -80,18 +79,16 @@ async def test_flow_3_precursor_seizure_matches_an_open_notification_and_raises_
     reference = f"SEMAR-{run}"
     await semar.send(
         system.topic("alliance.interdiction.intake"),
-        {
-            "report_reference": reference,
-            "seizure": {
-                "mode": "sea",
-                "seized_at": "2026-12-02T10:00:00-06:00",
-                "place": {"description": "Puerto de Manzanillo, terminal 3", "country": "MX", "subdivision": "Colima"},
-                "chemicals": [
-                    {"substance": "P-2-P", "quantity": 800, "unit": "kg"},
-                    {"substance": "sodium chloride", "quantity": 20, "unit": "kg"},
-                ],
-            },
-        },
+        seizure_reported(
+            reference,
+            mode="sea",
+            seized_at="2026-12-02T10:00:00-06:00",
+            place={"description": "Puerto de Manzanillo, terminal 3", "country": "MX", "subdivision": "Colima"},
+            chemicals=[
+                {"substance": "P-2-P", "quantity": 800, "unit": "kg"},
+                {"substance": "sodium chloride", "quantity": 20, "unit": "kg"},
+            ],
+        ),
         event_type="org.alliance.interdiction.seizure.reported.v1",
         key=reference,
         tlp="AMBER+STRICT",

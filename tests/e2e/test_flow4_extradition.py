@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from harness import Agency, Producers, Record, System, read_all, read_until, traceparent, wait_drained
+from payloads.extradition import fugitive_registered
+from payloads.interdiction import LAREDO_SOUTHBOUND, METH, seizure_reported
 
 pytestmark = pytest.mark.e2e
 X = "org.alliance.extradition."
@@ -23,16 +25,7 @@ def of(suffix: str, **fields: Any) -> Any:
 
 
 def seizure(reference: str, detained: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "report_reference": reference,
-        "seizure": {
-            "mode": "land",
-            "seized_at": "2026-11-20T14:30:00-06:00",
-            "place": {"description": "Laredo, lane 2", "country": "US", "port_of_entry": "Laredo"},
-            "drugs": [{"drug": "methamphetamine", "quantity": 20, "unit": "kg"}],
-            "detained_persons": detained,
-        },
-    }
+    return seizure_reported(reference, place=LAREDO_SOUTHBOUND, drugs=[METH], detained_persons=detained)
 
 
 async def test_flow_4_detained_person_wanted_in_mexico_triggers_provisional_arrest(
@@ -45,19 +38,16 @@ async def test_flow_4_detained_person_wanted_in_mexico_triggers_provisional_arre
     surname = f"Garza{run}"
     await fgr.send(
         system.topic("alliance.extradition.intake"),
-        {
-            "fugitive_reference": f"FGR-{run}",
-            "wanted_by": "MX",
-            "priority": True,
-            "person": {
+        fugitive_registered(
+            f"FGR-{run}",
+            {
                 "given_names": "José Luis",
                 "surnames": ["Hernández", surname],
                 "date_of_birth": "1988-03-14",
                 "nationality": "MX",
                 "aliases": [f"Pepe {surname}"],
             },
-            "charges": ["delincuencia organizada", "contra la salud"],
-        },
+        ),
         event_type=X + "fugitive.registered.v1",
         key=f"FGR-{run}",
     )

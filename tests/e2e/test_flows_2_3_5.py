@@ -18,6 +18,11 @@ from harness import (
     traceparent,
     wait_drained,
 )
+from payloads.chemicals import pen_submitted
+from payloads.extradition import fugitive_registered
+from payloads.firearms import gun
+from payloads.interdiction import LAREDO_SOUTHBOUND, seizure_reported
+from payloads.money_laundering import currency_declaration
 
 pytestmark = pytest.mark.e2e
 ML = "org.alliance.money_laundering."
@@ -46,16 +51,7 @@ async def test_flow_2_undeclared_currency_to_forfeiture_and_sharing_proposal(
     carrier = {"given_names": "Luis", "surnames": ["Soto", f"Caro{run}"], "date_of_birth": "1982-04-01"}
     await agency.send(
         intake,
-        {
-            "declaration_reference": f"CMIR-{run}",
-            "direction": "outbound",
-            "filed_in": "US",
-            "port": "Laredo",
-            "traveller": declared,
-            "amount": 30000,
-            "currency": "USD",
-            "declared_on": "2026-11-20",
-        },
+        currency_declaration(30000, reference=f"CMIR-{run}", traveller=declared),
         event_type=ML + "currency_declaration.filed.v1",
     )
     await wait_drained(system.group("money_laundering", "intake"), [intake])
@@ -65,16 +61,12 @@ async def test_flow_2_undeclared_currency_to_forfeiture_and_sharing_proposal(
     for reference, person in ((f"LRD-D-{run}", declared), (f"LRD-U-{run}", carrier)):
         await agency.send(
             seizures,
-            {
-                "report_reference": reference,
-                "seizure": {
-                    "mode": "land",
-                    "seized_at": "2026-11-20T16:00:00-06:00",
-                    "place": {"description": "Laredo, southbound", "country": "US", "port_of_entry": "Laredo"},
-                    "currency": [{"amount": 30000 if person is declared else 48500, "currency": "USD"}],
-                    "detained_persons": [person],
-                },
-            },
+            seizure_reported(
+                reference,
+                place=LAREDO_SOUTHBOUND,
+                currency=[{"amount": 30000 if person is declared else 48500, "currency": "USD"}],
+                detained_persons=[person],
+            ),
             event_type="org.alliance.interdiction.seizure.reported.v1",
             tlp="AMBER",
             trace=parent if person is carrier else None,
@@ -143,32 +135,22 @@ async def test_flow_3_diversion_alert_flags_the_companies_in_money_laundering(
     pen = f"US-PEN-{run}"
     await dea.send(
         system.topic("alliance.chemicals.intake"),
-        {
-            "pen_reference": pen,
-            "exporting_country": "US",
-            "importing_country": "MX",
-            "exporter": exporter,
-            "importer": importer,
-            "substance": "P2P",
-            "quantity": 2,
-            "unit": "t",
-            "shipment_date": "2025-06-20",
-        },
+        pen_submitted(
+            pen_reference=pen, exporter=exporter, importer=importer, substance="P2P", shipment_date="2025-06-20"
+        ),
         event_type="org.alliance.chemicals.pre_export_notification.submitted.v1",
         tlp="GREEN",
     )
     await wait_drained(system.group("chemicals", "intake"), [system.topic("alliance.chemicals.intake")])
     await semar.send(
         system.topic("alliance.interdiction.intake"),
-        {
-            "report_reference": f"SEMAR-{run}",
-            "seizure": {
-                "mode": "sea",
-                "seized_at": "2025-07-02T10:00:00-06:00",
-                "place": {"description": "Manzanillo", "country": "MX"},
-                "chemicals": [{"substance": "P-2-P", "quantity": 800, "unit": "kg"}],
-            },
-        },
+        seizure_reported(
+            f"SEMAR-{run}",
+            mode="sea",
+            seized_at="2025-07-02T10:00:00-06:00",
+            place={"description": "Manzanillo", "country": "MX"},
+            chemicals=[{"substance": "P-2-P", "quantity": 800, "unit": "kg"}],
+        ),
         event_type="org.alliance.interdiction.seizure.reported.v1",
         tlp="AMBER+STRICT",
         orcon="true",
@@ -219,12 +201,7 @@ async def test_flow_5_trace_purchaser_linked_to_fugitive_and_investigation_subje
     fgr, uif, ntc = Agency(producer, "mx-fgr"), Agency(producer, "mx-uif"), Agency(producer, "us-atf-ntc")
     await fgr.send(
         system.topic("alliance.extradition.intake"),
-        {
-            "fugitive_reference": f"FGR-{run}",
-            "wanted_by": "MX",
-            "person": {**buyer, "nationality": "MX"},
-            "charges": ["acopio de armas"],
-        },
+        fugitive_registered(f"FGR-{run}", {**buyer, "nationality": "MX"}, charges=["acopio de armas"], priority=False),
         event_type="org.alliance.extradition.fugitive.registered.v1",
     )
     await uif.send(
@@ -244,15 +221,7 @@ async def test_flow_5_trace_purchaser_linked_to_fugitive_and_investigation_subje
     reference = f"ELP-{run}"
     await agency.send(
         system.topic("alliance.interdiction.intake"),
-        {
-            "report_reference": reference,
-            "seizure": {
-                "mode": "land",
-                "seized_at": "2026-11-22T09:00:00-07:00",
-                "place": {"description": "El Paso", "country": "US"},
-                "firearms": [{"serial_number": f"FN{run}", "maker": "FN Herstal", "firearm_type": "rifle"}],
-            },
-        },
+        seizure_reported(reference, seized_at="2026-11-22T09:00:00-07:00", firearms=[gun(f"FN{run}", 1)]),
         event_type="org.alliance.interdiction.seizure.reported.v1",
         trace=parent,
     )

@@ -16,6 +16,7 @@ from pymongo import AsyncMongoClient, MongoClient
 from pymongo.errors import OperationFailure
 
 from harness import MONGO_URI, Agency, System, read_all, wait_drained
+from payloads.interdiction import COCAINE, seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -58,16 +59,7 @@ async def test_a_detained_person_with_many_long_aliases_is_kept_and_flows_go_on(
         "aliases": [f"Alias{chr(97 + i)} Fernández de la Cruz Villarreal" for i in range(10)],
         "date_of_birth": "1980-05-05",
     }
-    seizure = {
-        "report_reference": f"LONG-{run}",
-        "seizure": {
-            "mode": "land",
-            "seized_at": "2026-11-20T14:30:00-06:00",
-            "place": {"description": "Laredo", "country": "US"},
-            "drugs": [{"drug": "cocaine", "quantity": 1, "unit": "kg"}],
-            "detained_persons": [person],
-        },
-    }
+    seizure = seizure_reported(f"LONG-{run}", drugs=[COCAINE], detained_persons=[person])
     await agency.send(system.topic("alliance.interdiction.intake"), seizure, event_type=REPORTED)
     await wait_drained(system.group("interdiction", "intake"), [system.topic("alliance.interdiction.intake")])
     await wait_drained(system.group("extradition", "seizures"), [system.topic("alliance.interdiction.events")])

@@ -37,6 +37,7 @@ from harness import (
 )
 from interdiction.app import SPEC as INTERDICTION
 from money_laundering.domain import DEADLINE_KINDS
+from payloads.money_laundering import ANA_PARTY, financial_report
 
 pytestmark = pytest.mark.e2e
 
@@ -83,20 +84,9 @@ def label_values(text: str, sample: str, label: str) -> dict[str, float]:
 
 def cash_report(reference: str) -> dict[str, Any]:
     """A suspicious report naming a large cash transaction two months old: its CTR deadline has passed."""
-    party = {"kind": "person", "person": {"given_names": "Ana", "surnames": ["Ruiz"]}}
     long_ago = date.today() - timedelta(days=60)
-    return {
-        "report_reference": reference,
-        "report_code": "STR",
-        "reporting_entity": "Banco del Norte",
-        "reporting_country": "MX",
-        "report_date": date.today().isoformat(),
-        "indicators": ["structuring"],
-        "subjects": [party],
-        "transactions": [
-            {"date": long_ago.isoformat(), "amount": 15000, "currency": "USD", "mode": "cash", "from_party": party}
-        ],
-    }
+    cash = {"date": long_ago.isoformat(), "amount": 15000, "currency": "USD", "mode": "cash", "from_party": ANA_PARTY}
+    return financial_report(reference=reference, report_date=date.today().isoformat(), transactions=[cash])
 
 
 async def test_labels_come_only_from_the_service_s_vocabulary(

@@ -23,6 +23,9 @@ import pytest
 
 from harness import SEIZURE_RECORDED, Agency, Producers, Record, read_until, wait_drained
 from harness import stack as run_stack
+from payloads.extradition import fugitive_registered
+from payloads.firearms import gun
+from payloads.interdiction import LAREDO_SOUTHBOUND, METH, seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -59,20 +62,14 @@ async def eventually(what: str, probe: Callable[[], Any], timeout: float = 60) -
 
 def seizure(reference: str, run: str, detained: list[dict[str, Any]]) -> dict[str, Any]:
     """A seizure every domain service reacts to: guns, cash, a precursor and a detained person."""
-    return {
-        "report_reference": reference,
-        "seizure": {
-            "mode": "land",
-            "seized_at": "2026-11-20T14:30:00-06:00",
-            "place": {"description": "Laredo, lane 3", "country": "US", "port_of_entry": "Laredo"},
-            "drugs": [{"drug": "methamphetamine", "quantity": 5, "unit": "kg"}],
-            "firearms": [
-                {"serial_number": f"OBS{run}", "maker": "Colt", "model": "M4", "firearm_type": "rifle"},
-            ],
-            "currency": [{"amount": 25000, "currency": "USD"}],
-            "detained_persons": detained,
-        },
-    }
+    return seizure_reported(
+        reference,
+        place=LAREDO_SOUTHBOUND,
+        drugs=[{**METH, "quantity": 5}],
+        firearms=[gun(f"OBS{run}", 1)],
+        currency=[{"amount": 25000, "currency": "USD"}],
+        detained_persons=detained,
+    )
 
 
 # -- traces --------------------------------------------------------------------------------------
@@ -138,18 +135,10 @@ async def test_one_seizure_flow_is_one_trace_in_jaeger(stack_services: None, pro
     fgr = Agency(producer, "mx-fgr")
     await fgr.send(
         "alliance.extradition.intake",
-        {
-            "fugitive_reference": f"FGR-OBS-{run}",
-            "wanted_by": "MX",
-            "priority": True,
-            "person": {
-                "given_names": "María Fernanda",
-                "surnames": ["Obregón", surname],
-                "date_of_birth": "1979-07-22",
-                "nationality": "MX",
-            },
-            "charges": ["delincuencia organizada"],
-        },
+        fugitive_registered(
+            f"FGR-OBS-{run}",
+            {"given_names": "María Fernanda", "surnames": ["Obregón", surname], "date_of_birth": "1979-07-22"},
+        ),
         event_type="org.alliance.extradition.fugitive.registered.v1",
         key=f"FGR-OBS-{run}",
     )

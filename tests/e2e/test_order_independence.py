@@ -15,6 +15,11 @@ import pytest
 from pymongo import MongoClient
 
 from harness import Agency, Producers, Record, System, read_all, read_until, wait_drained
+from payloads.chemicals import pen_submitted
+from payloads.extradition import fugitive_registered
+from payloads.firearms import gun
+from payloads.interdiction import seizure_reported
+from payloads.money_laundering import currency_declaration
 
 pytestmark = pytest.mark.e2e
 X = "org.alliance.extradition."
@@ -46,13 +51,11 @@ async def flow4(system: System, producer: Producers, fugitive_first: bool) -> di
     async def register() -> None:
         await fgr.send(
             system.topic("alliance.extradition.intake"),
-            {
-                "fugitive_reference": f"FGR-{run}",
-                "wanted_by": "MX",
-                "priority": False,
-                "person": {"given_names": "Ramón", "surnames": ["Treviño", surname], "date_of_birth": "1979-07-02"},
-                "charges": ["contra la salud"],
-            },
+            fugitive_registered(
+                f"FGR-{run}",
+                {"given_names": "Ramón", "surnames": ["Treviño", surname], "date_of_birth": "1979-07-02"},
+                priority=False,
+            ),
             event_type=X + "fugitive.registered.v1",
             key=f"FGR-{run}",
         )
@@ -61,21 +64,12 @@ async def flow4(system: System, producer: Producers, fugitive_first: bool) -> di
     async def seize() -> None:
         await cbp.send(
             system.topic("alliance.interdiction.intake"),
-            {
-                "report_reference": f"ORD-{run}",
-                "seizure": {
-                    "mode": "land",
-                    "seized_at": "2026-11-21T08:00:00-06:00",
-                    "place": {"description": "Eagle Pass", "country": "US"},
-                    "detained_persons": [
-                        {
-                            "given_names": "RAMON",
-                            "surnames": [f"TREVINO {surname.upper()}"],
-                            "date_of_birth": "1979-07-02",
-                        }
-                    ],
-                },
-            },
+            seizure_reported(
+                f"ORD-{run}",
+                detained_persons=[
+                    {"given_names": "RAMON", "surnames": [f"TREVINO {surname.upper()}"], "date_of_birth": "1979-07-02"}
+                ],
+            ),
             event_type=REPORTED,
         )
         await drained(
@@ -115,18 +109,17 @@ async def test_a_fugitive_registered_after_the_seizure_is_located_just_the_same(
 
 
 def notification(pen: str, run: str, year: int) -> dict[str, Any]:
-    return {
-        "pen_reference": pen,
-        "exporting_country": "US",
-        "importing_country": "MX",
-        "exporter": {"name": f"Bayou Chemicals {run} LLC", "country": "US"},
-        "importer": {"name": f"Reactivos del Pacífico {run}, S.A. de C.V.", "country": "MX"},
-        "substance": "ephedrine",
-        "quantity": 900,
-        "unit": "kg",
-        "shipment_date": f"{year}-06-10",
-        "route": {"port_of_exit": "Houston", "port_of_entry": "Lázaro Cárdenas"},
-    }
+    """900 kg of ephedrine between this run's own companies, shipped in June of ``year``."""
+    return pen_submitted(
+        pen_reference=pen,
+        exporter={"name": f"Bayou Chemicals {run} LLC", "country": "US"},
+        importer={"name": f"Reactivos del Pacífico {run}, S.A. de C.V.", "country": "MX"},
+        substance="ephedrine",
+        quantity=900,
+        unit="kg",
+        shipment_date=f"{year}-06-10",
+        route={"port_of_exit": "Houston", "port_of_entry": "Lázaro Cárdenas"},
+    )
 
 
 async def flow3(system: System, producer: Producers, notification_first: bool, year: int) -> dict[str, Any]:
@@ -218,7 +211,7 @@ async def flow5(system: System, producer: Producers, investigation_first: bool) 
         )
         await Agency(producer, "mx-fgr").send(
             system.topic("alliance.extradition.intake"),
-            {"fugitive_reference": f"FGR-{run}", "wanted_by": "MX", "person": buyer, "charges": ["acopio de armas"]},
+            fugitive_registered(f"FGR-{run}", buyer, charges=["acopio de armas"], priority=False),
             event_type=X + "fugitive.registered.v1",
         )
         await drained(
@@ -231,15 +224,7 @@ async def flow5(system: System, producer: Producers, investigation_first: bool) 
         reference = f"NOG-{run}"
         await cbp.send(
             system.topic("alliance.interdiction.intake"),
-            {
-                "report_reference": reference,
-                "seizure": {
-                    "mode": "land",
-                    "seized_at": "2026-11-22T09:00:00-07:00",
-                    "place": {"description": "Nogales", "country": "US"},
-                    "firearms": [{"serial_number": f"SW{run}", "maker": "Smith & Wesson", "firearm_type": "pistol"}],
-                },
-            },
+            seizure_reported(reference, seized_at="2026-11-22T09:00:00-07:00", firearms=[gun(f"SW{run}", 2)]),
             event_type=REPORTED,
         )
         submitted = of("org.alliance.firearms.trace_request.submitted.v1", serial_number=f"SW{run}")
@@ -321,16 +306,7 @@ async def flow2(
     async def declare() -> None:
         await cbp.send(
             system.topic("alliance.money_laundering.intake"),
-            {
-                "declaration_reference": f"CMIR-{run}",
-                "direction": "outbound",
-                "filed_in": "US",
-                "port": "Laredo",
-                "traveller": traveller,
-                "amount": 25000,
-                "currency": "USD",
-                "declared_on": today.date().isoformat(),
-            },
+            currency_declaration(reference=f"CMIR-{run}", traveller=traveller, declared_on=today.date().isoformat()),
             event_type="org.alliance.money_laundering.currency_declaration.filed.v1",
         )
         await drained(system, ("money_laundering", "intake", "alliance.money_laundering.intake"))
@@ -338,16 +314,12 @@ async def flow2(
     async def seize() -> None:
         await cbp.send(
             system.topic("alliance.interdiction.intake"),
-            {
-                "report_reference": f"LRD-C-{run}",
-                "seizure": {
-                    "mode": "land",
-                    "seized_at": today.isoformat(),
-                    "place": {"description": "Laredo, southbound", "country": "US"},
-                    "currency": [{"amount": 25000, "currency": "USD"}],
-                    "detained_persons": [traveller],
-                },
-            },
+            seizure_reported(
+                f"LRD-C-{run}",
+                seized_at=today.isoformat(),
+                currency=[{"amount": 25000, "currency": "USD"}],
+                detained_persons=[traveller],
+            ),
             event_type=REPORTED,
         )
         await drained(

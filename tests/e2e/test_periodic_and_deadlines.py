@@ -21,6 +21,8 @@ from harness import (
     wait_drained,
     wait_outboxes_empty,
 )
+from payloads.firearms import gun
+from payloads.interdiction import seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -32,15 +34,7 @@ async def test_unanswered_trace_request_escalates_before_and_at_the_tracing_cent
     reference = f"ELP-{uuid.uuid4().hex[:8]}"
     await agency.send(
         system.topic("alliance.interdiction.intake"),
-        {
-            "report_reference": reference,
-            "seizure": {
-                "mode": "land",
-                "seized_at": "2026-11-24T09:00:00-07:00",
-                "place": {"description": "Bridge of the Americas", "country": "US", "port_of_entry": "El Paso"},
-                "firearms": [{"serial_number": reference, "maker": "Kel-Tec", "firearm_type": "pistol"}],
-            },
-        },
+        seizure_reported(reference, firearms=[gun(reference)]),
         event_type="org.alliance.interdiction.seizure.reported.v1",
         key=reference,
     )
@@ -73,16 +67,9 @@ async def test_unanswered_trace_request_escalates_before_and_at_the_tracing_cent
 
 
 def seizure(reference: str, country: str, drugs: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {
-        "report_reference": reference,
-        "seizure": {
-            "mode": "land",
-            "seized_at": "2019-05-10T12:00:00+00:00",
-            "place": {"description": "test crossing", "country": country},
-            "drugs": drugs,
-            **extra,
-        },
-    }
+    """A seizure in the second quarter of 2019 (a quarter of its own: no other test's seizure is counted)."""
+    place = {"description": "test crossing", "country": country}
+    return seizure_reported(reference, seized_at="2019-05-10T12:00:00+00:00", place=place, drugs=drugs, **extra)
 
 
 async def test_quarterly_seizure_statistics_are_reproducible_from_the_stored_records(

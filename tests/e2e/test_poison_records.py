@@ -18,6 +18,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from harness import BOOTSTRAP, ROOT, OtlpReceiver, Record, System, kafka_login, read_all, read_until, wait_drained
+from payloads.firearms import gun
+from payloads.interdiction import seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -38,17 +40,7 @@ def alone(stack: None, otlp: OtlpReceiver) -> Iterator[System]:
 
 
 def seizure(reference: str, guns: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {
-        "report_reference": reference,
-        "seizure": {
-            "mode": "land",
-            "seized_at": "2026-11-22T03:00:00-07:00",
-            "place": {"description": "Nogales DeConcini port", "country": "US"},
-            "firearms": guns
-            if guns is not None
-            else [{"serial_number": "S-" + reference, "maker": "Glock", "firearm_type": "pistol"}],
-        },
-    }
+    return seizure_reported(reference, firearms=[gun("S-" + reference)] if guns is None else guns)
 
 
 NULL = b"<null>"  # a header sent with a null value

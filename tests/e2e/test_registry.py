@@ -54,6 +54,7 @@ from harness import (
     wait_drained,
     write_registry_change,
 )
+from payloads.interdiction import COCAINE, seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -136,15 +137,7 @@ async def health_until(
 
 
 def seizure(reference: str) -> dict[str, Any]:
-    return {
-        "report_reference": reference,
-        "seizure": {
-            "mode": "land",
-            "seized_at": "2026-11-20T10:00:00-06:00",
-            "place": {"description": "Laredo", "country": "US"},
-            "drugs": [{"drug": "cocaine", "quantity": 1, "unit": "kg"}],
-        },
-    }
+    return seizure_reported(reference, drugs=[COCAINE])
 
 
 def refusals_counted(service: ServiceProcess) -> float:

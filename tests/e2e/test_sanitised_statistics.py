@@ -11,6 +11,7 @@ import pytest
 from pymongo import MongoClient
 
 from harness import Agency, Producers, Record, System, kafka_login, read_all, read_until, wait_drained
+from payloads.interdiction import COCAINE, seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -22,15 +23,14 @@ REJECTED = "org.alliance.event.rejected.v1"
 
 
 def seizure(kg: float, country: str = "MX") -> dict[str, Any]:
-    return {
-        "report_reference": f"SAN-{uuid.uuid4().hex[:8]}",
-        "seizure": {
-            "mode": "sea",
-            "seized_at": "2018-08-14T10:00:00-06:00",
-            "place": {"description": "off Manzanillo", "country": country},
-            "drugs": [{"drug": "cocaine", "quantity": kg, "unit": "kg"}],
-        },
-    }
+    """Cocaine seized at sea in the third quarter of 2018 (a quarter of its own)."""
+    return seizure_reported(
+        f"SAN-{uuid.uuid4().hex[:8]}",
+        mode="sea",
+        seized_at="2018-08-14T10:00:00-06:00",
+        place={"description": "off Manzanillo", "country": country},
+        drugs=[{**COCAINE, "quantity": kg}],
+    )
 
 
 async def test_three_agencies_learn_nothing_of_a_red_seizure_from_a_quarter_asked_before_and_after_another(

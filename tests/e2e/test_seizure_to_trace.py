@@ -21,6 +21,8 @@ from harness import (
     traceparent,
     wait_drained,
 )
+from payloads.firearms import GUNS, gun
+from payloads.interdiction import TRACTOR_TRAILER, seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -32,47 +34,15 @@ TLP_ORDER = ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"]
 
 
 def three_gun_seizure(reference: str) -> dict[str, Any]:
-    return {
-        "report_reference": reference,
-        "seizure": {
-            "mode": "land",
-            "seized_at": "2026-11-20T14:30:00-06:00",
-            "place": {
-                "description": "World Trade Bridge, lane 4",
-                "country": "US",
-                "subdivision": "TX",
-                "port_of_entry": "Laredo",
-            },
-            "conveyance": {"kind": "tractor-trailer", "identifier": "TX 4KD-221"},
-            "concealment": "false floor",
-            "route": {"origin": "US", "destination": "MX"},
-            "firearms": [
-                {
-                    "serial_number": "PX4-" + reference,
-                    "maker": "Colt",
-                    "model": "AR-15",
-                    "caliber": "5.56x45mm",
-                    "firearm_type": "rifle",
-                    "importer": None,
-                },
-                {
-                    "serial_number": "G19-" + reference,
-                    "maker": "Glock",
-                    "model": "19",
-                    "caliber": "9mm",
-                    "firearm_type": "pistol",
-                },
-                {
-                    "serial_obliterated": True,
-                    "maker": "Smith & Wesson",
-                    "model": "686",
-                    "caliber": ".357 Magnum",
-                    "firearm_type": "revolver",
-                },
-            ],
-            "currency": [{"amount": 48500, "currency": "USD"}],
-        },
-    }
+    """A Colt rifle and a Glock pistol with legible serials, a revolver whose serial is obliterated, and cash."""
+    guns = [
+        gun("PX4-" + reference, 1, importer=None),
+        gun("G19-" + reference, 0),
+        {"serial_obliterated": True, **GUNS[2]},
+    ]
+    return seizure_reported(
+        reference, **TRACTOR_TRAILER, firearms=guns, currency=[{"amount": 48500, "currency": "USD"}]
+    )
 
 
 async def test_amber_seizure_with_three_guns_opens_two_traces_and_one_restoration(

@@ -24,6 +24,9 @@ from harness import (
     recorded_seizure_id,
     wait_drained,
 )
+from payloads.extradition import fugitive_registered
+from payloads.interdiction import COCAINE, seizure_reported
+from payloads.money_laundering import currency_declaration
 
 pytestmark = pytest.mark.e2e
 
@@ -52,16 +55,11 @@ async def replies_to(system: System, agency: Agency, ids: set[str], timeout: flo
 
 
 def declaration(reference: str, filed_in: str, amount: float) -> dict[str, Any]:
-    return {
-        "declaration_reference": reference,
-        "direction": "inbound",
-        "filed_in": filed_in,
-        "port": "Nuevo Laredo",
-        "traveller": {"given_names": "Rosa", "surnames": ["Ibarra", "Meza"], "date_of_birth": "1979-09-09"},
-        "amount": amount,
-        "currency": "USD",
-        "declared_on": "2026-11-20",
-    }
+    """Rosa Ibarra Meza declares ``amount`` USD entering ``filed_in`` at Nuevo Laredo."""
+    rosa = {"given_names": "Rosa", "surnames": ["Ibarra", "Meza"], "date_of_birth": "1979-09-09"}
+    return currency_declaration(
+        amount, reference=reference, traveller=rosa, direction="inbound", filed_in=filed_in, port="Nuevo Laredo"
+    )
 
 
 async def test_an_agency_reusing_anothers_reference_leaves_both_records_each_its_senders(
@@ -99,7 +97,7 @@ async def test_fields_naming_another_country_are_refused_with_a_reason(system: S
     sent = {
         await oia.send(
             extradition,
-            {"fugitive_reference": f"FGR-{run}", "wanted_by": "MX", "person": person, "charges": ["homicidio"]},
+            fugitive_registered(f"FGR-{run}", person, charges=["homicidio"]),
             event_type=X + "fugitive.registered.v1",
         ): (oia, "wanted_by MX is not the sending agency's country (US)"),
         await oia.send(
@@ -153,22 +151,13 @@ async def test_a_central_authority_cannot_review_the_other_countrys_match_and_le
     person = {"given_names": "José Luis", "surnames": ["Hernández", f"Garza{run}"], "date_of_birth": "1988-03-14"}
     await fgr.send(
         intake,
-        {"fugitive_reference": f"FGR-{run}", "wanted_by": "MX", "person": person, "charges": ["contra la salud"]},
+        fugitive_registered(f"FGR-{run}", person),
         event_type=X + "fugitive.registered.v1",
     )
     await wait_drained(system.group("extradition", "intake"), [intake])
     await agency.send(  # CBP detains him at Laredo (AMBER, releasable to both countries)
         system.topic("alliance.interdiction.intake"),
-        {
-            "report_reference": f"LRD-{run}",
-            "seizure": {
-                "mode": "land",
-                "seized_at": "2026-11-20T14:30:00-06:00",
-                "place": {"description": "Laredo", "country": "US"},
-                "drugs": [{"drug": "cocaine", "quantity": 2, "unit": "kg"}],
-                "detained_persons": [person],
-            },
-        },
+        seizure_reported(f"LRD-{run}", drugs=[COCAINE], detained_persons=[person]),
         event_type="org.alliance.interdiction.seizure.reported.v1",
     )
     seizure_id = await recorded_seizure_id(system, f"LRD-{run}")
@@ -217,15 +206,7 @@ async def test_a_refusal_about_anothers_record_reveals_neither_its_amounts_nor_s
     run = uuid.uuid4().hex[:6]
     await agency.send(  # CBP seizes 123,456.78 USD at Laredo: an asset of the US
         system.topic("alliance.interdiction.intake"),
-        {
-            "report_reference": f"CASH-{run}",
-            "seizure": {
-                "mode": "land",
-                "seized_at": "2026-11-20T14:30:00-06:00",
-                "place": {"description": "Laredo", "country": "US"},
-                "currency": [{"amount": 123456.78, "currency": "USD"}],
-            },
-        },
+        seizure_reported(f"CASH-{run}", currency=[{"amount": 123456.78, "currency": "USD"}]),
         event_type="org.alliance.interdiction.seizure.reported.v1",
     )
     seizure_id = await recorded_seizure_id(system, f"CASH-{run}")

@@ -17,6 +17,8 @@ from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.markings import TLP, Markings
 from alliance.runtime.store import due_bucket
 from harness import Agency, OtlpReceiver, Producers, Record, System, read_all, read_until, wait_drained
+from payloads.firearms import gun
+from payloads.interdiction import seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -40,15 +42,7 @@ def pair(stack: None, otlp: OtlpReceiver) -> Iterator[System]:
 
 
 def one_gun_seizure(reference: str) -> dict[str, Any]:
-    return {
-        "report_reference": reference,
-        "seizure": {
-            "mode": "land",
-            "seized_at": "2026-11-24T09:00:00-07:00",
-            "place": {"description": "San Ysidro", "country": "US"},
-            "firearms": [{"serial_number": "SN-" + reference, "maker": "Ruger", "firearm_type": "pistol"}],
-        },
-    }
+    return seizure_reported(reference, firearms=[gun("SN-" + reference)])
 
 
 async def test_sigterm_under_load_loses_nothing_and_dead_letters_nothing(pair: System) -> None:

@@ -32,6 +32,8 @@ from harness import (
     read_until,
     security,
 )
+from payloads.firearms import gun
+from payloads.interdiction import seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -119,15 +121,7 @@ async def test_a_seizure_flows_end_to_end_over_tls(tls_pair: System) -> None:
     try:
         await Agency(producers, "us-cbp").send(
             system.topic("alliance.interdiction.intake"),
-            {
-                "report_reference": reference,
-                "seizure": {
-                    "mode": "land",
-                    "seized_at": "2026-11-24T09:00:00-07:00",
-                    "place": {"description": "San Ysidro", "country": "US"},
-                    "firearms": [{"serial_number": f"SN-{reference}", "maker": "Ruger", "firearm_type": "pistol"}],
-                },
-            },
+            seizure_reported(reference, firearms=[gun(f"SN-{reference}")]),
             event_type="org.alliance.interdiction.seizure.reported.v1",
             tlp="GREEN",
             key=reference,

@@ -38,6 +38,7 @@ from harness import (
     wait_drained,
     wait_outboxes_empty,
 )
+from payloads.interdiction import COCAINE, seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -69,15 +70,7 @@ def profiles() -> list[tuple[str, str, bool]]:
 
 
 def seizure(reference: str, canary: str) -> dict[str, Any]:
-    return {
-        "report_reference": reference,
-        "seizure": {
-            "mode": "land",
-            "seized_at": "2026-11-20T10:00:00-06:00",
-            "place": {"description": f"Laredo {canary}", "country": "US"},
-            "drugs": [{"drug": "cocaine", "quantity": 1, "unit": "kg"}],
-        },
-    }
+    return seizure_reported(reference, place={"description": f"Laredo {canary}", "country": "US"}, drugs=[COCAINE])
 
 
 def route_report(reference: str, canary: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from harness import (
     wait_drained,
     wait_outboxes_empty,
 )
+from payloads.interdiction import COCAINE, REPORTED, seizure_reported
 
 pytestmark = pytest.mark.e2e
 
@@ -49,17 +50,8 @@ def receiver(agency_id: str, receives: list[str], clearance: str) -> dict[str, A
 
 async def report_seizure(system: System, producer: Producers, reference: str) -> None:
     """CBP reports a seizure at Laredo, TLP:AMBER, releasable to both countries."""
-    seizure = {
-        "report_reference": reference,
-        "seizure": {
-            "mode": "land",
-            "seized_at": "2026-11-20T10:00:00-06:00",
-            "place": {"description": "Laredo", "country": "US"},
-            "drugs": [{"drug": "cocaine", "quantity": 2, "unit": "kg"}],
-        },
-    }
-    reported = "org.alliance.interdiction.seizure.reported.v1"
-    await Agency(producer, "us-cbp").send(system.topic("alliance.interdiction.intake"), seizure, event_type=reported)
+    seizure = seizure_reported(reference, drugs=[{**COCAINE, "quantity": 2}])
+    await Agency(producer, "us-cbp").send(system.topic("alliance.interdiction.intake"), seizure, event_type=REPORTED)
 
 
 async def test_a_lower_clearance_withdraws_what_that_agency_received_and_tells_no_one_else(

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from alliance.runtime.flows import Flow, TraceBackend, TraceBackendError
+from alliance.operator.flows import Flow, TraceBackend, TraceBackendError
 from alliance.runtime.settings import Settings
 from operator_console.i18n import WORDS, language
 from operator_console.metrics import QUERIES, MetricsBackend, MetricsBackendError

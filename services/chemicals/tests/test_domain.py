@@ -4,11 +4,9 @@ from typing import Any
 import pytest
 
 from alliance.contracts.chemicals import (
-    ChemicalIncidentReported,
     DiversionAlertRaised,
     LegitimateNeedDeclared,
     PreExportNotificationRegistered,
-    PreExportNotificationSubmitted,
     ReplyDecision,
 )
 from alliance.contracts.interdiction import SeizureRecorded
@@ -25,42 +23,15 @@ from chemicals.domain import (
     diversion_evidence,
 )
 from chemicals.substances import catalogue
+from payloads.chemicals import incident_reported, notification
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 US = Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("us-dea",))
 MX = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("mx-cofepris",), originator_control=True)
 
 
-def pen(**overrides: Any) -> PreExportNotificationSubmitted:
-    body: dict[str, Any] = {
-        "pen_reference": "US-2026-0815",
-        "exporting_country": "US",
-        "importing_country": "MX",
-        "exporter": {"name": "Gulf Coast Solvents, Inc.", "country": "US"},
-        "importer": {"name": "Química del Norte, S.A. de C.V.", "country": "MX"},
-        "substance": "fenilacetona",
-        "quantity": 2,
-        "unit": "t",
-        "shipment_date": "2026-11-20",
-        "route": {"port_of_exit": "Houston", "port_of_entry": "Manzanillo"},
-    }
-    body.update(overrides)
-    return PreExportNotificationSubmitted.model_validate(body)
-
-
 def incident(**overrides: Any) -> ChemicalIncident:
-    body: dict[str, Any] = {
-        "incident_reference": "FGR-PICS-77",
-        "kind": "stopped_shipment",
-        "substance": "103-79-7",
-        "quantity": 500,
-        "unit": "kg",
-        "place": {"description": "Manzanillo port", "country": "MX"},
-        "occurred_on": "2026-12-02",
-        "companies": ["QUIMICA DEL NORTE"],
-    }
-    body.update(overrides)
-    return ChemicalIncident.report(ChemicalIncidentReported.model_validate(body), "urn:agency:mx-fgr", MX)
+    return ChemicalIncident.report(incident_reported(**overrides), "urn:agency:mx-fgr", MX)
 
 
 def test_catalogue_has_both_tables_with_bilingual_names_and_cas_numbers() -> None:
@@ -75,7 +46,7 @@ def test_catalogue_has_both_tables_with_bilingual_names_and_cas_numbers() -> Non
 
 
 def test_notification_registers_in_kilograms_and_starts_the_reply_clock() -> None:
-    n = PreExportNotification.submit(pen(), US, NOW)
+    n = PreExportNotification.submit(notification(), US, NOW)
     assert n.quantity_kg == 2000
     assert n.status is NotificationStatus.AWAITING_REPLY
     deadline = n.deadline(REPLY_DEADLINE)
@@ -87,7 +58,7 @@ def test_notification_registers_in_kilograms_and_starts_the_reply_clock() -> Non
 
 
 def test_exporter_can_set_the_reply_deadline() -> None:
-    n = PreExportNotification.submit(pen(reply_due_by="2026-11-05T12:00:00Z"), US, NOW)
+    n = PreExportNotification.submit(notification(reply_due_by="2026-11-05T12:00:00Z"), US, NOW)
     assert n.deadline(REPLY_DEADLINE).due_at == datetime(2026, 11, 5, 12, tzinfo=UTC)  # type: ignore[union-attr]
 
 
@@ -101,11 +72,11 @@ def test_exporter_can_set_the_reply_deadline() -> None:
 )
 def test_invalid_notifications_are_refused(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(DomainRuleViolation, match=message):
-        PreExportNotification.submit(pen(**overrides), US, NOW)
+        PreExportNotification.submit(notification(**overrides), US, NOW)
 
 
 def test_reply_closes_the_deadline_and_can_only_happen_once() -> None:
-    n = PreExportNotification.submit(pen(), US, NOW)
+    n = PreExportNotification.submit(notification(), US, NOW)
     n.record_reply(ReplyDecision.NO_OBJECTION, None)
     assert n.status is NotificationStatus.NO_OBJECTION
     assert n.deadline(REPLY_DEADLINE).state is DeadlineState.MET  # type: ignore[union-attr]
@@ -114,13 +85,13 @@ def test_reply_closes_the_deadline_and_can_only_happen_once() -> None:
 
 
 def test_objection_needs_grounds() -> None:
-    n = PreExportNotification.submit(pen(), US, NOW)
+    n = PreExportNotification.submit(notification(), US, NOW)
     with pytest.raises(DomainRuleViolation, match="grounds"):
         n.record_reply(ReplyDecision.OBJECTION, None)
 
 
 def test_incident_naming_the_importer_matches_the_open_notification() -> None:
-    n = PreExportNotification.submit(pen(), US, NOW)
+    n = PreExportNotification.submit(notification(), US, NOW)
     reasons = diversion_evidence(incident(), n)
     assert "importer Química del Norte, S.A. de C.V. named in the incident" in reasons
     assert any("on the notified route" in r for r in reasons)
@@ -136,7 +107,7 @@ def test_incident_naming_the_importer_matches_the_open_notification() -> None:
 
 
 def test_no_match_for_another_substance_a_refused_shipment_or_an_unrelated_place() -> None:
-    n = PreExportNotification.submit(pen(), US, NOW)
+    n = PreExportNotification.submit(notification(), US, NOW)
     assert diversion_evidence(incident(substance="acetone"), n) == []
     assert diversion_evidence(incident(companies=[], place={"description": "Lima", "country": "PE"}), n) == []
     n.record_reply(ReplyDecision.OBJECTION, "importer not registered with COFEPRIS")
@@ -156,13 +127,15 @@ def test_order_far_above_legitimate_need_raises_an_alert() -> None:
         ),
         MX,
     )
-    n = PreExportNotification.submit(pen(), US, NOW)
+    n = PreExportNotification.submit(notification(), US, NOW)
     assert need.id == LegitimateNeed.id_for(n.importer, "P2P", 2026)
     alert = DiversionAlert.for_excessive_order(n, need)
     assert alert is not None
     assert alert.evidence["ratio"] == pytest.approx(6.67)
     assert (
-        DiversionAlert.for_excessive_order(PreExportNotification.submit(pen(quantity=500, unit="kg"), US, NOW), need)
+        DiversionAlert.for_excessive_order(
+            PreExportNotification.submit(notification(quantity=500, unit="kg"), US, NOW), need
+        )
         is None
     )
 

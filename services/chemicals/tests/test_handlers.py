@@ -10,13 +10,11 @@ import pytest
 
 from alliance.application.testing import HandlerHarness, registered_sender
 from alliance.contracts.chemicals import (
-    ChemicalIncidentReported,
     LegitimateNeedDeclared,
     PreExportNotificationReplied,
-    PreExportNotificationSubmitted,
 )
 from alliance.contracts.envelope import CloudEvent
-from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
+from alliance.contracts.interdiction import SeizureRecorded
 from alliance.contracts.markings import TLP, Markings
 from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
 from alliance.domain.ids import derived_id
@@ -29,6 +27,8 @@ from chemicals.store import (
     LegitimateNeeds,
     PreExportNotifications,
 )
+from payloads.chemicals import incident_reported, notification
+from payloads.interdiction import seizure_recorded
 
 DEA = "urn:agency:us-dea"
 FGR = "urn:agency:mx-fgr"
@@ -54,40 +54,10 @@ def harness() -> HandlerHarness[ChemicalsDeps]:
     return HandlerHarness(ROUTES, ChemicalsDeps, service="chemicals")
 
 
-def notification(**overrides: Any) -> PreExportNotificationSubmitted:
-    body: dict[str, Any] = {
-        "pen_reference": "US-2026-0815",
-        "exporting_country": "US",
-        "importing_country": "MX",
-        "exporter": {"name": "Gulf Coast Solvents, Inc.", "country": "US"},
-        "importer": {"name": "Química del Norte, S.A. de C.V.", "country": "MX"},
-        "substance": "fenilacetona",
-        "quantity": 2,
-        "unit": "t",
-        "shipment_date": "2026-11-20",
-        "route": {"port_of_exit": "Houston", "port_of_entry": "Manzanillo"},
-    }
-    return PreExportNotificationSubmitted.model_validate({**body, **overrides})
-
-
 def reply(decision: str = "no_objection", grounds: str | None = None) -> PreExportNotificationReplied:
     return PreExportNotificationReplied.model_validate(
         {"pen_reference": "US-2026-0815", "exporting_country": "US", "decision": decision, "grounds": grounds}
     )
-
-
-def incident(**overrides: Any) -> ChemicalIncidentReported:
-    body: dict[str, Any] = {
-        "incident_reference": "FGR-PICS-77",
-        "kind": "stopped_shipment",
-        "substance": "103-79-7",
-        "quantity": 500,
-        "unit": "kg",
-        "place": {"description": "Manzanillo port", "country": "MX"},
-        "occurred_on": "2026-12-02",
-        "companies": ["QUIMICA DEL NORTE"],
-    }
-    return ChemicalIncidentReported.model_validate({**body, **overrides})
 
 
 NEED = LegitimateNeedDeclared.model_validate(
@@ -102,19 +72,18 @@ NEED = LegitimateNeedDeclared.model_validate(
 
 
 def seizure(*chemicals: dict[str, Any], corrected: bool = False) -> SeizureRecorded:
-    body: dict[str, Any] = {
-        "seizure_id": "SZ-9",
-        "report_reference": "SEMAR-2026-114",
-        "reporting_agency": "urn:agency:mx-semar",
-        "recorded_at": NOW,
-        "mode": "sea",
-        "seized_at": "2026-11-28T10:00:00-06:00",
-        "place": {"description": "Manzanillo", "country": "MX"},
-        "chemicals": list(chemicals),
-    }
-    if corrected:
-        return SeizureCorrected.model_validate({**body, "revision": 2, "amendment_reason": "lab weights"})
-    return SeizureRecorded.model_validate(body)
+    """SEMAR's seizure of precursors off Manzanillo."""
+    return seizure_recorded(
+        "SZ-9",
+        corrected=corrected,
+        report_reference="SEMAR-2026-114",
+        reporting_agency="urn:agency:mx-semar",
+        recorded_at=NOW,
+        mode="sea",
+        seized_at="2026-11-28T10:00:00-06:00",
+        place={"description": "Manzanillo", "country": "MX"},
+        chemicals=list(chemicals),
+    )
 
 
 P2P = {"substance": "P-2-P", "quantity": 800, "unit": "kg"}
@@ -199,10 +168,10 @@ async def test_a_legitimate_need_is_recorded_once() -> None:
 
 async def test_an_incident_without_a_notified_shipment_is_recorded_once_and_raises_nothing() -> None:
     h = harness()
-    [recorded] = await h.send(incident(), markings=AMBER, source=FGR, event_id="i-1")
+    [recorded] = await h.send(incident_reported(), markings=AMBER, source=FGR, event_id="i-1")
     assert recorded.type == INCIDENT_RECORDED
     assert (recorded.data["incident_id"], recorded.data["substance"]["code"]) == (INCIDENT_ID, "P2P")
-    assert await h.send(incident(), markings=AMBER, source=FGR, event_id="i-1") == []
+    assert await h.send(incident_reported(), markings=AMBER, source=FGR, event_id="i-1") == []
     assert alerts(h) == []
 
 
@@ -234,7 +203,7 @@ def send_notification(h: HandlerHarness[ChemicalsDeps]) -> Awaitable[list[CloudE
 
 
 def send_incident(h: HandlerHarness[ChemicalsDeps]) -> Awaitable[list[CloudEvent]]:
-    return h.send(incident(), markings=AMBER, source=FGR)
+    return h.send(incident_reported(), markings=AMBER, source=FGR)
 
 
 def send_seizure(h: HandlerHarness[ChemicalsDeps]) -> Awaitable[list[CloudEvent]]:
@@ -308,7 +277,7 @@ async def test_an_incident_after_an_objection_raises_nothing() -> None:
 async def test_an_alert_from_a_red_us_only_incident_is_at_least_as_strict_as_it() -> None:
     h = harness()
     await send_notification(h)
-    await h.send(incident(), markings=RED, source=FGR)
+    await h.send(incident_reported(), markings=RED, source=FGR)
     [alert] = alerts(h)
     assert alert.markings.is_at_least_as_strict_as(RED)
     assert alert.markings.is_at_least_as_strict_as(GREEN)
@@ -346,10 +315,10 @@ async def test_an_incident_stored_before_a_crash_is_matched_on_redelivery_once()
     await send_notification(h)
     h.records(ChemicalIncidents).fail_after_commits = 1
     with pytest.raises(RuntimeError, match="injected"):
-        await h.send(incident(), markings=AMBER, source=FGR, event_id="i-1")
+        await h.send(incident_reported(), markings=AMBER, source=FGR, event_id="i-1")
     assert alerts(h) == []
     for _ in range(2):
-        await h.send(incident(), markings=AMBER, source=FGR, event_id="i-1")
+        await h.send(incident_reported(), markings=AMBER, source=FGR, event_id="i-1")
     [alert] = alerts(h)
     assert alert.data["incident_id"] == INCIDENT_ID
 

@@ -6,7 +6,6 @@ from alliance.contracts.common import Person, Place
 from alliance.contracts.extradition import (
     ExtraditionStep,
     FugitiveLocated,
-    FugitiveRegistered,
     MlatRequestReceived,
     MlatStatus,
     ProvisionalArrestRequested,
@@ -25,33 +24,17 @@ from extradition.domain import (
     PersonMatch,
     StatusReport,
 )
+from payloads.extradition import fugitive_registration
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 FGR = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("mx-fgr",))
 CBP = Markings(tlp=TLP.AMBER_STRICT, releasable_to=("MX", "US"), originators=("us-cbp",), originator_control=True)
-WANTED = Person(
-    given_names="José Luis",
-    surnames=["Hernández", "Garza"],
-    date_of_birth=date(1988, 3, 14),
-    nationality="MX",
-    aliases=["El Güero Garza"],
-)
 DETAINED = Person(given_names="JOSE LUIS", surnames=["HERNANDEZ"], date_of_birth=date(1988, 3, 14), nationality="MX")
 LAREDO = Place(description="Laredo", country="US")
 
 
 def fugitive(wanted_by: str = "MX", priority: bool = True) -> Fugitive:
-    return Fugitive.register(
-        FugitiveRegistered(
-            fugitive_reference="FGR-2026-17",
-            wanted_by=wanted_by,
-            person=WANTED,
-            charges=["delincuencia organizada", "contra la salud"],
-            priority=priority,
-        ),
-        FGR,
-        "mx-fgr",
-    )
+    return Fugitive.register(fugitive_registration(wanted_by=wanted_by, priority=priority), FGR, "mx-fgr")
 
 
 def test_detained_person_wanted_by_the_other_country_is_located() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from alliance.contracts.extradition import (
     StatusReportRequested,
 )
 from alliance.contracts.firearms import TraceCompleted
-from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
+from alliance.contracts.interdiction import SeizureRecorded
 from alliance.contracts.markings import TLP, Markings
 from alliance.contracts.topics import EXTRADITION_EVENTS
 from alliance.domain.errors import DomainRuleViolation, RecordNotYetKnown
@@ -38,6 +38,9 @@ from extradition.store import (
     PersonMatches,
     StatusReports,
 )
+from payloads.extradition import WANTED, fugitive_registration
+from payloads.firearms import trace_completed
+from payloads.interdiction import seizure_recorded
 from person_matching.matching import finding_keys
 
 FGR = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("mx-fgr",))
@@ -47,13 +50,6 @@ RED_MX = Markings(tlp=TLP.RED, releasable_to=("MX",), originators=("mx-fgr",))
 INTERDICTION = "urn:alliance:service:interdiction"
 FIREARMS = "urn:alliance:service:firearms"
 
-WANTED = Person(
-    given_names="José Luis",
-    surnames=["Hernández", "Garza"],
-    date_of_birth=date(1988, 3, 14),
-    nationality="MX",
-    aliases=["El Güero Garza"],
-)
 DETAINED = Person(given_names="JOSE LUIS", surnames=["HERNANDEZ"], date_of_birth=date(1988, 3, 14), nationality="MX")
 JUANA = Person(given_names="Juana", surnames=["Hernández", "Garza"], date_of_birth=date(1990, 1, 1))  # not him
 PURCHASER = Person(given_names="Jose Luis", surnames=["Hernandez", "Garza"], date_of_birth=date(1988, 3, 14))
@@ -105,46 +101,13 @@ def outcome(h: HandlerHarness[ExtraditionDeps]) -> set[tuple[str, str, str, str]
 
 
 def registered(reference: str = "FGR-2026-17", person: Person = WANTED, priority: bool = True) -> FugitiveRegistered:
-    return FugitiveRegistered(
-        fugitive_reference=reference,
-        wanted_by="MX",
-        person=person,
-        charges=["delincuencia organizada", "contra la salud"],
-        priority=priority,
-    )
+    return fugitive_registration(reference, person, priority=priority)
 
 
 def seizure(*people: Person, seizure_id: str = "SZ-1", corrected: bool = False) -> SeizureRecorded:
-    fields: dict[str, Any] = {
-        "seizure_id": seizure_id,
-        "report_reference": "LRD-1",
-        "reporting_agency": "urn:agency:us-cbp",
-        "recorded_at": datetime.now(UTC),
-        "mode": "land",
-        "seized_at": "2026-11-20T14:30:00-06:00",
-        "place": {"description": "Laredo, lane 2", "country": "US", "port_of_entry": "Laredo"},
-        "detained_persons": [p.model_dump(mode="json") for p in people],
-    }
-    if corrected:
-        return SeizureCorrected.model_validate({**fields, "revision": 2, "amendment_reason": "names corrected"})
-    return SeizureRecorded.model_validate(fields)
-
-
-def trace(purchaser: Person, trace_id: str = "TR-1") -> TraceCompleted:
-    return TraceCompleted.model_validate(
-        {
-            "trace_request_id": trace_id,
-            "seizure_id": "SZ-9",
-            "serial_number": "BXR123",
-            "maker": "Glock",
-            "dealer": {"name": "Lone Star Guns", "licence_number": "5-74-000"},
-            "purchaser": purchaser.model_dump(mode="json"),
-            "sale_date": "2026-06-01",
-            "recovery_date": "2026-11-20",
-            "time_to_crime_days": 172,
-            "status": "completed",
-        }
-    )
+    """People detained at a seizure at Laredo."""
+    detained = [p.model_dump(mode="json") for p in people]
+    return seizure_recorded(seizure_id, corrected=corrected, report_reference="LRD-1", detained_persons=detained)
 
 
 async def register(
@@ -162,7 +125,7 @@ async def detain(
 async def traced(
     h: HandlerHarness[ExtraditionDeps], event: TraceCompleted | None = None, event_id: str | None = None
 ) -> list[CloudEvent]:
-    return await h.send(event or trace(PURCHASER), markings=ATF, source=FIREARMS, event_id=event_id)
+    return await h.send(event or trace_completed(PURCHASER), markings=ATF, source=FIREARMS, event_id=event_id)
 
 
 async def located_and_arrested(h: HandlerHarness[ExtraditionDeps]) -> tuple[str, str]:
@@ -411,7 +374,7 @@ async def test_a_purchaser_who_only_shares_a_surname_is_not_linked_and_leaves_th
     h = harness()
     [recorded] = await register(h)
     red = Markings(tlp=TLP.RED, releasable_to=("US",), originators=("us-atf",))
-    await h.send(trace(OTHER_GARZA), markings=red, source=FIREARMS)
+    await h.send(trace_completed(OTHER_GARZA), markings=red, source=FIREARMS)
     assert committed(h, LINKED) == []
     fugitive = await h.repository(Fugitives).get(recorded.data["fugitive_id"])
     assert fugitive is not None

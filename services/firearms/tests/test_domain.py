@@ -7,28 +7,15 @@ from alliance.contracts.firearms import RestorationRequested, TraceRequestSubmit
 from alliance.contracts.interdiction import SeizureRecorded
 from alliance.contracts.markings import TLP, Markings
 from firearms.domain import RestorationRequest, TraceRequest, TraceStatus, requests_for_seizure
+from payloads.firearms import GLOCK, OBLITERATED, export_licence
+from payloads.interdiction import seizure_recorded
 
 NOW = datetime(2026, 11, 20, 21, tzinfo=UTC)
 AMBER = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-cbp",), originator_control=True)
 
 
 def seizure(*guns: dict[str, Any], seizure_id: str = "SZ-1") -> SeizureRecorded:
-    return SeizureRecorded.model_validate(
-        {
-            "seizure_id": seizure_id,
-            "report_reference": "CBP-1",
-            "reporting_agency": "urn:agency:us-cbp",
-            "recorded_at": datetime.now(UTC),
-            "mode": "land",
-            "seized_at": "2026-11-20T14:30:00-06:00",
-            "place": {"description": "Laredo", "country": "US"},
-            "firearms": list(guns),
-        }
-    )
-
-
-GLOCK = {"serial_number": "BXR123", "maker": "Glock", "model": "19", "caliber": "9mm", "firearm_type": "pistol"}
-OBLITERATED = {"serial_obliterated": True, "maker": "Colt", "firearm_type": "rifle"}
+    return seizure_recorded(seizure_id, firearms=list(guns))
 
 
 def test_one_trace_per_legible_gun_and_a_restoration_for_an_obliterated_serial() -> None:
@@ -75,7 +62,6 @@ from datetime import timedelta  # noqa: E402
 from alliance.contracts.common import Person  # noqa: E402
 from alliance.contracts.firearms import (  # noqa: E402
     Dealer,
-    ExportLicenceIssued,
     IndicatorKind,
     RestorationSucceeded,
     TraceCompleted,
@@ -175,16 +161,7 @@ def test_same_purchaser_behind_two_traces_within_a_year_is_an_indicator() -> Non
 
 def test_recovered_gun_that_was_legally_exported_is_an_indicator_and_licence_lasts_a_year() -> None:
     licence = ExportLicence.record(
-        ExportLicenceIssued.model_validate(
-            {
-                "licence_number": "DSP-5-2026-0042",
-                "exporter": "Lone Star Arms Export LLC",
-                "consignee": "SEDENA DCAM",
-                "destination_country": "MX",
-                "issued_on": "2026-03-01",
-                "firearms": [{"maker": "Glock GmbH", "model": "19", "serial_number": "bxr-123"}],
-            }
-        ),
+        export_licence("DSP-5-2026-0042", {"maker": "Glock GmbH", "model": "19", "serial_number": "bxr-123"}),
         "urn:agency:us-ddtc",
         Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("us-ddtc",)),
     )
@@ -217,3 +194,43 @@ def test_statistics_are_labelled_in_the_requested_language_and_never_less_protec
         assert figures.by_recovery_country == {"US": 2}
         assert figures.short_time_to_crime == 1
         assert report.markings.tlp is TLP.RED
+
+
+def test_each_fact_states_the_gun_and_its_recovery_as_the_request_holds_them() -> None:
+    """The facts are derived from the record (``Aggregate.fact``): no field the seizure stated falls back to
+    its default, through a trace, a restoration and the trace that follows it."""
+    gun = {**GLOCK, "importer": "Glock Inc.", "country_of_manufacture": "AT"}
+    [t, r] = requests_for_seizure(seizure(gun, OBLITERATED), AMBER, NOW)
+    assert isinstance(t, TraceRequest)
+    assert isinstance(r, RestorationRequest)
+    recovered = {
+        "seizure_id": "SZ-1",
+        "recovery_place": {"description": "Laredo", "country": "US"},
+        "recovery_date": "2026-11-20",
+        "requesting_agency": "urn:agency:us-cbp",
+    }
+    submitted = {"trace_request_id": t.id, "item_number": 1, "status": "submitted", **gun, **recovered}
+    assert [e.to_data() for e in t.pending_events] == [submitted]
+    colt = {"maker": "Colt", "firearm_type": "rifle", "item_number": 2, **recovered}
+    requested = {"restoration_request_id": r.id, "status": "requested", **colt}
+    assert [e.to_data() for e in r.pending_events] == [requested]
+
+    t.complete(DEALER, BUYER, date(2026, 2, 1))
+    assert t.pending_events[1].to_data() == {
+        "trace_request_id": t.id,
+        "seizure_id": "SZ-1",
+        "serial_number": "BXR123",
+        "maker": "Glock",
+        "dealer": DEALER.model_dump(mode="json", exclude_none=True),
+        "purchaser": BUYER.model_dump(mode="json", exclude_none=True),
+        "sale_date": "2026-02-01",
+        "recovery_date": "2026-11-20",
+        "time_to_crime_days": 292,
+        "status": "completed",
+    }
+    r.restore("LW-778812", None)
+    restored = {"restoration_request_id": r.id, "restored_serial_number": "LW-778812", "status": "restored"}
+    assert r.pending_events[-1].to_data() == restored
+    after = TraceRequest.after_restoration(r, "LW-778812", NOW)
+    resumed = {"trace_request_id": after.id, "serial_number": "LW-778812", "status": "submitted", **colt}
+    assert [e.to_data() for e in after.pending_events] == [resumed]

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from alliance.application.testing import HandlerHarness, registered_sender
 from alliance.contracts.firearms import (
-    ExportLicenceIssued,
     TraceRequestAcknowledged,
     TraceResultReported,
     TraceStatisticsRequested,
@@ -23,53 +22,22 @@ from alliance.domain.principals import Sender
 from firearms.handlers import ROUTES, FirearmsDeps
 from firearms.settings import FirearmsSettings
 from firearms.store import ExportLicences, Purchasers, TraceRequests
+from payloads.firearms import GLOCK, export_licence, trace_result
+from payloads.interdiction import SEIZED_AT, seizure_recorded
 
 GREEN = Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("us-cbp",))
 RED = Markings(tlp=TLP.RED, releasable_to=("US",), originators=("us-atf",))
-GLOCK = {"serial_number": "BXR123", "maker": "Glock", "model": "19", "caliber": "9mm", "firearm_type": "pistol"}
 
 
 def harness() -> HandlerHarness[FirearmsDeps]:
     return HandlerHarness(ROUTES, FirearmsDeps, settings=FirearmsSettings())
 
 
-def seizure(
-    *guns: dict[str, Any], seizure_id: str = "SZ-1", seized_at: str = "2026-11-20T14:30:00-06:00"
-) -> SeizureRecorded:
-    return SeizureRecorded.model_validate(
-        {
-            "seizure_id": seizure_id,
-            "report_reference": "CBP-1",
-            "reporting_agency": "urn:agency:us-cbp",
-            "recorded_at": datetime.now(UTC),
-            "mode": "land",
-            "seized_at": seized_at,
-            "place": {"description": "Laredo", "country": "US"},
-            "firearms": list(guns),
-        }
-    )
+def seizure(*guns: dict[str, Any], seizure_id: str = "SZ-1", seized_at: str = SEIZED_AT) -> SeizureRecorded:
+    return seizure_recorded(seizure_id, seized_at=seized_at, firearms=list(guns))
 
 
-LICENCE = ExportLicenceIssued(
-    licence_number="DSP-5-0001",
-    exporter="Armas del Norte",
-    consignee="Importadora MX",
-    destination_country="MX",
-    issued_on=date(2026, 3, 1),
-    firearms=[{"maker": "Glock", "serial_number": "BXR-123"}],  # type: ignore[list-item]
-)
-
-
-def completed(trace_id: str) -> TraceResultReported:
-    return TraceResultReported.model_validate(
-        {
-            "trace_request_id": trace_id,
-            "outcome": "completed",
-            "dealer": {"name": "Lone Star Guns", "licence_number": "5-74-000"},
-            "purchaser": {"given_names": "Juan", "surnames": ["Pérez", "Garza"], "date_of_birth": "1980-02-03"},
-            "sale_date": "2026-06-01",
-        }
-    )
+LICENCE = export_licence()
 
 
 async def trace_id_of(h: HandlerHarness[FirearmsDeps]) -> str:
@@ -118,9 +86,9 @@ async def test_a_completed_trace_records_its_purchaser_once_even_when_interrupte
     trace_id = await trace_id_of(h)
     h.records(TraceRequests).fail_after_commits = 1
     with pytest.raises(RuntimeError, match="injected"):
-        await h.send(completed(trace_id), markings=GREEN, event_id="r-1")
-    await h.send(completed(trace_id), markings=GREEN, event_id="r-1")
-    await h.send(completed(trace_id), markings=GREEN, event_id="r-1")
+        await h.send(trace_result(trace_id), markings=GREEN, event_id="r-1")
+    await h.send(trace_result(trace_id), markings=GREEN, event_id="r-1")
+    await h.send(trace_result(trace_id), markings=GREEN, event_id="r-1")
     [purchaser] = h.records(Purchasers).heads.values()
     assert [p["trace_request_id"] for p in purchaser["purchases"]] == [trace_id]
 
@@ -128,7 +96,7 @@ async def test_a_completed_trace_records_its_purchaser_once_even_when_interrupte
 async def test_a_red_result_makes_the_completed_trace_red() -> None:
     h = harness()
     await h.send(seizure(GLOCK), markings=GREEN)
-    facts = await h.send(completed(await trace_id_of(h)), markings=RED)
+    facts = await h.send(trace_result(await trace_id_of(h)), markings=RED)
     assert facts
     for fact in facts:
         assert fact.markings.is_at_least_as_strict_as(RED)
@@ -234,7 +202,7 @@ async def ten_seizures_and_a_red_one(victim: dict[str, Any], result: str | None)
     await guns(h, "SZ-red", {**GLOCK, "serial_number": "V1", **victim}, markings=red)
     [trace] = await h.repository(TraceRequests).of_guns(["glock|V1"])
     if result == "completed":
-        await h.send(completed(trace.id), markings=seen_only_by("us-atf", "us-cbp"))
+        await h.send(trace_result(trace.id), markings=seen_only_by("us-atf", "us-cbp"))
     elif result == "not_completed":
         failed = TraceResultReported(trace_request_id=trace.id, outcome="not_completed", reason="no record")  # type: ignore[arg-type]
         await h.send(failed, markings=seen_only_by("us-atf", "us-cbp"))
@@ -278,13 +246,13 @@ async def test_only_a_tracing_centre_answers_a_trace_request() -> None:
     await h.send(seizure(GLOCK), markings=GREEN)
     trace_id = await trace_id_of(h)
     with pytest.raises(RecordNotYetKnown) as refused:  # a laboratory: to it, no such trace request
-        await h.send(completed(trace_id), markings=GREEN, sender=registered_sender("us-atf-lab"))
+        await h.send(trace_result(trace_id), markings=GREEN, sender=registered_sender("us-atf-lab"))
     assert refused.value.public == f"no trace_request {trace_id}"
     assert "is not a tracing centre" in str(refused.value)
     stored = await h.repository(TraceRequests).get(trace_id)
     assert stored is not None
     assert stored.status == "submitted"
-    await h.send(completed(trace_id), markings=SHARED, sender=NTC)
+    await h.send(trace_result(trace_id), markings=SHARED, sender=NTC)
     stored = await h.repository(TraceRequests).get(trace_id)
     assert stored is not None
     assert stored.status == "completed"
@@ -300,7 +268,7 @@ async def test_a_trace_request_the_tracing_centre_may_not_see_is_refused_as_not_
     change = AgencyRegistered(registry_version=registry.version + 1, replaces_version=registry.version, agency=entry)
     registry = registry.after(change)
     with pytest.raises(RecordNotYetKnown) as refused:
-        await h.send(completed(trace_id), markings=SHARED, sender=mexican_centre, registry=registry)
+        await h.send(trace_result(trace_id), markings=SHARED, sender=mexican_centre, registry=registry)
     assert refused.value.public == f"no trace_request {trace_id}"
 
 
@@ -308,14 +276,14 @@ async def test_a_result_after_the_answer_does_not_tell_the_trace_requests_status
     h = harness()
     await h.send(seizure(GLOCK), markings=GREEN)
     trace_id = await trace_id_of(h)
-    late = completed(trace_id).model_copy(update={"sale_date": date(2026, 12, 24)})
+    late = trace_result(trace_id).model_copy(update={"sale_date": date(2026, 12, 24)})
     with pytest.raises(DomainRuleViolation) as refused:
         await h.send(late, markings=SHARED, sender=NTC)
     assert "2026-11-20" in str(refused.value)
     assert "2026-11-20" not in refused.value.public
-    await h.send(completed(trace_id), markings=SHARED, sender=NTC)
+    await h.send(trace_result(trace_id), markings=SHARED, sender=NTC)
     with pytest.raises(DomainRuleViolation) as again:
-        await h.send(completed(trace_id), markings=SHARED, sender=NTC, event_id="another")
+        await h.send(trace_result(trace_id), markings=SHARED, sender=NTC, event_id="another")
     assert "completed" in str(again.value)
     assert "completed" not in again.value.public
 

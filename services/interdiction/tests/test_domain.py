@@ -8,18 +8,16 @@ from alliance.contracts.interdiction import MassUnit, SeizureRecorded, SeizureRe
 from alliance.contracts.markings import TLP, Markings
 from alliance.domain.units import to_kilograms
 from interdiction.domain import Seizure, seizure_id
+from payloads.interdiction import seizure_reported
 
 MARKINGS = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-cbp",))
 
 
+BRIDGE = {"description": "Colombia Solidarity Bridge", "country": "US", "port_of_entry": "Laredo"}
+
+
 def report(**seizure: Any) -> SeizureReported:
-    body: dict[str, Any] = {
-        "mode": "land",
-        "seized_at": "2026-11-20T14:30:00-06:00",
-        "place": {"description": "Colombia Solidarity Bridge", "country": "US", "port_of_entry": "Laredo"},
-    }
-    body.update(seizure)
-    return SeizureReported.model_validate({"report_reference": "CBP-1", "seizure": body})
+    return SeizureReported.model_validate(seizure_reported("CBP-1", **{"place": BRIDGE, **seizure}))
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from alliance.domain.errors import DomainRuleViolation
 from interdiction.domain import seizure_id
 from interdiction.handlers import ROUTES, InterdictionDeps
 from interdiction.store import RouteReports, SanitisedQuarters, Seizures, SeizureStatisticsReports
+from payloads.interdiction import SEIZED_AT, seizure_contents
 
 CBP = "urn:agency:us-cbp"
 FGR = "urn:agency:mx-fgr"
@@ -37,14 +38,9 @@ def harness() -> HandlerHarness[InterdictionDeps]:
     return HandlerHarness(ROUTES, InterdictionDeps, service="interdiction")
 
 
-def contents(seized_at: str = "2026-11-20T14:30:00-06:00", country: str = "US", **more: Any) -> dict[str, Any]:
-    return {
-        "mode": "land",
-        "seized_at": seized_at,
-        "place": {"description": "Colombia Solidarity Bridge", "country": country},
-        "drugs": [COCAINE],
-        **more,
-    }
+def contents(seized_at: str = SEIZED_AT, country: str = "US", **more: Any) -> dict[str, Any]:
+    place = {"description": "Colombia Solidarity Bridge", "country": country}
+    return seizure_contents(**{"seized_at": seized_at, "place": place, "drugs": [COCAINE], **more})
 
 
 def reported(reference: str = "CBP-1", **seizure: Any) -> SeizureReported:

@@ -9,8 +9,6 @@ from alliance.contracts.markings import TLP, Markings
 from alliance.contracts.money_laundering import (
     AssetSharingProposed,
     CrossBorderFiguresReported,
-    CurrencyDeclarationFiled,
-    FinancialReportSubmitted,
     InvestigationOpened,
     Party,
     SubjectLinked,
@@ -27,29 +25,16 @@ from money_laundering.domain import (
     FlaggedCompany,
     Investigation,
 )
+from payloads.money_laundering import ANA, ANA_PARTY, bank_report
+from payloads.money_laundering import declaration as declared
 
 UIF = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("mx-uif",))
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
-ANA = Person(given_names="Ana María", surnames=["Ruiz", "Salinas"], date_of_birth=date(1985, 2, 2))
-PARTY = {"kind": "person", "person": ANA.model_dump(mode="json")}
 
 
 def report(code: str = "STR", amounts: tuple[float, ...] = (9500,), **extra: Any) -> FinancialReport:
-    body: dict[str, Any] = {
-        "report_reference": f"R-{code}-{amounts}",
-        "report_code": code,
-        "reporting_entity": "Banco del Norte",
-        "reporting_country": "MX",
-        "report_date": "2026-11-20",
-        "indicators": ["structuring"],
-        "subjects": [PARTY],
-        "transactions": [
-            {"date": f"2026-11-{10 + i:02d}", "amount": a, "currency": "USD", "mode": "cash", "from_party": PARTY}
-            for i, a in enumerate(amounts)
-        ],
-    }
-    body.update(extra)
-    return FinancialReport.submit(FinancialReportSubmitted.model_validate(body), "urn:agency:mx-uif", UIF)
+    submitted = bank_report(*amounts, reference=f"R-{code}-{amounts}", report_code=code, **extra)
+    return FinancialReport.submit(submitted, "urn:agency:mx-uif", UIF)
 
 
 @pytest.mark.parametrize(
@@ -96,20 +81,7 @@ def asset(detained: list[Person]) -> Asset:
 
 
 def declaration(amount: float, traveller: Person = ANA) -> Declaration:
-    return Declaration.file(
-        CurrencyDeclarationFiled(
-            declaration_reference=f"CMIR-{amount}",
-            direction="outbound",
-            filed_in="US",
-            port="Laredo",
-            traveller=traveller,
-            amount=amount,
-            currency="USD",
-            declared_on=date(2026, 11, 20),
-        ),
-        UIF,
-        "us-cbp",
-    )
+    return Declaration.file(declared(amount, reference=f"CMIR-{amount}", traveller=traveller), UIF, "us-cbp")
 
 
 def test_seized_currency_is_compared_with_the_declarations() -> None:
@@ -165,7 +137,7 @@ def test_figures_that_do_not_reconcile_raise_once() -> None:
 def test_trace_purchaser_matching_a_subject_is_linked_once() -> None:
     inv = Investigation.open(
         InvestigationOpened(
-            investigation_reference="UIF-7", agency="UIF", subjects=[Party.model_validate(PARTY)], coordinated=True
+            investigation_reference="UIF-7", agency="UIF", subjects=[Party.model_validate(ANA_PARTY)], coordinated=True
         ),
         "urn:x",
         UIF,

@@ -14,12 +14,11 @@ from alliance.contracts.chemicals import DiversionAlertRaised
 from alliance.contracts.common import Person
 from alliance.contracts.envelope import CloudEvent
 from alliance.contracts.firearms import TraceCompleted
-from alliance.contracts.interdiction import SeizureCorrected, SeizureRecorded
+from alliance.contracts.interdiction import SeizureRecorded
 from alliance.contracts.markings import TLP, Markings
 from alliance.contracts.money_laundering import (
     AssetForfeited,
     CrossBorderFiguresReported,
-    CurrencyDeclarationFiled,
     FinancialReportSubmitted,
     InvestigationOpened,
 )
@@ -40,14 +39,15 @@ from money_laundering.store import (
     MonthlyFigures,
     TracedPurchasers,
 )
+from payloads.firearms import trace_completed
+from payloads.interdiction import seizure_recorded
+from payloads.money_laundering import ANA, ANA_PARTY, bank_report, declaration
 
 H = HandlerHarness[MoneyLaunderingDeps]
 ML = "org.alliance.money_laundering."
 GREEN = Markings(tlp=TLP.GREEN, releasable_to=("MX", "US"), originators=("mx-uif",))
 AMBER = Markings(tlp=TLP.AMBER, releasable_to=("MX", "US"), originators=("us-cbp",))
 RED = Markings(tlp=TLP.RED, releasable_to=("US",), originators=("us-atf",))
-ANA = Person(given_names="Ana María", surnames=["Ruiz", "Salinas"], date_of_birth=date(1985, 2, 2))
-ANA_PARTY = {"kind": "person", "person": ANA.model_dump(mode="json")}
 WINDOW_CLOSED = datetime(2026, 11, 23, tzinfo=UTC)  # the seizures below are on 20 November; the window is a day
 
 
@@ -77,53 +77,12 @@ def assert_at_least(facts: list[CloudEvent], *markings: Markings) -> None:
 # -- inputs ----------------------------------------------------------------------------------------
 
 
-def bank_report(*amounts: float, reference: str = "STR-1", **extra: Any) -> FinancialReportSubmitted:
-    body: dict[str, Any] = {
-        "report_reference": reference,
-        "report_code": "STR",
-        "reporting_entity": "Banco del Norte",
-        "reporting_country": "MX",
-        "report_date": "2026-11-20",
-        "indicators": ["structuring"],
-        "subjects": [ANA_PARTY],
-        "transactions": [
-            {"date": f"2026-11-{10 + i:02d}", "amount": a, "currency": "USD", "mode": "cash", "from_party": ANA_PARTY}
-            for i, a in enumerate(amounts)
-        ],
-    }
-    return FinancialReportSubmitted.model_validate({**body, **extra})
-
-
-def declaration(amount: float = 25000, reference: str = "CMIR-1") -> CurrencyDeclarationFiled:
-    return CurrencyDeclarationFiled.model_validate(
-        {
-            "declaration_reference": reference,
-            "direction": "outbound",
-            "filed_in": "US",
-            "port": "Laredo",
-            "traveller": ANA.model_dump(mode="json"),
-            "amount": amount,
-            "currency": "USD",
-            "declared_on": "2026-11-20",
-        }
-    )
-
-
 def seizure(*amounts: float, seizure_id: str = "SZ-1", corrected: bool = False) -> SeizureRecorded:
-    body = {
-        "seizure_id": seizure_id,
-        "report_reference": "CBP-1",
-        "reporting_agency": "urn:agency:us-cbp",
-        "recorded_at": "2026-11-20T21:00:00Z",
-        "mode": "land",
-        "seized_at": "2026-11-20T14:30:00-06:00",
-        "place": {"description": "Laredo, southbound", "country": "US"},
-        "currency": [{"amount": a, "currency": "USD"} for a in amounts],
-        "detained_persons": [ANA.model_dump(mode="json")],
-    }
-    if corrected:
-        return SeizureCorrected.model_validate({**body, "revision": 2, "amendment_reason": "count corrected"})
-    return SeizureRecorded.model_validate(body)
+    """Ana María carrying cash in USD through Laredo."""
+    cash = [{"amount": a, "currency": "USD"} for a in amounts]
+    return seizure_recorded(
+        seizure_id, corrected=corrected, currency=cash, detained_persons=[ANA.model_dump(mode="json")]
+    )
 
 
 def figures(country: str, total: float) -> CrossBorderFiguresReported:
@@ -138,20 +97,7 @@ INVESTIGATION = InvestigationOpened.model_validate(
 
 
 def trace(purchaser: Person = ANA, trace_id: str = "TR-1") -> TraceCompleted:
-    return TraceCompleted.model_validate(
-        {
-            "trace_request_id": trace_id,
-            "seizure_id": "SZ-9",
-            "serial_number": "BXR123",
-            "maker": "Glock",
-            "dealer": {"name": "Lone Star Guns"},
-            "purchaser": purchaser.model_dump(mode="json"),
-            "sale_date": "2026-06-01",
-            "recovery_date": "2026-11-20",
-            "time_to_crime_days": 172,
-            "status": "completed",
-        }
-    )
+    return trace_completed(purchaser, trace_id)
 
 
 DIVERSION = DiversionAlertRaised.model_validate(

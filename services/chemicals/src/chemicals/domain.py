@@ -188,13 +188,7 @@ class PreExportNotification(Aggregate):
         self.reply_grounds = grounds
         self._close_deadline(REPLY_DEADLINE)
         self._raise(
-            PreExportNotificationReplyRecorded(
-                notification_id=self.id,
-                pen_reference=self.pen_reference,
-                decision=decision,
-                grounds=grounds,
-                status=self.status,
-            )
+            self.fact(PreExportNotificationReplyRecorded, notification_id=self.id, decision=decision, grounds=grounds)
         )
 
     @property

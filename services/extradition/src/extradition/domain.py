@@ -121,9 +121,9 @@ class Fugitive(Aggregate):
         self.absorb_markings(markings)
         self.trace_links = [*self.trace_links, trace_request_id]
         self._raise(
-            FugitiveLinkedToTrace(
+            self.fact(
+                FugitiveLinkedToTrace,
                 fugitive_id=self.id,
-                fugitive_reference=self.fugitive_reference,
                 trace_request_id=trace_request_id,
                 purchaser=purchaser,
                 score=result.score,
@@ -242,27 +242,16 @@ class PersonMatch(Aggregate):
             located_on=seen.seized_on,
         )
 
-    def _fields(self) -> dict[str, Any]:
+    def _where(self) -> dict[str, Any]:
+        """What a match's facts add to the match: its id and the country the person was detained in."""
         assert self.place is not None
-        return {
-            "match_id": self.id,
-            "fugitive_id": self.fugitive_id,
-            "fugitive_reference": self.fugitive_reference,
-            "wanted_by": self.wanted_by,
-            "located_in": self.place.country,
-            "seizure_id": self.seizure_id,
-            "detained_person": self.detained_person,
-            "place": self.place,
-            "located_on": self.located_on,
-            "score": self.score,
-            "reasons": self.reasons,
-        }
+        return {"match_id": self.id, "located_in": self.place.country}
 
     def _located(self) -> FugitiveLocated:
-        return FugitiveLocated(**self._fields())
+        return self.fact(FugitiveLocated, **self._where())
 
     def _review_requested(self) -> PersonMatchReviewRequested:
-        return PersonMatchReviewRequested(**self._fields())
+        return self.fact(PersonMatchReviewRequested, **self._where())
 
     @classmethod
     def located(cls, fugitive: Fugitive, seen: DetainedPerson, result: MatchResult) -> PersonMatch:
@@ -297,9 +286,7 @@ class PersonMatch(Aggregate):
         if new is self.status:
             return
         reviewed, self.status = self.status is MatchStatus.NEEDS_REVIEW, new
-        self._raise(
-            PersonMatchDecided(match_id=self.id, fugitive_id=self.fugitive_id, decision=new.value, analyst=analyst)
-        )
+        self._raise(self.fact(PersonMatchDecided, match_id=self.id, decision=new.value, analyst=analyst))
         if reviewed and new is MatchStatus.CONFIRMED and self.place is not None:
             self._raise(self._located())
 
@@ -384,15 +371,8 @@ class ExtraditionRequest(Aggregate):
         deadline = request.deadline(FORMAL_REQUEST)
         assert deadline is not None
         request._raise(
-            ProvisionalArrestRequested(
-                extradition_request_id=request.id,
-                fugitive_id=fugitive.id,
-                requesting_country=fugitive.wanted_by,
-                requested_country=requested_country,
-                person=person,
-                charges=fugitive.charges,
-                formal_request_due_at=deadline.due_at,
-                status=request.status,
+            request.fact(
+                ProvisionalArrestRequested, extradition_request_id=request.id, formal_request_due_at=deadline.due_at
             )
         )
         return request
@@ -436,10 +416,10 @@ class ExtraditionRequest(Aggregate):
         if step in {ExtraditionStep.FORMAL_REQUEST_FILED, ExtraditionStep.WITHDRAWN}:
             self._close_deadline(FORMAL_REQUEST)
         self._raise(
-            ExtraditionStatusChanged(
+            self.fact(
+                ExtraditionStatusChanged,
                 extradition_request_id=self.id,
                 previous_status=previous.value,
-                status=target.value,
                 on=on,
                 grounds=grounds,
             )
@@ -523,15 +503,8 @@ class MlatRequest(Aggregate):
         self._raise(self._changed(previous))
 
     def _changed(self, previous: MlatStatus | None) -> MlatStatusChanged:
-        return MlatStatusChanged(
-            mlat_request_id=self.id,
-            mlat_reference=self.mlat_reference,
-            requesting_country=self.requesting_country,
-            requested_country=self.requested_country,
-            previous_status=previous.value if previous else None,
-            status=self.status.value,
-            grounds=self.grounds,
-        )
+        before = previous.value if previous else None
+        return self.fact(MlatStatusChanged, mlat_request_id=self.id, previous_status=before)
 
 
 class StatusReport(Aggregate):

@@ -108,6 +108,12 @@ class RecoveredFirearm(Aggregate):
     def lookup_keys(self) -> dict[str, Any]:
         return {"recovery_month": month_of(self.recovery_date)}  # statistics look records up by month
 
+    @staticmethod
+    def gun_and_recovery() -> set[str]:
+        """The fields above, the gun and its recovery: taken from the seized item and the seizure, and over
+        from a restoration by the trace that follows it."""
+        return set(RecoveredFirearm.model_fields) - set(Aggregate.model_fields)
+
 
 class TraceRequest(RecoveredFirearm):
     RECORD_TYPE = "trace_request"
@@ -165,7 +171,7 @@ class TraceRequest(RecoveredFirearm):
             serial_number=serial,
             serial_key=serial_key(restoration.maker, serial),
             restored_from=restoration.id,
-            **restoration.model_dump(include=set(RecoveredFirearm.model_fields) - set(Aggregate.model_fields)),
+            **restoration.model_dump(include=RecoveredFirearm.gun_and_recovery()),
         )
         request._start(now, reply_period)
         return request
@@ -179,28 +185,7 @@ class TraceRequest(RecoveredFirearm):
                 reply_period,
             )
         )
-        self._raise(
-            TraceRequestSubmitted(
-                trace_request_id=self.id,
-                **self.model_dump(
-                    include={
-                        "seizure_id",
-                        "item_number",
-                        "maker",
-                        "model",
-                        "caliber",
-                        "firearm_type",
-                        "recovery_place",
-                        "recovery_date",
-                        "requesting_agency",
-                        "status",
-                        "serial_number",
-                        "importer",
-                        "country_of_manufacture",
-                    }
-                ),
-            )
-        )
+        self._raise(self.fact(TraceRequestSubmitted, trace_request_id=self.id))
 
     def answered_by(self, sender: Sender | None) -> None:
         """Only a tracing centre answers a trace request (:data:`TRACING_CENTRE_ANSWERS`)."""
@@ -219,8 +204,8 @@ class TraceRequest(RecoveredFirearm):
         self.status = TraceStatus.IN_PROGRESS
         self._close_deadline(TRACING_CENTER_REPLY)
         self._raise(
-            TraceRequestInProgress(
-                trace_request_id=self.id, status=self.status, tracing_center_reference=tracing_center_reference
+            self.fact(
+                TraceRequestInProgress, trace_request_id=self.id, tracing_center_reference=tracing_center_reference
             )
         )
 
@@ -236,20 +221,7 @@ class TraceRequest(RecoveredFirearm):
         self.dealer, self.purchaser, self.sale_date = dealer, purchaser, sale_date
         self.time_to_crime_days = (self.recovery_date - sale_date).days
         self._close_deadline(TRACING_CENTER_REPLY)
-        self._raise(
-            TraceCompleted(
-                trace_request_id=self.id,
-                seizure_id=self.seizure_id,
-                serial_number=self.serial_number,
-                maker=self.maker,
-                dealer=dealer,
-                purchaser=purchaser,
-                sale_date=sale_date,
-                recovery_date=self.recovery_date,
-                time_to_crime_days=self.time_to_crime_days,
-                status=self.status,
-            )
-        )
+        self._raise(self.fact(TraceCompleted, trace_request_id=self.id))
         if self.time_to_crime_days < SHORT_TIME_TO_CRIME_DAYS:
             self._indicate(
                 IndicatorKind.SHORT_TIME_TO_CRIME,
@@ -268,7 +240,7 @@ class TraceRequest(RecoveredFirearm):
         self.status = TraceStatus.NOT_COMPLETED
         self.not_completed_reason = reason
         self._close_deadline(TRACING_CENTER_REPLY)
-        self._raise(TraceNotCompleted(trace_request_id=self.id, reason=reason, status=self.status))
+        self._raise(self.fact(TraceNotCompleted, trace_request_id=self.id, reason=reason))
 
     def flag_licensed_export(self, licence: ExportLicence) -> None:
         """A gun legally exported under a licence was recovered in a crime (AP6.7)."""
@@ -322,13 +294,7 @@ class RestorationRequest(RecoveredFirearm):
             markings=markings,
             **_recovery(seizure, item_number, gun),
         )
-        request._raise(
-            RestorationRequested(
-                restoration_request_id=request.id,
-                status=request.status,
-                **request.model_dump(include=set(RecoveredFirearm.model_fields) - set(Aggregate.model_fields)),
-            )
-        )
+        request._raise(request.fact(RestorationRequested, restoration_request_id=request.id))
         return request
 
     def answered_by(self, sender: Sender | None) -> None:
@@ -347,24 +313,21 @@ class RestorationRequest(RecoveredFirearm):
     def restore(self, serial: str, notes: str | None) -> None:
         self._require_requested()
         self.status, self.restored_serial_number, self.notes = RestorationStatus.RESTORED, serial, notes
-        self._raise(
-            RestorationSucceeded(restoration_request_id=self.id, restored_serial_number=serial, status=self.status)
-        )
+        self._raise(self.fact(RestorationSucceeded, restoration_request_id=self.id))
 
     def fail(self, notes: str | None) -> None:
         self._require_requested()
         self.status, self.notes = RestorationStatus.FAILED, notes
-        self._raise(RestorationFailed(restoration_request_id=self.id, notes=notes, status=self.status))
+        self._raise(self.fact(RestorationFailed, restoration_request_id=self.id))
 
 
 def _recovery(seizure: SeizureRecorded, item_number: int, gun: FirearmItem) -> dict[str, object]:
+    """What every request about the gun knows: the gun's description (the fields a recovered firearm shares
+    with the seized item: maker, model, calibre, type; none of them a request's state) and its recovery."""
     return {
+        **gun.model_dump(include=RecoveredFirearm.gun_and_recovery()),
         "seizure_id": seizure.seizure_id,
         "item_number": item_number,
-        "maker": gun.maker,
-        "model": gun.model,
-        "caliber": gun.caliber,
-        "firearm_type": gun.firearm_type,
         "recovery_place": seizure.place,
         "recovery_date": seizure.seized_at.date(),
         "requesting_agency": seizure.reporting_agency,
@@ -424,22 +387,7 @@ class ExportLicence(Aggregate):
             firearms=licence.firearms,
             serial_keys=[serial_key(f.maker, f.serial_number) for f in licence.firearms],
         )
-        record._raise(
-            ExportLicenceRecorded(
-                licence_id=record.id,
-                **record.model_dump(
-                    include={
-                        "licence_number",
-                        "exporter",
-                        "consignee",
-                        "destination_country",
-                        "issued_on",
-                        "valid_until",
-                        "firearms",
-                    }
-                ),
-            )
-        )
+        record._raise(record.fact(ExportLicenceRecorded, licence_id=record.id))
         return record
 
 

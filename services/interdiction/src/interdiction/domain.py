@@ -114,7 +114,7 @@ class Seizure(Aggregate):
             recorded_at=recorded_at,
             contents=contents,
         )
-        seizure._raise(SeizureRecorded(**seizure._fact_fields()))
+        seizure._raise(seizure.fact(SeizureRecorded, seizure.contents, **seizure._measured()))
         return seizure
 
     def amend(
@@ -127,7 +127,7 @@ class Seizure(Aggregate):
         self.absorb_markings(markings)
         self.contents = checked_contents(amendment.seizure)
         self.revision += 1
-        self._raise(SeizureCorrected(**self._fact_fields(), revision=self.revision, amendment_reason=amendment.reason))
+        self._raise(self.fact(SeizureCorrected, self.contents, **self._measured(), amendment_reason=amendment.reason))
 
     def reclassify(self, markings: Markings) -> None:
         """The agency sent its report again under stricter markings: the seizure takes them, and the services
@@ -138,21 +138,15 @@ class Seizure(Aggregate):
         if self.markings != before:
             self.revision += 1
             self._raise(
-                SeizureCorrected(**self._fact_fields(), revision=self.revision, amendment_reason=MARKINGS_TIGHTENED)
+                self.fact(SeizureCorrected, self.contents, **self._measured(), amendment_reason=MARKINGS_TIGHTENED)
             )
 
-    def _fact_fields(self) -> dict[str, object]:
-        c = self.contents
-        drugs = [RecordedDrug(**d.model_dump(), quantity_kg=to_kilograms(d.quantity, d.unit)) for d in c.drugs]
-        return {
-            "seizure_id": self.id,
-            "report_reference": self.report_reference,
-            "reporting_agency": self.reporting_agency,
-            "recorded_at": self.recorded_at,
-            **c.model_dump(exclude={"drugs"}),
-            "drugs": drugs,
-            "total_drugs_kg": round(sum(d.quantity_kg for d in drugs), 6),
-        }
+    def _measured(self) -> dict[str, object]:
+        """What a seizure's facts add to the record and its contents: its id, the drugs in kilograms, their total."""
+        drugs = [
+            RecordedDrug(**d.model_dump(), quantity_kg=to_kilograms(d.quantity, d.unit)) for d in self.contents.drugs
+        ]
+        return {"seizure_id": self.id, "drugs": drugs, "total_drugs_kg": round(sum(d.quantity_kg for d in drugs), 6)}
 
 
 class RouteReport(Aggregate):
@@ -176,19 +170,9 @@ class RouteReport(Aggregate):
             report=report,
             reporting_agency=source,
         )
+        labels = {lang: CODES["concealment_method"].label(method, lang) for lang in ("en", "es")} if method else None
         record._raise(
-            RouteReportPublished(
-                route_report_id=record.id,
-                reporting_agency=source,
-                concealment_method_label={
-                    lang: CODES["concealment_method"].label(method, lang) for lang in ("en", "es")
-                }
-                if method
-                else None,
-                **report.model_dump(exclude={"drugs", "concealment_method"}),
-                drugs=drugs,
-                concealment_method=method,
-            )
+            record.fact(RouteReportPublished, report, route_report_id=record.id, concealment_method_label=labels)
         )
         return record
 

@@ -112,11 +112,7 @@ class Alert(Aggregate):
                 SUSPICIOUS_REPORT, f"suspicious activity report for {kind.value} alert", now, SUSPICIOUS_REPORT_PERIOD
             )
         )
-        alert._raise(
-            MoneyLaunderingAlertRaised(
-                alert_id=alert.id, kind=kind, summary=summary, subjects=subjects, evidence=evidence
-            )
-        )
+        alert._raise(alert.fact(MoneyLaunderingAlertRaised, alert_id=alert.id))
         return alert
 
     # One factory per kind of alert (AP12): the id formula, the wording, the evidence and the markings.
@@ -212,15 +208,12 @@ class FinancialReport(Aggregate):
         for t in report.transactions:
             totals[t.currency] = round(totals.get(t.currency, 0.0) + t.amount, 2)
         record._raise(
-            FinancialReportRecorded(
+            record.fact(
+                FinancialReportRecorded,
+                report,
                 report_id=record.id,
-                report_reference=report.report_reference,
-                report_code=report.report_code,
-                reporting_entity=report.reporting_entity,
-                reporting_country=report.reporting_country,
                 transactions=len(report.transactions),
                 total_amount=totals,
-                subjects=report.subjects,
             )
         )
         return record
@@ -368,22 +361,7 @@ class Declaration(Aggregate):
             declaration=event,
             surname_keys=surname_keys(event.traveller),
         )
-        record._raise(
-            CurrencyDeclarationRecorded(
-                declaration_id=record.id,
-                **event.model_dump(
-                    include={
-                        "declaration_reference",
-                        "direction",
-                        "filed_in",
-                        "traveller",
-                        "amount",
-                        "currency",
-                        "declared_on",
-                    }
-                ),
-            )
-        )
+        record._raise(record.fact(CurrencyDeclarationRecorded, event, declaration_id=record.id))
         return record
 
 
@@ -450,18 +428,7 @@ class Asset(Aggregate):
                 warn_fraction=0.0,
             )
         )
-        asset._raise(
-            AssetSeized(
-                asset_id=asset.id,
-                seizure_id=seizure_id,
-                amount=amount,
-                currency=currency,
-                seizing_country=place.country,
-                place=place,
-                seized_on=seized_on,
-                status=asset.status,
-            )
-        )
+        asset._raise(asset.fact(AssetSeized, asset_id=asset.id))
         return asset
 
     @classmethod
@@ -543,25 +510,17 @@ class Asset(Aggregate):
             )
         self.status, self.forfeited_amount = AssetStatus.FORFEITED, amount
         self._raise(
-            AssetForfeitureRecorded(
-                asset_id=self.id,
-                legal_basis=legal_basis,
-                forfeited_amount=amount,
-                currency=self.currency,
-                ordered_on=ordered_on,
-                status=self.status,
-            )
+            self.fact(AssetForfeitureRecorded, asset_id=self.id, legal_basis=legal_basis, ordered_on=ordered_on)
         )
         other = "MX" if self.seizing_country == "US" else "US"
         self._raise(
-            AssetSharingProposed(
+            self.fact(
+                AssetSharingProposed,
                 asset_id=self.id,
                 from_country=self.seizing_country,
                 to_country=other,
-                forfeited_amount=amount,
                 share_percent=share_percent,
                 share_amount=round(amount * share_percent / 100, 2),
-                currency=self.currency,
                 legal_basis=f"{legal_basis}; reciprocal asset sharing between the United States and Mexico (AP13)",
             )
         )
@@ -703,13 +662,7 @@ class FlaggedCompany(Aggregate):
         self.absorb_markings(markings)
         self.alerts = [*self.alerts, alert_id]
         self._raise(
-            CompanyFlagged(
-                company_id=self.id,
-                name=self.company.name,
-                country=self.company.country,
-                reason=reason,
-                source_alert_id=alert_id,
-            )
+            self.fact(CompanyFlagged, self.company, company_id=self.id, reason=reason, source_alert_id=alert_id)
         )
 
 

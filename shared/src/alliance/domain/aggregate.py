@@ -41,16 +41,22 @@ class Aggregate(BaseModel):
     def _raise(self, event: EventData) -> None:
         self._events.append(event)
 
-    def fact(self, kind: type[F], **given: Any) -> F:
+    def fact(self, kind: type[F], *parts: BaseModel, **given: Any) -> F:
         """A fact about this record: the fields it shares with the record are copied, the rest given.
 
-        Replaces hand-kept field lists: a field added to both the record and its fact is carried.
+        ``parts`` are values the record keeps whole whose fields the fact states at its top level (a
+        seizure's contents, a stored report); a field found in several sources is taken from the last
+        (a part over the record, a given value over both). Replaces hand-kept field lists: a field
+        added to both the record and its fact is carried.
         """
-        shared = {
-            name: getattr(self, name)
-            for name in kind.model_fields
-            if name not in given and name in type(self).model_fields and name not in _BOOKKEEPING
-        }
+        shared: dict[str, Any] = {}
+        for source in (self, *parts):
+            declared = type(source).model_fields
+            shared |= {
+                name: getattr(source, name)
+                for name in kind.model_fields
+                if name not in given and name in declared and name not in _BOOKKEEPING
+            }
         return kind(**shared, **given)
 
     @property

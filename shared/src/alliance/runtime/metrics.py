@@ -24,27 +24,20 @@ connection (:class:`alliance.runtime.kafka_admin.KafkaAdmin`); a scrape only rea
 so scraping often costs the broker nothing.
 
 A service reports the lag of its own consumer groups, which says nothing once the service is stopped
-or stuck -- exactly when lag matters. :class:`ConsumerLagCollector` therefore measures every Alliance
-group of a namespace from outside the consumers (committed offsets against end offsets, as the
-operators' principal); ``python -m alliance.runtime.lag_exporter`` serves it, and the metrics backend
-scrapes it beside the services. Same metric, same labels: ``max by (group, topic)`` merges the two.
+or stuck; the operators' exporter (:mod:`alliance.operator.lag`) measures every group from outside
+with the same :func:`measure_consumer_lag`, under the same metric and labels.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 
-import structlog
 from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 from alliance.domain.deadlines import kind_name
 from alliance.runtime.kafka_admin import KafkaAdmin
-from alliance.runtime.settings import Settings
 
 # Why a record was refused, as a small fixed set of labels (the full reason is in the dead letter).
 REASONS = (
@@ -64,8 +57,6 @@ REASONS = (
 
 OTHER = "other"  # the label of anything outside a vocabulary
 UNREADABLE = "unreadable"  # a refused record whose type could not be read at all
-
-log = structlog.get_logger(__name__)
 
 
 def reason_label(reason: str) -> str:
@@ -174,12 +165,6 @@ class ServiceMetrics:
         self._lag_measured = time.monotonic()
 
 
-async def consumer_lag(settings: Settings, groups: dict[str, list[str]] | None = None) -> dict[tuple[str, str], int]:
-    """One measurement on connections of its own (the operators' CLI), closed afterwards."""
-    async with KafkaAdmin(settings, client_id="alliance-lag") as kafka:
-        return await measure_consumer_lag(kafka, groups)
-
-
 async def measure_consumer_lag(
     kafka: KafkaAdmin, groups: dict[str, list[str]] | None = None
 ) -> dict[tuple[str, str], int]:
@@ -219,57 +204,3 @@ async def measure_consumer_lag(
         await kafka.reset()
         raise
     return lag
-
-
-def group_service(settings: Settings, group: str) -> str:
-    """The service a consumer group belongs to: ``[namespace.]alliance.<service>.<purpose>``."""
-    parts = group.removeprefix(settings.topic("")).split(".")
-    return parts[1] if len(parts) > 2 and parts[0] == "alliance" else "unknown"
-
-
-class ConsumerLagCollector(Collector):
-    """``alliance_consumer_lag`` of every Alliance consumer group of the namespace, as last measured.
-
-    :meth:`run` measures every ``interval`` seconds through one kept connection; a scrape reads the
-    last figures. When no measurement succeeded for three intervals (the broker does not answer),
-    :meth:`collect` raises: the scrape fails visibly (the scraper records ``up`` = 0) rather than
-    report stale figures.
-    """
-
-    def __init__(self, settings: Settings, interval: float = 15.0, timeout: float = 10.0) -> None:
-        self.settings = settings
-        self.interval = interval
-        self.timeout = timeout
-        self.kafka = KafkaAdmin(settings, client_id="alliance-lag-exporter")
-        self.lag: dict[tuple[str, str], int] = {}
-        self.measured: float | None = None  # monotonic time of the last successful measurement
-        self.error: str | None = None
-
-    async def measure(self) -> None:
-        try:
-            self.lag = await asyncio.wait_for(measure_consumer_lag(self.kafka), self.timeout)
-            self.measured, self.error = time.monotonic(), None
-        except Exception as exc:
-            self.error = f"{type(exc).__name__}: {exc}"[:300]
-            log.warning("consumer lag not measured", error=self.error)
-
-    async def run(self) -> None:
-        while True:
-            await self.measure()
-            await asyncio.sleep(self.interval)
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        if self.measured is None or time.monotonic() - self.measured > 3 * self.interval + self.timeout:
-            raise LagNotMeasured(self.error or "not measured yet")
-        family = GaugeMetricFamily(
-            "alliance_consumer_lag",
-            "Records not yet committed by a consumer group, per topic",
-            labels=["service", "group", "topic"],
-        )
-        for (group, topic), count in sorted(self.lag.items()):
-            family.add_metric([group_service(self.settings, group), group, topic], count)
-        yield family
-
-
-class LagNotMeasured(RuntimeError):
-    """No recent measurement of consumer lag: the broker did not answer."""

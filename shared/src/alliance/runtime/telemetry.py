@@ -43,7 +43,7 @@ from alliance.contracts.topics import REPLAY_REQUESTS_TOPIC
 from alliance.domain.deadlines import DeadlineApproaching, DeadlineBreached
 from alliance.runtime.settings import Settings
 
-# Span attributes the operators' flow view reads (alliance.runtime.flows): ids, types and markings of
+# Span attributes the operators' flow view reads (alliance.operator.flows): ids, types and markings of
 # the events a span published or handled, never their data.
 EVENT_ID = "alliance.event.id"
 EVENT_TYPE = "alliance.event.type"

@@ -1,11 +1,11 @@
 """Consumer lag of every Alliance consumer group, served for the metrics backend to scrape.
 
-    python -m alliance.runtime.lag_exporter     (ALLIANCE_KAFKA_* as the operators' principal,
+    python -m alliance.operator.lag_exporter    (ALLIANCE_KAFKA_* as the operators' principal,
                                                  ALLIANCE_HTTP_PORT, default 8106)
 
 ``/metrics`` serves the last measurement (committed against end offsets every
 ``ALLIANCE_LAG_REFRESH_SECONDS``, through one kept connection, see
-:class:`alliance.runtime.metrics.ConsumerLagCollector`): a scrape opens no connection to the broker.
+:class:`alliance.operator.lag.ConsumerLagCollector`): a scrape opens no connection to the broker.
 ``/health`` answers without touching the broker. The local stack starts it beside Kafka
 (``deploy/local/stack.py``), so the backlog of a service that is stopped is still measured.
 """
@@ -21,7 +21,7 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from alliance.runtime.metrics import ConsumerLagCollector
+from alliance.operator.lag import ConsumerLagCollector
 from alliance.runtime.settings import Settings
 
 DEFAULT_PORT = 8106

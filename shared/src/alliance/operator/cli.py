@@ -46,9 +46,9 @@ from rich.table import Table
 from alliance.contracts.disclosure import ReleaseDecided
 from alliance.contracts.registry import Agency
 from alliance.contracts.topics import AUDIT_TOPIC
-from alliance.runtime.flows import Flow, TraceBackend, TraceBackendError
-from alliance.runtime.metrics import consumer_lag
-from alliance.runtime.operations import (
+from alliance.operator.flows import Flow, TraceBackend, TraceBackendError
+from alliance.operator.lag import consumer_lag
+from alliance.operator.operations import (
     RegistryRefused,
     ReplayRefused,
     dead_letter_rows,
