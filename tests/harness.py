@@ -39,6 +39,7 @@ from pymongo import MongoClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
 import security  # noqa: E402 - the stack's own principals and ACLs
+import stack as stack_script  # noqa: E402 - the stack's own settings
 
 VENV_BIN = ROOT / ".venv" / "bin"
 STACK_HOME = Path(os.environ.get("ALLIANCE_HOME", ROOT / ".local")).resolve()
@@ -47,6 +48,7 @@ BOOTSTRAP = f"127.0.0.1:{os.environ.get('ALLIANCE_KAFKA_PORT', '9092')}"
 BOOTSTRAP_TLS = f"127.0.0.1:{os.environ.get('ALLIANCE_KAFKA_TLS_PORT', '9094')}"
 STACK_CA = STACK_HOME / "tls" / "ca.crt"
 MONGO_PORT = os.environ.get("ALLIANCE_MONGO_PORT", "27017")
+STORE_POOL_PER_LOGIN = stack_script.STORE_POOL_PER_LOGIN  # FerretDB's PostgreSQL connections per login
 # The tests read every service's database, as the store's superuser (the tests' own principal).
 MONGO_URI = (
     f"mongodb://{security.STORE_ADMIN}:{security.password(STACK_HOME, security.STORE_ADMIN, 'store')}"

@@ -64,6 +64,7 @@ KAFKA_TLS_PORT = int(os.environ.get("ALLIANCE_KAFKA_TLS_PORT", "9094"))
 MONGO_PORT = int(os.environ.get("ALLIANCE_MONGO_PORT", "27017"))
 POSTGRES_PORT = int(os.environ.get("ALLIANCE_POSTGRES_PORT", "5433"))
 STORE_BACKEND = os.environ.get("ALLIANCE_STORE_BACKEND", "postgresql")
+STORE_POOL_PER_LOGIN = 40  # FerretDB's PostgreSQL connections per store login (pool_max_conns)
 KAFKA_HEAP = os.environ.get("ALLIANCE_KAFKA_HEAP", "512m")
 SERVICES = {"interdiction": 8101, "firearms": 8102, "chemicals": 8103, "money_laundering": 8104, "extradition": 8105}
 VICTORIAMETRICS_VERSION = "v1.151.0"
@@ -562,18 +563,53 @@ class FerretDB(Component):
         self.data = HOME / "ferretdb" / "data"
 
     def sources(self) -> str:
-        """A digest of the Go main and its pins: the binary is rebuilt (and restarted) when they change."""
-        return digest(*((HERE / "ferretdb" / n).read_text() for n in ("main.go", "go.mod", "go.sum")))
+        """A digest of the Go main, its pins and the patches to FerretDB: the binary is rebuilt (and
+        restarted) when they change."""
+        files = [HERE / "ferretdb" / n for n in ("main.go", "go.mod", "go.sum")] + self.patches()
+        return digest(*(f"{f.name}\n{f.read_text()}" for f in files))
+
+    @staticmethod
+    def patches() -> list[Path]:
+        return sorted((HERE / "ferretdb" / "patches").glob("*.patch"))
+
+    def patched(self, go: str) -> Path:
+        """A copy of the pinned FerretDB module with deploy/local/ferretdb/patches applied, and a go.mod
+        for ``go build -modfile`` that replaces the module with it (see deploy/local/README.md for what
+        each patch fixes). The module cache itself stays as downloaded (it is read-only)."""
+        patch = require("patch", "apply the project's patches to FerretDB v1")
+        found = subprocess.run(
+            [go, "mod", "download", "-json", "github.com/FerretDB/FerretDB"],
+            cwd=HERE / "ferretdb",
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        module = json.loads(found.stdout)
+        build = HOME / "build"
+        copy = build / f"ferretdb-{module['Version']}-patched"
+        shutil.rmtree(copy, ignore_errors=True)
+        build.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(module["Dir"], copy, copy_function=shutil.copyfile)  # files without the cache's modes
+        for folder, _, _ in os.walk(copy):
+            os.chmod(folder, 0o755)  # the cache's folders are read-only: patch writes beside its files
+        for patch_file in self.patches():
+            subprocess.run([patch, "--quiet", "--forward", "-p1", "-d", str(copy), "-i", str(patch_file)], check=True)
+        modfile = build / "ferretdb.mod"
+        modfile.write_text(
+            (HERE / "ferretdb" / "go.mod").read_text() + f"\nreplace github.com/FerretDB/FerretDB => {copy}\n"
+        )
+        shutil.copyfile(HERE / "ferretdb" / "go.sum", modfile.with_suffix(".sum"))
+        return modfile
 
     def install(self) -> None:
         stamp = self.binary.with_name("ferretdb.sources")
         if self.binary.exists() and stamp.exists() and stamp.read_text() == self.sources():
             return
         go = require("go", "build FerretDB (the MongoDB-wire store)")
-        say("ferretdb: building FerretDB v1 with its index bridge (first run, or its sources changed)")
+        say("ferretdb: building FerretDB v1 with its patches and index bridge (first run, or its sources changed)")
         self.binary.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [go, "build", "-o", str(self.binary), "."],
+            [go, "build", "-modfile", str(self.patched(go)), "-o", str(self.binary), "."],
             cwd=HERE / "ferretdb",
             check=True,
             env={**os.environ, "CGO_ENABLED": "0"},
@@ -584,14 +620,13 @@ class FerretDB(Component):
         # A client that gives no login reaches PostgreSQL as a role that may not log in: refused. Each
         # client's own login (a service's store role) is checked by PostgreSQL. The index bridge logs in
         # as the superuser, its password read from its file. FerretDB keeps a pool per login (default
-        # 50 connections): six logins of 40 stay below PostgreSQL's max_connections (300). A login whose
-        # requests take its whole pool wedges FerretDB v1 (its catalog lock then waits for a connection
-        # of that pool, and every login's collection creation waits for the lock): each service process
-        # keeps at most ALLIANCE_MONGO_MAX_CONNECTIONS (10) commands in flight, so three instances of a
-        # service fit.
+        # 50 connections): six logins of 40 stay below PostgreSQL's max_connections (300). Unpatched,
+        # FerretDB v1 wedged a login whose requests held its whole pool (patches/, README "One login
+        # never wedges the store"); each service process also keeps at most ALLIANCE_MONGO_MAX_CONNECTIONS
+        # (10) commands in flight, so three instances of a service stay within their pool.
         url = (
             f"postgres://{security.STORE_ANONYMOUS}@127.0.0.1:{POSTGRES_PORT}/{security.STORE_DATABASE}"
-            "?pool_max_conns=40"
+            f"?pool_max_conns={STORE_POOL_PER_LOGIN}"
         )
         admin = security.secret_file(HOME, security.STORE_ADMIN, "store")
         backend = (

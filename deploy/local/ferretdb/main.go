@@ -3,6 +3,9 @@
 // using `go install .../cmd/ferretdb`, whose binary panics at start when built outside FerretDB's own
 // tree (missing version file).
 //
+// deploy/local/stack.py builds it with the patches in patches/ applied to FerretDB (see the README:
+// unpatched, one login's requests could hold its whole PostgreSQL pool and wedge the store).
+//
 // Index bridge. FerretDB v1 creates a B-tree index on `(_jsonb -> 'field')` for each MongoDB index,
 // but pushes an equality filter down as `(_jsonb -> 'field') @> '<value>'`, which a B-tree cannot
 // answer: every lookup, `_id` included, is a sequential scan (measured: `find_one({_id})` 2.7 ms at

@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     mongo_max_connections: int = Field(
         default=10,
         ge=1,
-        description="store connections (so commands in flight) per process: FerretDB v1 deadlocks once one login's"
-        " requests hold its whole PostgreSQL pool (40 locally), so every instance of a service stays well below it",
+        description="store connections (so commands in flight) per process: every instance of a service stays well"
+        " below its login's PostgreSQL pool in FerretDB (40 locally), where more commands would only queue",
     )
     mongo_auth_mechanism: str | None = Field(
         default=None, description="PLAIN for FerretDB v1 (it passes the login to PostgreSQL); MongoDB: its default"
