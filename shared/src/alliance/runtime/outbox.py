@@ -107,7 +107,13 @@ class OutboxRelay:
         left = {e["_id"]: e["created_at"] for e in found}  # unpublished, as far as this pass knows
         self._left_over = min(left.values(), default=None)
         moment = now()
-        entries = [e for e in found if e.get("retry_at") is None or e["retry_at"] <= moment]
+        # Not those this process is publishing right now (a batch's, written a moment before): the
+        # sweep is for what a crash or an outage left, and would publish them a second time.
+        entries = [
+            e
+            for e in found
+            if (e.get("retry_at") is None or e["retry_at"] <= moment) and e["_id"] not in self._publishing
+        ]
         done = 0
         # Oldest first: a record's versions are published in order.
         for entry in sorted(entries, key=lambda e: (e["collection"], e["record"], e["version"])):

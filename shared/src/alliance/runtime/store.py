@@ -264,7 +264,7 @@ class AggregateStore:
 
         ``$collStats`` count: FerretDB v1 answers from PostgreSQL's catalog (``pg_class.reltuples``, kept
         by autovacuum; -1 for a table never analysed), MongoDB from its metadata. Not ``count`` or
-        ``estimated_document_count``, which FerretDB v1 answers by reading every document, nor the
+        an estimated document count, which FerretDB v1 answers by reading every document, nor the
         ``collStats``/``dbStats`` commands, which make it run ``ANALYZE`` first (verified in
         PostgreSQL's statement log). Returns -1 when the store has no estimate.
         """
