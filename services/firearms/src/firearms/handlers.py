@@ -174,20 +174,20 @@ async def sanitised_release(
 ) -> SanitisedTraceQuarter:
     """The quarter's stored release, or the one fixed now from the stored records if there is none yet
     (of two requests fixing it at once, the first stored wins and both answer with it)."""
-    stored = await f.sanitised_quarters.get(SanitisedTraceQuarter.id_of(quarter))
-    if stored is not None:
-        return stored
     first, last = quarter.first_day, quarter.last_day
-    release = SanitisedTraceQuarter.fix(
-        quarter,
-        await f.traces.recovered_between(first, last),
-        await f.restorations.recovered_between(first, last),
-        f.registry.current(),
-        received.event.markings,
-        received.occurred_at,
-        disclosure_rules(),
-    )
-    return await f.sanitised_quarters.add(release)  # of two fixing it at once, the first stored wins
+
+    async def fix() -> SanitisedTraceQuarter:
+        return SanitisedTraceQuarter.fix(
+            quarter,
+            await f.traces.recovered_between(first, last),
+            await f.restorations.recovered_between(first, last),
+            f.registry.current(),
+            received.event.markings,
+            received.occurred_at,
+            disclosure_rules(),
+        )
+
+    return await f.sanitised_quarters.stored_or_fixed(SanitisedTraceQuarter.id_of(quarter), fix)
 
 
 ROUTES: list[Route[FirearmsDeps]] = [

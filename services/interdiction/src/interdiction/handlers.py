@@ -91,18 +91,18 @@ async def sanitised_release(
 ) -> SanitisedSeizureQuarter:
     """The quarter's stored release, or the one fixed now from the stored seizures if there is none yet
     (of two requests fixing it at once, the first stored wins and both answer with it)."""
-    stored = await deps.sanitised_quarters.get(SanitisedSeizureQuarter.id_of(quarter))
-    if stored is not None:
-        return stored
-    release = SanitisedSeizureQuarter.fix(
-        quarter,
-        await deps.seizures.seized_between(*quarter.bounds()),
-        deps.registry.current(),
-        received.event.markings,
-        received.occurred_at,
-        disclosure_rules(),
-    )
-    return await deps.sanitised_quarters.add(release)  # of two fixing it at once, the first stored wins
+
+    async def fix() -> SanitisedSeizureQuarter:
+        return SanitisedSeizureQuarter.fix(
+            quarter,
+            await deps.seizures.seized_between(*quarter.bounds()),
+            deps.registry.current(),
+            received.event.markings,
+            received.occurred_at,
+            disclosure_rules(),
+        )
+
+    return await deps.sanitised_quarters.stored_or_fixed(SanitisedSeizureQuarter.id_of(quarter), fix)
 
 
 ROUTES: list[Route[InterdictionDeps]] = [

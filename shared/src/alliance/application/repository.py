@@ -192,6 +192,14 @@ class Repository(Generic[A]):
         doc = await self.records.get(record_id)
         return self._load(doc) if doc is not None else None
 
+    async def stored_or_fixed(self, record_id: str, fix: Callable[[], Awaitable[A]]) -> A:
+        """The record stored under ``record_id``, or the one fixed now and stored; of two writers fixing it
+        at once, the first stored wins and both return it (a sanitised quarter, fixed once)."""
+        stored = await self.get(record_id)
+        if stored is not None:
+            return stored
+        return await self.add(await fix())
+
     async def where(self, field: str, value: Any) -> list[A]:
         """Records whose ``field`` equals ``value`` (for a list field: contains it)."""
         return [self._load(doc) for doc in await self.records.find_equal(field, value)]
