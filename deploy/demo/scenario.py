@@ -135,11 +135,13 @@ class Demo:
             raise SystemExit(f"the services did not produce {what} within {timeout:.0f} s: see .local/logs/") from None
 
     def of(self, suffix: str, **fields: Any) -> list[Record]:
-        return [
-            r
-            for r in self.seen
-            if r[1].get("ce_type", "").endswith(suffix) and all(r[2].get(k) == v for k, v in fields.items())
-        ]
+        """The events seen of a type with these fields, each once: delivery is at least once, and a
+        consumer drops a repeat by its id (as an agency's integration must)."""
+        found: dict[str, Record] = {}
+        for r in self.seen:
+            if r[1].get("ce_type", "").endswith(suffix) and all(r[2].get(k) == v for k, v in fields.items()):
+                found.setdefault(r[1].get("ce_id", str(len(found))), r)
+        return list(found.values())
 
 
 def label(h: dict[str, str]) -> str:
