@@ -372,8 +372,10 @@ async def flows_5_4_2(demo: Demo) -> None:
                 f"(score {link['score']})  {label(h)}"
             )
     print("── Flow 4: detained person = fugitive wanted by Mexico " + "─" * 35)
-    await demo.wait_for("the provisional arrest", lambda _: bool(demo.of("fugitive.located.v1", seizure_id=sid)))
-    [(_, lh, found)] = demo.of("fugitive.located.v1", seizure_id=sid)
+    # This run's fugitive (an earlier run's namesake on the same stack may be located too).
+    mine = {"seizure_id": sid, "fugitive_reference": f"FGR-{RUN}"}
+    await demo.wait_for("the provisional arrest", lambda _: bool(demo.of("fugitive.located.v1", **mine)))
+    [(_, lh, found)] = demo.of("fugitive.located.v1", **mine)
     print(
         f"  extradition   {found['fugitive_reference']} located in {found['located_in']} (score {found['score']}): "
         f"{'; '.join(found['reasons'][:3])}  {label(lh)}"
